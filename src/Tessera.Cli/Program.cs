@@ -1,1 +1,18 @@
-namespace Tessera.Cli; internal static class Program { public static int Main(string[] args) => 0; }
+using System.CommandLine;
+using Tessera.Cli.Import;
+using Tessera.Cli.Serve;
+
+namespace Tessera.Cli;
+
+internal static class Program
+{
+    public static async Task<int> Main(string[] args)
+    {
+        var root = new RootCommand("Tessera — the integrated digital care record for a health and social care region.")
+        {
+            ServeCommand.Create(),
+            ImportCommand.Create(),
+        };
+        return await root.Parse(args).InvokeAsync();
+    }
+}

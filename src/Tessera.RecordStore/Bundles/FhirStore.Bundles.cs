@@ -1,0 +1,406 @@
+using System.Globalization;
+using System.Text;
+using Hl7.Fhir.Model;
+using Tessera.RecordStore.Indexing;
+using Tessera.RecordStore.Interactions;
+using Tessera.RecordStore.Search;
+using Tessera.RecordStore.Serialization;
+using Tessera.RecordStore.Storage;
+
+namespace Tessera.RecordStore;
+
+/// <summary>
+/// Batch and transaction bundles (FHIR R4 3.1.0.11). A transaction runs in one database transaction:
+/// identities are settled first (new ids, conditional creates and updates), references to fullUrls and
+/// conditional references are rewritten, then entries run in the order the specification sets —
+/// DELETE, POST, PUT/PATCH, GET/HEAD — and any failure rolls everything back.
+/// </summary>
+public sealed partial class FhirStore
+{
+    private sealed class EntryPlan(int index, Bundle.EntryComponent entry, FhirRequest request)
+    {
+        public int Index { get; } = index;
+
+        public Bundle.EntryComponent Entry { get; } = entry;
+
+        public FhirRequest Request { get; set; } = request;
+
+        public string? Type { get; set; }
+
+        public string? TargetId { get; set; }
+
+        public FhirResponse? Existing { get; set; }
+    }
+
+    private async Task<FhirResponse> ProcessBundleAsync(FhirRequest request, CancellationToken ct)
+    {
+        if (request.Resource is not Bundle bundle)
+        {
+            throw FhirException.BadRequest("POST to the FHIR base takes a Bundle of type batch or transaction.", "resourceType");
+        }
+
+        return bundle.Type switch
+        {
+            Bundle.BundleType.Transaction => new FhirResponse { Resource = await TransactionAsync(bundle, request, ct) },
+            Bundle.BundleType.Batch => new FhirResponse { Resource = await BatchAsync(bundle, request, ct) },
+            _ => throw FhirException.BadRequest($"A Bundle posted to the base must be of type batch or transaction, not {bundle.Type?.ToString().ToLowerInvariant() ?? "(none)"}.", "Bundle.type"),
+        };
+    }
+
+    private static EntryPlan Plan(Bundle.EntryComponent entry, int index, FhirRequest outer)
+    {
+        var path = $"Bundle.entry[{index}]";
+        if (entry.Request?.Method is not { } method || string.IsNullOrWhiteSpace(entry.Request.Url))
+        {
+            throw FhirException.BadRequest($"{path} needs request.method and request.url.", $"{path}.request");
+        }
+
+        var url = entry.Request.Url;
+        var root = outer.BaseUrl.TrimEnd('/') + "/";
+        if (url.StartsWith(root, StringComparison.Ordinal))
+        {
+            url = url[root.Length..];
+        }
+
+        var r = FhirRequest.FromUrl(method.ToString(), url, entry.Resource, outer.BaseUrl) with
+        {
+            IfMatch = entry.Request.IfMatch,
+            IfNoneMatch = entry.Request.IfNoneMatch,
+            IfNoneExist = entry.Request.IfNoneExist,
+            IfModifiedSince = entry.Request.IfModifiedSince,
+            PreferReturn = outer.PreferReturn,
+            StrictHandling = outer.StrictHandling,
+        };
+        if (method == Bundle.HTTPVerb.PATCH && entry.Resource is Binary binary)
+        {
+            r = r with { JsonPatch = Encoding.UTF8.GetString(binary.Data ?? []), Resource = null };
+        }
+
+        var type = r.Path.Split('/')[0];
+        return new EntryPlan(index, entry, r) { Type = type };
+    }
+
+    private static int Order(Bundle.HTTPVerb? method) => method switch
+    {
+        Bundle.HTTPVerb.DELETE => 0,
+        Bundle.HTTPVerb.POST => 1,
+        Bundle.HTTPVerb.PUT or Bundle.HTTPVerb.PATCH => 2,
+        _ => 3,
+    };
+
+    private async Task<Bundle> TransactionAsync(Bundle bundle, FhirRequest request, CancellationToken ct)
+    {
+        var plans = bundle.Entry.Select((e, i) => Plan(e, i, request)).ToList();
+        var ordered = plans.OrderBy(p => Order(p.Entry.Request!.Method)).ThenBy(p => p.Index).ToList();
+        var responses = await InWriteAsync(null, async scope =>
+        {
+            var map = await SettleIdentitiesAsync(scope, ordered, request, ct);
+            foreach (var plan in plans.Where(p => p.Entry.Resource is not null))
+            {
+                await RewriteReferencesAsync(scope, plan.Entry.Resource!, map, plan.Index, request.BaseUrl, ct);
+            }
+
+            var results = new FhirResponse[plans.Count];
+            foreach (var plan in ordered)
+            {
+                results[plan.Index] = await RunTransactionEntryAsync(scope, plan, ct);
+            }
+
+            return results;
+        }, ct);
+
+        var response = new Bundle { Id = NewId(), Type = Bundle.BundleType.TransactionResponse, Meta = new Meta { LastUpdated = DateTimeOffset.UtcNow } };
+        for (var i = 0; i < plans.Count; i++)
+        {
+            response.Entry.Add(ResponseEntry(responses[i], plans[i], request));
+        }
+
+        return response;
+    }
+
+    private async Task<FhirResponse> RunTransactionEntryAsync(WriteScope scope, EntryPlan plan, CancellationToken ct)
+    {
+        try
+        {
+            if (plan.Existing is not null)
+            {
+                return plan.Existing;
+            }
+
+            var method = plan.Entry.Request!.Method;
+            if (method == Bundle.HTTPVerb.POST && plan.Entry.Resource is not null and not Bundle)
+            {
+                var resource = plan.Entry.Resource;
+                if (resource.TypeName != plan.Type)
+                {
+                    throw FhirException.BadRequest($"The entry's resource is a {resource.TypeName}, but its request.url is for {plan.Type}.", "resourceType");
+                }
+
+                return await _writer.CreateAsync(scope, resource, plan.TargetId, ct);
+            }
+
+            if (method == Bundle.HTTPVerb.PUT && plan.TargetId is not null && plan.Entry.Resource is { } body)
+            {
+                if (body.TypeName != plan.Type)
+                {
+                    throw FhirException.BadRequest($"The entry's resource is a {body.TypeName}, but its request.url is for {plan.Type}.", "resourceType");
+                }
+
+                if (body.Id is not null && body.Id != plan.TargetId)
+                {
+                    throw FhirException.BadRequest($"The entry's resource id '{body.Id}' does not match its request.url ({plan.Type}/{plan.TargetId}).", $"{plan.Type}.id");
+                }
+
+                body.Id = plan.TargetId;
+                var ifMatch = plan.Request.IfMatch is null ? (long?)null : ParseETag(plan.Request.IfMatch, "ifMatch");
+                return await _writer.UpdateAsync(scope, body, plan.TargetId, ifMatch, "PUT", ct);
+            }
+
+            return await DispatchAsync(plan.Request, scope, ct);
+        }
+        catch (FhirException e)
+        {
+            throw Annotate(e, plan.Index);
+        }
+    }
+
+    /// <summary>Gives every POST and PUT its final id before anything is written, so references can point at them.</summary>
+    private async Task<Dictionary<string, string>> SettleIdentitiesAsync(WriteScope scope, List<EntryPlan> ordered, FhirRequest request, CancellationToken ct)
+    {
+        var map = new Dictionary<string, string>(StringComparer.Ordinal);
+        var targets = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var plan in ordered)
+        {
+            try
+            {
+                var method = plan.Entry.Request!.Method;
+                var segments = plan.Request.Path.Split('/');
+                if (method == Bundle.HTTPVerb.POST && segments.Length == 1 && plan.Type is not null && IsConcreteResourceType(plan.Type))
+                {
+                    if (plan.Request.IfNoneExist is { Length: > 0 } criteria)
+                    {
+                        await _dialect.LockKeyAsync(scope.Connection, scope.Transaction, "conditional:" + plan.Type, ct);
+                        var matches = await FindMatchesAsync(scope, plan.Type, criteria, request.BaseUrl, ct);
+                        if (matches.Count > 1)
+                        {
+                            throw FhirException.PreconditionFailed($"ifNoneExist matches {matches.Count} {plan.Type} resources; it must identify at most one.");
+                        }
+
+                        if (matches.Count == 1)
+                        {
+                            plan.TargetId = matches[0].Id;
+                            plan.Existing = FromStored(matches[0]) with { Status = 200 };
+                        }
+                    }
+
+                    plan.TargetId ??= NewId();
+                }
+                else if (method == Bundle.HTTPVerb.PUT && plan.Type is not null && IsConcreteResourceType(plan.Type))
+                {
+                    if (segments.Length == 1 && plan.Request.Query.Count > 0)
+                    {
+                        var criteria = string.Join("&", plan.Request.Query.Select(q => Uri.EscapeDataString(q.Key) + "=" + Uri.EscapeDataString(q.Value)));
+                        await _dialect.LockKeyAsync(scope.Connection, scope.Transaction, "conditional:" + plan.Type, ct);
+                        var matches = await FindMatchesAsync(scope, plan.Type, criteria, request.BaseUrl, ct);
+                        if (matches.Count > 1)
+                        {
+                            throw FhirException.PreconditionFailed($"The conditional update matches {matches.Count} {plan.Type} resources; it must identify one.");
+                        }
+
+                        plan.TargetId = matches.Count == 1 ? matches[0].Id : plan.Entry.Resource?.Id ?? NewId();
+                    }
+                    else if (segments.Length == 2)
+                    {
+                        if (!Resources.ResourceWriter.IsValidId(segments[1]))
+                        {
+                            throw FhirException.BadRequest($"'{segments[1]}' is not a valid resource id.", $"{plan.Type}.id");
+                        }
+
+                        plan.TargetId = segments[1];
+                    }
+                }
+                else
+                {
+                    continue;
+                }
+
+                if (plan.TargetId is not null && plan.Existing is null && !targets.Add($"{plan.Type}/{plan.TargetId}"))
+                {
+                    throw FhirException.BadRequest($"{plan.Type}/{plan.TargetId} is written by more than one entry of the transaction.");
+                }
+
+                if (plan.Entry.FullUrl is { Length: > 0 } fullUrl && plan.TargetId is not null)
+                {
+                    map[fullUrl] = $"{plan.Type}/{plan.TargetId}";
+                }
+            }
+            catch (FhirException e)
+            {
+                throw Annotate(e, plan.Index);
+            }
+        }
+
+        return map;
+    }
+
+    private async System.Threading.Tasks.Task RewriteReferencesAsync(WriteScope scope, Resource resource, Dictionary<string, string> map, int index, string baseUrl, CancellationToken ct)
+    {
+        foreach (var reference in References(resource))
+        {
+            var value = reference.Reference;
+            if (string.IsNullOrEmpty(value) || value.StartsWith('#'))
+            {
+                continue;
+            }
+
+            if (map.TryGetValue(value, out var mapped))
+            {
+                reference.Reference = mapped;
+                continue;
+            }
+
+            if (value.StartsWith("urn:uuid:", StringComparison.Ordinal) || value.StartsWith("urn:oid:", StringComparison.Ordinal))
+            {
+                throw Annotate(FhirException.BadRequest($"The reference '{value}' names no entry of the transaction.", null), index);
+            }
+
+            var q = value.IndexOf('?', StringComparison.Ordinal);
+            if (q > 0 && IsConcreteResourceType(value[..q]))
+            {
+                var type = value[..q];
+                var matches = await FindMatchesAsync(scope, type, value[(q + 1)..], baseUrl, ct);
+                if (matches.Count != 1)
+                {
+                    throw Annotate(FhirException.PreconditionFailed($"The conditional reference '{value}' matches {(matches.Count == 0 ? "no" : "more than one")} {type}; it must match exactly one."), index);
+                }
+
+                reference.Reference = $"{type}/{matches[0].Id}";
+            }
+        }
+    }
+
+    /// <summary>Every Reference in a resource, contained resources included.</summary>
+    private static IEnumerable<ResourceReference> References(Base root)
+    {
+        var stack = new Stack<Base>();
+        stack.Push(root);
+        while (stack.Count > 0)
+        {
+            var node = stack.Pop();
+            if (node is ResourceReference reference)
+            {
+                yield return reference;
+            }
+
+            foreach (var (_, value) in node.EnumerateElements())
+            {
+                switch (value)
+                {
+                    case Base child:
+                        stack.Push(child);
+                        break;
+                    case IEnumerable<Base> children:
+                        foreach (var c in children)
+                        {
+                            stack.Push(c);
+                        }
+
+                        break;
+                }
+            }
+        }
+    }
+
+    private async Task<Bundle> BatchAsync(Bundle bundle, FhirRequest request, CancellationToken ct)
+    {
+        var response = new Bundle { Id = NewId(), Type = Bundle.BundleType.BatchResponse, Meta = new Meta { LastUpdated = DateTimeOffset.UtcNow } };
+        for (var i = 0; i < bundle.Entry.Count; i++)
+        {
+            EntryPlan? plan = null;
+            FhirResponse result;
+            try
+            {
+                plan = Plan(bundle.Entry[i], i, request);
+                result = await DispatchAsync(plan.Request, null, ct);
+            }
+            catch (FhirException e)
+            {
+                result = new FhirResponse { Status = e.Status, Outcome = e.Outcome };
+            }
+
+            response.Entry.Add(ResponseEntry(result, plan, request));
+        }
+
+        return response;
+    }
+
+    private static Bundle.EntryComponent ResponseEntry(FhirResponse result, EntryPlan? plan, FhirRequest request)
+    {
+        var entry = new Bundle.EntryComponent
+        {
+            Response = new Bundle.ResponseComponent
+            {
+                Status = $"{result.Status.ToString(CultureInfo.InvariantCulture)} {StatusText(result.Status)}",
+                Etag = result.ETag,
+                LastModified = result.LastModified,
+                Outcome = result.Outcome,
+            },
+        };
+        var isRead = plan?.Entry.Request?.Method is Bundle.HTTPVerb.GET or Bundle.HTTPVerb.HEAD;
+        if (result.Version is not null && !isRead && result.Status is 200 or 201)
+        {
+            entry.Response.Location = $"{result.ResourceType}/{result.Id}/_history/{result.Version.Value.ToString(CultureInfo.InvariantCulture)}";
+        }
+
+        if (result.ResourceType is not null && result.Id is not null && result.Status < 300)
+        {
+            entry.FullUrl = $"{request.BaseUrl.TrimEnd('/')}/{result.ResourceType}/{result.Id}";
+        }
+
+        var wantBody = isRead || request.PreferReturn == "representation";
+        if (wantBody && result.Status < 300 && (result.Resource is not null || result.Json is not null))
+        {
+            entry.Resource = Materialise(result);
+        }
+        else if (request.PreferReturn == "OperationOutcome" && result.Outcome is null && result.Status < 300)
+        {
+            entry.Response.Outcome = Outcomes.Information($"{StatusText(result.Status)}.");
+        }
+
+        return entry;
+    }
+
+    private static FhirException Annotate(FhirException e, int index)
+    {
+        foreach (var issue in e.Outcome.Issue)
+        {
+            if (issue.Diagnostics is { } d && !d.StartsWith("Bundle.entry[", StringComparison.Ordinal))
+            {
+                issue.Diagnostics = $"Bundle.entry[{index}]: {d}";
+            }
+
+            var prefix = $"Bundle.entry[{index}]";
+            issue.Expression = !issue.Expression.Any()
+                ? [prefix]
+                : issue.Expression.Select(x => x is null || x.StartsWith("Bundle.", StringComparison.Ordinal) ? x : $"{prefix}.resource.{x}").ToList();
+        }
+
+        return e;
+    }
+
+    internal static string StatusText(int status) => status switch
+    {
+        200 => "OK",
+        201 => "Created",
+        204 => "No Content",
+        304 => "Not Modified",
+        400 => "Bad Request",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        409 => "Conflict",
+        410 => "Gone",
+        412 => "Precondition Failed",
+        422 => "Unprocessable Entity",
+        _ => string.Empty,
+    };
+}

@@ -1,0 +1,137 @@
+using Hl7.Fhir.Model;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Polly;
+using Polly.Retry;
+using Tessera.RecordStore.Indexing;
+using Tessera.RecordStore.Interactions;
+using Tessera.RecordStore.Resources;
+using Tessera.RecordStore.Search;
+using Tessera.RecordStore.Storage;
+
+namespace Tessera.RecordStore;
+
+/// <summary>Settings of the record store.</summary>
+public sealed class StoreOptions
+{
+    /// <summary>The database, as <c>sqlite:&lt;path&gt;</c> or a PostgreSQL URL or connection string.</summary>
+    public string? Database { get; set; }
+}
+
+/// <summary>
+/// The record store: FHIR R4 resources with every version kept and a search index, on SQLite or
+/// PostgreSQL. Every interaction goes through <see cref="ExecuteAsync"/>, whether it came over HTTP,
+/// from a bundle, a feed or the command line.
+/// </summary>
+public sealed partial class FhirStore : IAsyncDisposable
+{
+    private readonly SqlDialect _dialect;
+    private readonly ResourceRepository _repository;
+    private readonly ResourceIndexer _indexer;
+    private readonly ResourceWriter _writer;
+    private readonly SearchExecutor _search;
+    private readonly ResiliencePipeline _retry;
+    private readonly ILogger _logger;
+
+    private FhirStore(SqlDialect dialect, DatabaseLocation location, TimeProvider clock, ILogger logger)
+    {
+        _dialect = dialect;
+        Location = location;
+        _logger = logger;
+        _repository = new ResourceRepository(dialect);
+        _indexer = new ResourceIndexer(Registry);
+        _writer = new ResourceWriter(_repository, _indexer, clock);
+        _search = new SearchExecutor(_repository);
+        _retry = new ResiliencePipelineBuilder()
+            .AddRetry(new RetryStrategyOptions
+            {
+                ShouldHandle = new PredicateBuilder().Handle<Exception>(dialect.IsTransient),
+                MaxRetryAttempts = 8,
+                Delay = TimeSpan.FromMilliseconds(20),
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+            })
+            .Build();
+    }
+
+    public DatabaseLocation Location { get; }
+
+    public SearchParameterRegistry Registry => SearchParameterRegistry.Core;
+
+    /// <summary>Opens a store, creating or upgrading its schema first.</summary>
+    public static async Task<FhirStore> OpenAsync(DatabaseLocation location, ILoggerFactory? loggers = null, TimeProvider? clock = null, CancellationToken ct = default)
+    {
+        SqlDialect dialect = location.Kind switch
+        {
+            DatabaseKind.Sqlite => new SqliteDialect(location.ConnectionString),
+            _ => new PostgresDialect(location.ConnectionString),
+        };
+        try
+        {
+            await SchemaMigrator.MigrateAsync(dialect, ct);
+        }
+        catch
+        {
+            await dialect.DisposeAsync();
+            throw;
+        }
+
+        var logger = (loggers ?? NullLoggerFactory.Instance).CreateLogger<FhirStore>();
+        return new FhirStore(dialect, location, clock ?? TimeProvider.System, logger);
+    }
+
+    /// <summary>Runs one interaction; FHIR errors come back as responses with an OperationOutcome.</summary>
+    public async Task<FhirResponse> ExecuteAsync(FhirRequest request, CancellationToken ct = default)
+    {
+        try
+        {
+            return await DispatchAsync(request, null, ct);
+        }
+        catch (FhirException e)
+        {
+            return new FhirResponse { Status = e.Status, Resource = e.Outcome, Outcome = e.Outcome };
+        }
+    }
+
+    /// <summary>Runs work in one write transaction, retried as a whole on a transient conflict.</summary>
+    private async Task<T> InWriteAsync<T>(WriteScope? outer, Func<WriteScope, Task<T>> work, CancellationToken ct)
+    {
+        if (outer is not null)
+        {
+            return await work(outer);
+        }
+
+        return await _retry.ExecuteAsync(async token =>
+        {
+            await using var scope = await _dialect.BeginWriteAsync(token);
+            var result = await work(scope);
+            await scope.CommitAsync(token);
+            return result;
+        }, ct);
+    }
+
+    internal static string NewId() => ResourceWriter.NewId();
+
+    public async ValueTask DisposeAsync() => await _dialect.DisposeAsync();
+
+    /// <summary>Counts current, live resources per type — for summaries and the demo loader.</summary>
+    public async Task<Dictionary<string, long>> CountByTypeAsync(CancellationToken ct = default)
+    {
+        await using var connection = await _dialect.OpenAsync(ct);
+        await using var cmd = Db.Command(connection, null, "SELECT resource_type, COUNT(*) FROM resource WHERE deleted = 0 GROUP BY resource_type");
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        var result = new Dictionary<string, long>(StringComparer.Ordinal);
+        while (await reader.ReadAsync(ct))
+        {
+            result[reader.GetString(0)] = reader.GetInt64(1);
+        }
+
+        return result;
+    }
+
+    private void LogWrite(FhirResponse response) =>
+        _logger.LogDebug("Wrote {ResourceType}/{Id} version {Version} ({Status})", response.ResourceType, response.Id, response.Version, response.Status);
+
+    private static bool IsConcreteResourceType(string type) =>
+        ModelInfo.IsKnownResource(type) && type is not ("Resource" or "DomainResource");
+}

@@ -1,0 +1,374 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using Hl7.Fhir.FhirPath;
+using Hl7.Fhir.Model;
+using Hl7.Fhir.Utility;
+
+namespace Tessera.RecordStore.Indexing;
+
+/// <summary>
+/// Extracts search index values from a resource by evaluating each parameter's FHIRPath expression with
+/// the Firely engine, then flattening the FHIR data types into rows of the index tables.
+/// </summary>
+internal sealed class ResourceIndexer(SearchParameterRegistry registry)
+{
+    private static readonly FhirEvaluationContext Context = new() { ElementResolver = ResolveStub };
+
+    private static readonly ConcurrentDictionary<string, Type?> ResourceTypes = new(StringComparer.Ordinal);
+
+    public IndexValues Extract(Resource resource)
+    {
+        var values = new IndexValues();
+        foreach (var param in registry.For(resource.TypeName))
+        {
+            if (param.Expression is null)
+            {
+                continue;
+            }
+
+            IEnumerable<Base> selected;
+            try
+            {
+                var expression = param.IsCommon ? $"{resource.TypeName}.{param.Expression}" : param.Expression;
+                selected = resource.Select(expression, Context).OfType<Base>().ToList();
+            }
+            catch (Exception e) when (e is InvalidOperationException or ArgumentException or FormatException or NotSupportedException)
+            {
+                // A definition the engine cannot evaluate on this instance indexes nothing rather than refusing the write.
+                continue;
+            }
+
+            foreach (var value in selected)
+            {
+                Add(values, param, value);
+            }
+        }
+
+        return values;
+    }
+
+    /// <summary>The id of the patient whose compartment the resource is in, if any.</summary>
+    public static string? PatientKey(Resource resource, IndexValues values)
+    {
+        if (resource is Patient)
+        {
+            return resource.Id;
+        }
+
+        if (!PatientCompartment.Parameters.TryGetValue(resource.TypeName, out var parameters))
+        {
+            return null;
+        }
+
+        foreach (var p in parameters)
+        {
+            foreach (var r in values.References)
+            {
+                if (r.Param == p && r.TargetType == "Patient" && r.TargetId is not null)
+                {
+                    return r.TargetId;
+                }
+            }
+        }
+
+        return null;
+    }
+
+    private static void Add(IndexValues values, SearchParam param, Base value)
+    {
+        switch (param.Type)
+        {
+            case SearchParamType.String:
+                AddStrings(values, param.Code, value);
+                break;
+            case SearchParamType.Token:
+                AddTokens(values, param.Code, value);
+                break;
+            case SearchParamType.Date:
+                AddDates(values, param.Code, value);
+                break;
+            case SearchParamType.Number:
+                if (Primitive(value) is { } n && decimal.TryParse(n, NumberStyles.Float, CultureInfo.InvariantCulture, out var number))
+                {
+                    var (low, high) = PrecisionRange(number, n);
+                    values.Numbers.Add((param.Code, low, high));
+                }
+
+                break;
+            case SearchParamType.Quantity:
+                AddQuantity(values, param.Code, value);
+                break;
+            case SearchParamType.Reference:
+                AddReference(values, param.Code, value);
+                break;
+            case SearchParamType.Uri:
+                if (Primitive(value) is { Length: > 0 } uri)
+                {
+                    values.Uris.Add((param.Code, uri));
+                }
+
+                break;
+        }
+    }
+
+    private static void AddStrings(IndexValues values, string code, Base value)
+    {
+        void One(string? s)
+        {
+            if (!string.IsNullOrWhiteSpace(s))
+            {
+                values.Strings.Add((code, TextNormaliser.Normalise(s), s));
+            }
+        }
+
+        switch (value)
+        {
+            case HumanName name:
+                One(name.Family);
+                foreach (var g in name.Given)
+                {
+                    One(g);
+                }
+
+                foreach (var p in name.Prefix)
+                {
+                    One(p);
+                }
+
+                foreach (var s in name.Suffix)
+                {
+                    One(s);
+                }
+
+                One(name.Text);
+                break;
+            case Address a:
+                foreach (var line in a.Line)
+                {
+                    One(line);
+                }
+
+                One(a.City);
+                One(a.District);
+                One(a.State);
+                One(a.PostalCode);
+                One(a.Country);
+                One(a.Text);
+                break;
+            default:
+                One(Primitive(value));
+                break;
+        }
+    }
+
+    private static void AddTokens(IndexValues values, string code, Base value)
+    {
+        switch (value)
+        {
+            case CodeableConcept cc:
+                foreach (var c in cc.Coding)
+                {
+                    values.Tokens.Add((code, c.System, c.Code, Norm(c.Display ?? cc.Text)));
+                }
+
+                if (cc.Coding.Count == 0 && cc.Text is not null)
+                {
+                    values.Tokens.Add((code, null, null, Norm(cc.Text)));
+                }
+
+                break;
+            case Coding c:
+                values.Tokens.Add((code, c.System, c.Code, Norm(c.Display)));
+                break;
+            case Identifier id:
+                values.Tokens.Add((code, id.System, id.Value, Norm(id.Type?.Text)));
+                if (id.Type is not null)
+                {
+                    foreach (var t in id.Type.Coding)
+                    {
+                        // :of-type needs the identifier type and value together.
+                        values.Tokens.Add((code + ":of-type", t.System, $"{t.Code}|{id.Value}", null));
+                    }
+                }
+
+                break;
+            case ContactPoint cp:
+                values.Tokens.Add((code, null, cp.Value, null));
+                break;
+            case FhirBoolean b when b.Value is not null:
+                values.Tokens.Add((code, null, b.Value.Value ? "true" : "false", null));
+                break;
+            default:
+                if (Primitive(value) is { Length: > 0 } s)
+                {
+                    values.Tokens.Add((code, SystemOf(value), s, null));
+                }
+
+                break;
+        }
+    }
+
+    private static string? SystemOf(Base value)
+    {
+        // Enumerated codes carry their code system on the enum literal.
+        var enumValue = value.GetType().GetProperty("Value")?.GetValue(value) as Enum;
+        return enumValue?.GetSystem();
+    }
+
+    private static void AddDates(IndexValues values, string code, Base value)
+    {
+        switch (value)
+        {
+            case Period p:
+                long low = long.MinValue / 2, high = long.MaxValue / 2;
+                if (FhirDateRange.TryParse(p.Start, out var s))
+                {
+                    low = s.Low;
+                }
+
+                if (FhirDateRange.TryParse(p.End, out var e))
+                {
+                    high = e.High;
+                }
+
+                if (p.Start is not null || p.End is not null)
+                {
+                    values.Dates.Add((code, low, high));
+                }
+
+                break;
+            case Timing t:
+                foreach (var ev in t.Event)
+                {
+                    if (FhirDateRange.TryParse(ev, out var r))
+                    {
+                        values.Dates.Add((code, r.Low, r.High));
+                    }
+                }
+
+                break;
+            default:
+                if (FhirDateRange.TryParse(Primitive(value), out var range))
+                {
+                    values.Dates.Add((code, range.Low, range.High));
+                }
+
+                break;
+        }
+    }
+
+    private static void AddQuantity(IndexValues values, string code, Base value)
+    {
+        switch (value)
+        {
+            case Quantity q when q.Value is not null:
+                var (low, high) = PrecisionRange(q.Value.Value, q.Value.Value.ToString(CultureInfo.InvariantCulture));
+                values.Quantities.Add((code, q.System, q.Code ?? q.Unit, low, high));
+                break;
+            case Money m when m.Value is not null:
+                var (ml, mh) = PrecisionRange(m.Value.Value, m.Value.Value.ToString(CultureInfo.InvariantCulture));
+                values.Quantities.Add((code, "urn:iso:std:iso:4217", m.Currency?.ToString(), ml, mh));
+                break;
+            case Hl7.Fhir.Model.Range r:
+                if (r.Low?.Value is not null || r.High?.Value is not null)
+                {
+                    values.Quantities.Add((code, r.Low?.System ?? r.High?.System, r.Low?.Code ?? r.High?.Code, (double)(r.Low?.Value ?? decimal.MinValue), (double)(r.High?.Value ?? decimal.MaxValue)));
+                }
+
+                break;
+        }
+    }
+
+    private static void AddReference(IndexValues values, string code, Base value)
+    {
+        switch (value)
+        {
+            case ResourceReference rr:
+                if (rr.Reference is { Length: > 0 } reference)
+                {
+                    var (type, id) = SplitReference(reference);
+                    values.References.Add((code, type, id, reference));
+                }
+
+                if (rr.Identifier is { } ident)
+                {
+                    values.Tokens.Add((code + ":identifier", ident.System, ident.Value, null));
+                }
+
+                break;
+            default:
+                if (Primitive(value) is { Length: > 0 } canonical)
+                {
+                    values.References.Add((code, null, null, canonical.Split('|')[0]));
+                }
+
+                break;
+        }
+    }
+
+    /// <summary>Splits "Patient/1", "Patient/1/_history/2" or an absolute URL into type and id.</summary>
+    internal static (string? Type, string? Id) SplitReference(string reference)
+    {
+        if (reference.StartsWith('#') || reference.StartsWith("urn:", StringComparison.Ordinal))
+        {
+            return (null, null);
+        }
+
+        var parts = reference.Split('/');
+        var h = Array.IndexOf(parts, "_history");
+        if (h >= 0)
+        {
+            parts = parts[..h];
+        }
+
+        if (parts.Length >= 2 && ModelInfo.IsKnownResource(parts[^2]))
+        {
+            return (parts[^2], parts[^1]);
+        }
+
+        return (null, null);
+    }
+
+    private static string? Primitive(Base value) => value switch
+    {
+        PrimitiveType p => p.JsonValue switch
+        {
+            null => null,
+            string s => s,
+            IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
+            var o => o.ToString(),
+        },
+        _ => null,
+    };
+
+    private static string? Norm(string? text) => text is null ? null : TextNormaliser.Normalise(text);
+
+    /// <summary>A number's implicit range from its significant digits: 100 covers [99.5, 100.5).</summary>
+    internal static (double Low, double High) PrecisionRange(decimal value, string text)
+    {
+        var dot = text.IndexOf('.', StringComparison.Ordinal);
+        var decimals = dot < 0 ? 0 : text.Length - dot - 1;
+        var half = 0.5 * Math.Pow(10, -decimals);
+        var v = (double)value;
+        return (v - half, v + half);
+    }
+
+    private static PocoNode ResolveStub(string reference)
+    {
+        // resolve() in core expressions only asks what type a reference points to; a stub of that type answers it.
+        var (type, id) = SplitReference(reference);
+        if (type is null)
+        {
+            return null!;
+        }
+
+        var clr = ResourceTypes.GetOrAdd(type, t => ModelInfo.GetTypeForFhirType(t));
+        if (clr is null || Activator.CreateInstance(clr) is not Resource stub)
+        {
+            return null!;
+        }
+
+        stub.Id = id;
+        return stub.ToPocoNode();
+    }
+}

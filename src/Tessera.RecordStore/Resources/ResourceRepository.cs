@@ -1,0 +1,174 @@
+using System.Data.Common;
+using Tessera.RecordStore.Indexing;
+using Tessera.RecordStore.Storage;
+
+namespace Tessera.RecordStore.Resources;
+
+/// <summary>A stored version of a resource; <see cref="Json"/> is null for a deletion.</summary>
+internal sealed record StoredVersion(string ResourceType, string Id, long Version, DateTimeOffset LastUpdated, bool Deleted, string Method, string? Json, long Seq = 0);
+
+/// <summary>The current-version row of a resource, read (and on PostgreSQL locked) before writing the next.</summary>
+internal sealed record CurrentRow(long Version, bool Deleted);
+
+/// <summary>Rows of the resource and version tables and the search index, in SQL shared by both dialects.</summary>
+internal sealed class ResourceRepository(SqlDialect dialect)
+{
+    private const string VersionColumns = "v.resource_type, v.id, v.version, v.last_updated, v.deleted, v.method, v.json, v.seq";
+
+    public async Task<StoredVersion?> ReadCurrentAsync(DbConnection connection, DbTransaction? transaction, string type, string id, CancellationToken ct)
+    {
+        await using var cmd = Db.Command(connection, transaction,
+            $"SELECT {VersionColumns} FROM resource r JOIN resource_version v ON v.resource_type = r.resource_type AND v.id = r.id AND v.version = r.version WHERE r.resource_type = @t AND r.id = @id",
+            ("t", type), ("id", id));
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        return await reader.ReadAsync(ct) ? ReadVersion(reader) : null;
+    }
+
+    public async Task<StoredVersion?> ReadVersionAsync(DbConnection connection, string type, string id, long version, CancellationToken ct)
+    {
+        await using var cmd = Db.Command(connection, null,
+            $"SELECT {VersionColumns} FROM resource_version v WHERE v.resource_type = @t AND v.id = @id AND v.version = @v",
+            ("t", type), ("id", id), ("v", version));
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        return await reader.ReadAsync(ct) ? ReadVersion(reader) : null;
+    }
+
+    public async Task<List<StoredVersion>> ReadManyCurrentAsync(DbConnection connection, DbTransaction? transaction, IReadOnlyList<(string Type, string Id)> keys, CancellationToken ct)
+    {
+        var result = new List<StoredVersion>(keys.Count);
+        if (keys.Count == 0)
+        {
+            return result;
+        }
+
+        foreach (var chunk in keys.Chunk(200))
+        {
+            var clauses = new List<string>();
+            var parameters = new List<(string, object?)>();
+            for (var i = 0; i < chunk.Length; i++)
+            {
+                clauses.Add($"(r.resource_type = @t{i} AND r.id = @i{i})");
+                parameters.Add(($"t{i}", chunk[i].Type));
+                parameters.Add(($"i{i}", chunk[i].Id));
+            }
+
+            await using var cmd = Db.Command(connection, transaction,
+                $"SELECT {VersionColumns} FROM resource r JOIN resource_version v ON v.resource_type = r.resource_type AND v.id = r.id AND v.version = r.version WHERE {string.Join(" OR ", clauses)}",
+                [.. parameters]);
+            await using var reader = await cmd.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                result.Add(ReadVersion(reader));
+            }
+        }
+
+        // Keep the order the caller asked for (search order).
+        var order = keys.Select((k, i) => (k, i)).ToDictionary(x => x.k, x => x.i);
+        result.Sort((a, b) => order[(a.ResourceType, a.Id)].CompareTo(order[(b.ResourceType, b.Id)]));
+        return result;
+    }
+
+    public async Task<CurrentRow?> LockCurrentAsync(WriteScope scope, string type, string id, CancellationToken ct)
+    {
+        await using var cmd = Db.Command(scope.Connection, scope.Transaction,
+            "SELECT version, deleted FROM resource WHERE resource_type = @t AND id = @id" + dialect.ForUpdate, ("t", type), ("id", id));
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        return await reader.ReadAsync(ct) ? new CurrentRow(reader.GetInt64(0), reader.GetInt32(1) != 0) : null;
+    }
+
+    /// <summary>Claims a new resource id; false when another writer holds it already.</summary>
+    public async Task<bool> TryClaimAsync(WriteScope scope, string type, string id, long lastUpdated, string? patientKey, CancellationToken ct)
+    {
+        var rows = await Db.ExecuteAsync(scope,
+            "INSERT INTO resource (resource_type, id, version, last_updated, deleted, patient_key) VALUES (@t, @id, 0, @lu, 1, @pk) ON CONFLICT DO NOTHING",
+            ct, ("t", type), ("id", id), ("lu", lastUpdated), ("pk", patientKey));
+        return rows == 1;
+    }
+
+    public async Task WriteVersionAsync(WriteScope scope, StoredVersion version, string? patientKey, IndexValues? index, CancellationToken ct)
+    {
+        var lu = version.LastUpdated.ToUnixTimeMilliseconds();
+        await Db.ExecuteAsync(scope,
+            "INSERT INTO resource_version (resource_type, id, version, last_updated, deleted, method, patient_key, json) VALUES (@t, @id, @v, @lu, @d, @m, @pk, @j)",
+            ct, ("t", version.ResourceType), ("id", version.Id), ("v", version.Version), ("lu", lu), ("d", version.Deleted ? 1 : 0), ("m", version.Method), ("pk", patientKey), ("j", version.Json));
+        await Db.ExecuteAsync(scope,
+            "UPDATE resource SET version = @v, last_updated = @lu, deleted = @d, patient_key = @pk WHERE resource_type = @t AND id = @id",
+            ct, ("t", version.ResourceType), ("id", version.Id), ("v", version.Version), ("lu", lu), ("d", version.Deleted ? 1 : 0), ("pk", patientKey));
+        await ReplaceIndexAsync(scope, version.ResourceType, version.Id, patientKey, index, ct);
+    }
+
+    private static async Task ReplaceIndexAsync(WriteScope scope, string type, string id, string? pk, IndexValues? index, CancellationToken ct)
+    {
+        foreach (var table in Schema.IndexTableNames)
+        {
+            await Db.ExecuteAsync(scope, $"DELETE FROM {table} WHERE resource_type = @t AND id = @id", ct, ("t", type), ("id", id));
+        }
+
+        if (index is null)
+        {
+            return;
+        }
+
+        await InsertRowsAsync(scope, "idx_string", ["param", "value_norm", "value_exact"], index.Strings.Select(s => new object?[] { s.Param, s.Norm, s.Exact }), type, id, pk, ct);
+        await InsertRowsAsync(scope, "idx_token", ["param", "system", "code", "text_norm"], index.Tokens.Select(s => new object?[] { s.Param, s.System, s.Code, s.Text }), type, id, pk, ct);
+        await InsertRowsAsync(scope, "idx_date", ["param", "low", "high"], index.Dates.Select(s => new object?[] { s.Param, s.Low, s.High }), type, id, pk, ct);
+        await InsertRowsAsync(scope, "idx_number", ["param", "low", "high"], index.Numbers.Select(s => new object?[] { s.Param, s.Low, s.High }), type, id, pk, ct);
+        await InsertRowsAsync(scope, "idx_quantity", ["param", "system", "code", "low", "high"], index.Quantities.Select(s => new object?[] { s.Param, s.System, s.Code, s.Low, s.High }), type, id, pk, ct);
+        await InsertRowsAsync(scope, "idx_reference", ["param", "target_type", "target_id", "target_url"], index.References.Select(s => new object?[] { s.Param, s.TargetType, s.TargetId, s.TargetUrl }), type, id, pk, ct);
+        await InsertRowsAsync(scope, "idx_uri", ["param", "value"], index.Uris.Select(s => new object?[] { s.Param, s.Value }), type, id, pk, ct);
+    }
+
+    private static async Task InsertRowsAsync(WriteScope scope, string table, string[] columns, IEnumerable<object?[]> rows, string type, string id, string? pk, CancellationToken ct)
+    {
+        // Multi-row VALUES keeps round trips low; chunks stay under both databases' parameter limits.
+        foreach (var chunk in rows.Distinct(RowComparer.Instance).Chunk(100))
+        {
+            var values = new List<string>(chunk.Length);
+            var parameters = new List<(string, object?)> { ("t", type), ("id", id), ("pk", pk) };
+            for (var r = 0; r < chunk.Length; r++)
+            {
+                var names = new List<string>();
+                for (var c = 0; c < columns.Length; c++)
+                {
+                    var name = $"p{r}_{c}";
+                    names.Add("@" + name);
+                    parameters.Add((name, chunk[r][c]));
+                }
+
+                values.Add($"(@t, @id, @pk, {string.Join(", ", names)})");
+            }
+
+            await Db.ExecuteAsync(scope,
+                $"INSERT INTO {table} (resource_type, id, patient_key, {string.Join(", ", columns)}) VALUES {string.Join(", ", values)}",
+                ct, [.. parameters]);
+        }
+    }
+
+    internal static StoredVersion ReadVersion(DbDataReader reader) => new(
+        reader.GetString(0),
+        reader.GetString(1),
+        reader.GetInt64(2),
+        DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(3)),
+        reader.GetInt32(4) != 0,
+        reader.GetString(5),
+        reader.IsDBNull(6) ? null : reader.GetString(6),
+        reader.GetInt64(7));
+
+    private sealed class RowComparer : IEqualityComparer<object?[]>
+    {
+        public static readonly RowComparer Instance = new();
+
+        public bool Equals(object?[]? x, object?[]? y) => x is not null && y is not null && x.SequenceEqual(y);
+
+        public int GetHashCode(object?[] obj)
+        {
+            var h = new HashCode();
+            foreach (var o in obj)
+            {
+                h.Add(o);
+            }
+
+            return h.ToHashCode();
+        }
+    }
+}

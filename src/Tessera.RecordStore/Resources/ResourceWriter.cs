@@ -1,0 +1,115 @@
+using System.Text.RegularExpressions;
+using Hl7.Fhir.Model;
+using Tessera.RecordStore.Indexing;
+using Tessera.RecordStore.Interactions;
+using Tessera.RecordStore.Serialization;
+using Tessera.RecordStore.Storage;
+
+namespace Tessera.RecordStore.Resources;
+
+/// <summary>
+/// Writes versions inside a caller's transaction. Concurrency rests on the database: the current row is
+/// locked before the next version is numbered, and the (type, id, version) key refuses a duplicate.
+/// </summary>
+internal sealed partial class ResourceWriter(ResourceRepository repository, ResourceIndexer indexer, TimeProvider clock)
+{
+    [GeneratedRegex("^[A-Za-z0-9\\-\\.]{1,64}$")]
+    private static partial Regex IdPattern();
+
+    public static bool IsValidId(string? id) => id is not null && IdPattern().IsMatch(id);
+
+    public static string NewId() => Guid.CreateVersion7().ToString();
+
+    public async Task<FhirResponse> CreateAsync(WriteScope scope, Resource resource, string? id, CancellationToken ct)
+    {
+        id ??= NewId();
+        var now = Now();
+        if (!await repository.TryClaimAsync(scope, resource.TypeName, id, now.ToUnixTimeMilliseconds(), null, ct))
+        {
+            throw FhirException.Conflict($"{resource.TypeName}/{id} already exists.");
+        }
+
+        return await WriteAsync(scope, resource, id, 1, "POST", now, 201, ct);
+    }
+
+    /// <summary>Update, or create with the client's id when none exists (update-as-create).</summary>
+    public async Task<FhirResponse> UpdateAsync(WriteScope scope, Resource resource, string id, long? ifMatch, string method, CancellationToken ct)
+    {
+        var type = resource.TypeName;
+        var now = Now();
+        var current = await repository.LockCurrentAsync(scope, type, id, ct);
+        if (current is null)
+        {
+            if (ifMatch is not null)
+            {
+                throw FhirException.PreconditionFailed($"If-Match asks for version {ifMatch} of {type}/{id}, which does not exist.");
+            }
+
+            if (!await repository.TryClaimAsync(scope, type, id, now.ToUnixTimeMilliseconds(), null, ct))
+            {
+                // Another writer created it first; now that its transaction ended, update on top of it.
+                current = await repository.LockCurrentAsync(scope, type, id, ct);
+            }
+        }
+
+        if (ifMatch is not null && (current is null || current.Version != ifMatch))
+        {
+            throw FhirException.PreconditionFailed($"If-Match asks for version {ifMatch} of {type}/{id}, but the current version is {current?.Version.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none"}.");
+        }
+
+        var version = (current?.Version ?? 0) + 1;
+        var status = current is null || current.Version == 0 || current.Deleted ? 201 : 200;
+        return await WriteAsync(scope, resource, id, version, method, now, status, ct);
+    }
+
+    public async Task<FhirResponse> DeleteAsync(WriteScope scope, string type, string id, CancellationToken ct)
+    {
+        var current = await repository.LockCurrentAsync(scope, type, id, ct);
+        if (current is null || current.Deleted)
+        {
+            // Deleting what is not there is not an error (FHIR R4 3.1.0.7.1): nothing changes.
+            return new FhirResponse { Status = 204, ResourceType = type, Id = id };
+        }
+
+        var now = Now();
+        var version = current.Version + 1;
+        var previous = await repository.ReadCurrentAsync(scope.Connection, scope.Transaction, type, id, ct);
+        var patientKey = previous?.Json is null ? null : PatientKeyOf(previous.Json);
+        await repository.WriteVersionAsync(scope, new StoredVersion(type, id, version, now, true, "DELETE", null), patientKey, null, ct);
+        return new FhirResponse { Status = 204, ResourceType = type, Id = id, Version = version, LastModified = now };
+    }
+
+    private string? PatientKeyOf(string json)
+    {
+        var resource = FhirSerialization.ParseStored(json);
+        return ResourceIndexer.PatientKey(resource, indexer.Extract(resource));
+    }
+
+    private async Task<FhirResponse> WriteAsync(WriteScope scope, Resource resource, string id, long version, string method, DateTimeOffset now, int status, CancellationToken ct)
+    {
+        resource.Id = id;
+        resource.Meta ??= new Meta();
+        resource.Meta.VersionId = version.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        resource.Meta.LastUpdated = now;
+        var index = indexer.Extract(resource);
+        var patientKey = ResourceIndexer.PatientKey(resource, index);
+        var json = FhirSerialization.ToJson(resource);
+        await repository.WriteVersionAsync(scope, new StoredVersion(resource.TypeName, id, version, now, false, method, json), patientKey, index, ct);
+        return new FhirResponse
+        {
+            Status = status,
+            Resource = resource,
+            Json = json,
+            ResourceType = resource.TypeName,
+            Id = id,
+            Version = version,
+            LastModified = now,
+        };
+    }
+
+    private DateTimeOffset Now()
+    {
+        var now = clock.GetUtcNow();
+        return DateTimeOffset.FromUnixTimeMilliseconds(now.ToUnixTimeMilliseconds());
+    }
+}

@@ -1,0 +1,314 @@
+using System.Globalization;
+using Hl7.Fhir.Model;
+using Tessera.RecordStore.Indexing;
+using Tessera.RecordStore.Interactions;
+
+namespace Tessera.RecordStore.Search;
+
+/// <summary>
+/// Translates parsed criteria into SQL over the index tables. Each criterion becomes an EXISTS over the
+/// index of its type, correlated with the resource alias; chains and _has nest the same translation.
+/// </summary>
+internal sealed class SearchSqlBuilder(string baseUrl)
+{
+    private readonly List<(string Name, object? Value)> _parameters = [];
+    private int _aliases;
+
+    public IReadOnlyList<(string Name, object? Value)> Parameters => _parameters;
+
+    public string Param(object? value)
+    {
+        var name = "s" + _parameters.Count.ToString(CultureInfo.InvariantCulture);
+        _parameters.Add((name, value));
+        return "@" + name;
+    }
+
+    /// <summary>The WHERE clause (without the keyword) selecting current, live resources of a type matching all criteria.</summary>
+    public string Where(string alias, string resourceType, IEnumerable<SearchCriterion> criteria)
+    {
+        var parts = new List<string> { $"{alias}.resource_type = {Param(resourceType)}", $"{alias}.deleted = 0" };
+        parts.AddRange(criteria.Select(c => Criterion(alias, c)));
+        return string.Join(" AND ", parts);
+    }
+
+    public string Criterion(string alias, SearchCriterion criterion) => criterion switch
+    {
+        ParamCriterion p => ParamSql(alias, p),
+        MissingCriterion m => MissingSql(alias, m),
+        ChainCriterion c => ChainSql(alias, c),
+        HasCriterion h => HasSql(alias, h),
+        _ => throw new InvalidOperationException("Unknown criterion " + criterion.GetType().Name),
+    };
+
+    private string NextAlias(string prefix) => prefix + (_aliases++).ToString(CultureInfo.InvariantCulture);
+
+    private string Exists(string table, string alias, string param, string condition, bool negate = false)
+    {
+        var x = NextAlias("x");
+        var sql = $"EXISTS (SELECT 1 FROM {table} {x} WHERE {x}.resource_type = {alias}.resource_type AND {x}.id = {alias}.id AND {x}.param = {Param(param)} AND ({condition.Replace("$x", x, StringComparison.Ordinal)}))";
+        return negate ? "NOT " + sql : sql;
+    }
+
+    private string MissingSql(string alias, MissingCriterion m)
+    {
+        if (m.Param.Code == "_id" || m.Param.Code == "_lastUpdated")
+        {
+            return m.Missing ? "1 = 0" : "1 = 1";
+        }
+
+        var table = TableFor(m.Param.Type);
+        return Exists(table, alias, m.Param.Code, "1 = 1", negate: m.Missing);
+    }
+
+    private string ParamSql(string alias, ParamCriterion p)
+    {
+        if (p.Param.Code == "_id")
+        {
+            var ids = string.Join(", ", p.Values.Select(v => Param(v)));
+            return p.Modifier == "not" ? $"{alias}.id NOT IN ({ids})" : $"{alias}.id IN ({ids})";
+        }
+
+        if (p.Param.Code == "_lastUpdated")
+        {
+            return "(" + string.Join(" OR ", p.Values.Select(v => RangeSql(v, $"{alias}.last_updated", $"{alias}.last_updated"))) + ")";
+        }
+
+        switch (p.Param.Type)
+        {
+            case SearchParamType.String:
+                return Exists("idx_string", alias, p.Param.Code, Or(p.Values, v => StringSql(p.Modifier, v)));
+            case SearchParamType.Token:
+                if (p.Modifier == "not")
+                {
+                    return Exists("idx_token", alias, p.Param.Code, Or(p.Values, TokenSql), negate: true);
+                }
+
+                if (p.Modifier == "text")
+                {
+                    return Exists("idx_token", alias, p.Param.Code, Or(p.Values, v => PrefixSql("$x.text_norm", TextNormaliser.Normalise(v))));
+                }
+
+                if (p.Modifier == "of-type")
+                {
+                    return Exists("idx_token", alias, p.Param.Code + ":of-type", Or(p.Values, OfTypeSql));
+                }
+
+                if (p.Modifier is "in" or "not-in" or "above" or "below")
+                {
+                    throw FhirException.NotSupported($"The :{p.Modifier} modifier on token parameter '{p.Param.Code}' needs terminology support that this server does not have yet.");
+                }
+
+                return Exists("idx_token", alias, p.Param.Code, Or(p.Values, TokenSql));
+            case SearchParamType.Date:
+                return Exists("idx_date", alias, p.Param.Code, Or(p.Values, v => RangeSql(v, "$x.low", "$x.high")));
+            case SearchParamType.Number:
+                return Exists("idx_number", alias, p.Param.Code, Or(p.Values, v => NumberSql(v)));
+            case SearchParamType.Quantity:
+                return Exists("idx_quantity", alias, p.Param.Code, Or(p.Values, QuantitySql));
+            case SearchParamType.Reference:
+                if (p.Modifier == "identifier")
+                {
+                    return Exists("idx_token", alias, p.Param.Code + ":identifier", Or(p.Values, TokenSql));
+                }
+
+                return Exists("idx_reference", alias, p.Param.Code, Or(p.Values, v => ReferenceSql(v, p.Modifier)));
+            case SearchParamType.Uri:
+                return Exists("idx_uri", alias, p.Param.Code, Or(p.Values, v => UriSql(p.Modifier, v)));
+            default:
+                throw FhirException.NotSupported($"Search by {p.Param.Type.ToString().ToLowerInvariant()} parameter '{p.Param.Code}' is not supported.");
+        }
+    }
+
+    private static string Or(IEnumerable<string> values, Func<string, string> one) => string.Join(" OR ", values.Select(v => "(" + one(v) + ")"));
+
+    private string StringSql(string? modifier, string value) => modifier switch
+    {
+        "exact" => $"$x.value_exact = {Param(value)}",
+        "contains" => $"$x.value_norm LIKE {Param("%" + EscapeLike(TextNormaliser.Normalise(value)) + "%")} ESCAPE '\\'",
+        _ => PrefixSql("$x.value_norm", TextNormaliser.Normalise(value)),
+    };
+
+    /// <summary>Starts-with as a range, so both databases use the index regardless of collation.</summary>
+    private string PrefixSql(string column, string prefix) =>
+        $"{column} >= {Param(prefix)} AND {column} < {Param(prefix + "\uffff")}";
+
+    private string TokenSql(string value)
+    {
+        var (system, code, hasBar) = SearchQuery.SplitToken(value);
+        if (!hasBar)
+        {
+            return $"$x.code = {Param(code)}";
+        }
+
+        if (string.IsNullOrEmpty(system))
+        {
+            return $"$x.code = {Param(code)} AND $x.system IS NULL";
+        }
+
+        if (string.IsNullOrEmpty(code))
+        {
+            return $"$x.system = {Param(system)}";
+        }
+
+        return $"$x.code = {Param(code)} AND $x.system = {Param(system)}";
+    }
+
+    private string OfTypeSql(string value)
+    {
+        var parts = value.Split('|');
+        if (parts.Length != 3)
+        {
+            throw FhirException.BadRequest($":of-type takes system|code|value, not '{value}'.");
+        }
+
+        return $"$x.system = {Param(parts[0])} AND $x.code = {Param(parts[1] + "|" + parts[2])}";
+    }
+
+    private string RangeSql(string value, string lowColumn, string highColumn)
+    {
+        var (prefix, text) = SearchQuery.Prefix(value);
+        FhirDateRange.TryParse(text, out var q);
+        return Ordered(prefix, lowColumn, highColumn, q.Low, q.High, (q.High - q.Low) / 10 + 86_400_000L);
+    }
+
+    private string NumberSql(string value)
+    {
+        var (prefix, text) = SearchQuery.Prefix(value);
+        var number = decimal.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture);
+        var (low, high) = ResourceIndexer.PrecisionRange(number, text);
+        return OrderedNumber(prefix, (double)number, low, high);
+    }
+
+    private string QuantitySql(string value)
+    {
+        var (prefix, text) = SearchQuery.Prefix(value);
+        var parts = text.Split('|');
+        var number = decimal.Parse(parts[0], NumberStyles.Float, CultureInfo.InvariantCulture);
+        var (low, high) = ResourceIndexer.PrecisionRange(number, parts[0]);
+        var sql = OrderedNumber(prefix, (double)number, low, high);
+        if (parts.Length >= 3)
+        {
+            if (parts[1].Length > 0)
+            {
+                sql += $" AND $x.system = {Param(parts[1])}";
+            }
+
+            if (parts[2].Length > 0)
+            {
+                sql += $" AND $x.code = {Param(parts[2])}";
+            }
+        }
+        else if (parts.Length == 2 && parts[1].Length > 0)
+        {
+            sql += $" AND $x.code = {Param(parts[1])}";
+        }
+
+        return sql;
+    }
+
+    /// <summary>Prefix semantics for ranges: the target's range [low, high] against the search range [ql, qh].</summary>
+    private string Ordered(string prefix, string low, string high, long ql, long qh, long approx) => prefix switch
+    {
+        "eq" => $"{low} >= {Param(ql)} AND {high} <= {Param(qh)}",
+        "ne" => $"NOT ({low} >= {Param(ql)} AND {high} <= {Param(qh)})",
+        "gt" => $"{high} > {Param(qh)}",
+        "lt" => $"{low} < {Param(ql)}",
+        "ge" => $"{high} >= {Param(ql)}",
+        "le" => $"{low} <= {Param(qh)}",
+        "sa" => $"{low} > {Param(qh)}",
+        "eb" => $"{high} < {Param(ql)}",
+        "ap" => $"{low} <= {Param(qh + approx)} AND {high} >= {Param(ql - approx)}",
+        _ => throw FhirException.BadRequest($"Unknown prefix '{prefix}'."),
+    };
+
+    private string OrderedNumber(string prefix, double value, double ql, double qh)
+    {
+        var mid = "(($x.low + $x.high) / 2)";
+        return prefix switch
+        {
+            "eq" => $"{mid} >= {Param(ql)} AND {mid} < {Param(qh)}",
+            "ne" => $"NOT ({mid} >= {Param(ql)} AND {mid} < {Param(qh)})",
+            "gt" or "sa" => $"{mid} > {Param(value)}",
+            "lt" or "eb" => $"{mid} < {Param(value)}",
+            "ge" => $"{mid} >= {Param(value)}",
+            "le" => $"{mid} <= {Param(value)}",
+            "ap" => $"{mid} >= {Param(value - Math.Abs(value) * 0.1)} AND {mid} <= {Param(value + Math.Abs(value) * 0.1)}",
+            _ => throw FhirException.BadRequest($"Unknown prefix '{prefix}'."),
+        };
+    }
+
+    private string ReferenceSql(string value, string? typeModifier)
+    {
+        var reference = value;
+        var root = baseUrl.TrimEnd('/') + "/";
+        if (reference.StartsWith(root, StringComparison.Ordinal))
+        {
+            reference = reference[root.Length..];
+        }
+
+        var (type, id) = ResourceIndexer.SplitReference(reference);
+        if (type is not null && id is not null)
+        {
+            if (typeModifier is not null && typeModifier != type)
+            {
+                return "1 = 0";
+            }
+
+            return reference.Contains("://", StringComparison.Ordinal)
+                ? $"$x.target_url = {Param(value)}"
+                : $"$x.target_type = {Param(type)} AND $x.target_id = {Param(id)}";
+        }
+
+        if (reference.Contains(':', StringComparison.Ordinal))
+        {
+            return $"$x.target_url = {Param(reference)}";
+        }
+
+        var sql = $"$x.target_id = {Param(reference)}";
+        if (typeModifier is not null)
+        {
+            sql += $" AND $x.target_type = {Param(typeModifier)}";
+        }
+
+        return sql;
+    }
+
+    private string UriSql(string? modifier, string value) => modifier switch
+    {
+        "below" => $"$x.value LIKE {Param(EscapeLike(value) + "%")} ESCAPE '\\'",
+        "above" => $"{Param(value)} LIKE ($x.value || '%')",
+        _ => $"$x.value = {Param(value)}",
+    };
+
+    private string ChainSql(string alias, ChainCriterion chain)
+    {
+        var target = NextAlias("c");
+        var typeList = string.Join(", ", chain.TargetTypes.Select(t => Param(t)));
+        var inner = Criterion(target, chain.Inner);
+        var condition = $"EXISTS (SELECT 1 FROM resource {target} WHERE {target}.resource_type IN ({typeList}) AND {target}.deleted = 0 AND {target}.resource_type = $x.target_type AND {target}.id = $x.target_id AND {inner})";
+        return Exists("idx_reference", alias, chain.Reference.Code, condition);
+    }
+
+    private string HasSql(string alias, HasCriterion has)
+    {
+        var source = NextAlias("h");
+        var x = NextAlias("x");
+        var inner = Criterion(source, has.Inner);
+        return $"EXISTS (SELECT 1 FROM idx_reference {x} JOIN resource {source} ON {source}.resource_type = {x}.resource_type AND {source}.id = {x}.id WHERE {x}.resource_type = {Param(has.SourceType)} AND {x}.param = {Param(has.ReferenceParam)} AND {x}.target_type = {alias}.resource_type AND {x}.target_id = {alias}.id AND {source}.deleted = 0 AND {inner})";
+    }
+
+    private static string TableFor(SearchParamType type) => type switch
+    {
+        SearchParamType.String => "idx_string",
+        SearchParamType.Token => "idx_token",
+        SearchParamType.Date => "idx_date",
+        SearchParamType.Number => "idx_number",
+        SearchParamType.Quantity => "idx_quantity",
+        SearchParamType.Reference => "idx_reference",
+        SearchParamType.Uri => "idx_uri",
+        _ => throw FhirException.NotSupported($"Parameters of type {type} are not supported."),
+    };
+
+    private static string EscapeLike(string value) =>
+        value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("%", "\\%", StringComparison.Ordinal).Replace("_", "\\_", StringComparison.Ordinal);
+}

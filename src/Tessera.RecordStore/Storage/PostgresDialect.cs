@@ -1,0 +1,48 @@
+using System.Data;
+using System.Data.Common;
+using System.Security.Cryptography;
+using System.Text;
+using Npgsql;
+
+namespace Tessera.RecordStore.Storage;
+
+internal sealed class PostgresDialect(string connectionString) : SqlDialect
+{
+    private readonly NpgsqlDataSource _dataSource = new NpgsqlDataSourceBuilder(connectionString).Build();
+
+    public override DatabaseKind Kind => DatabaseKind.Postgres;
+
+    public override string ForUpdate => " FOR UPDATE";
+
+    public override int MigrationCount => Schema.PostgresMigrations.Length;
+
+    public override IReadOnlyList<string> Migration(int version) => Schema.PostgresMigrations[version];
+
+    public override async Task<DbConnection> OpenAsync(CancellationToken ct) => await _dataSource.OpenConnectionAsync(ct);
+
+    public override async Task<WriteScope> BeginWriteAsync(CancellationToken ct)
+    {
+        var connection = await _dataSource.OpenConnectionAsync(ct);
+        var transaction = await connection.BeginTransactionAsync(IsolationLevel.ReadCommitted, ct);
+        return new WriteScope(connection, transaction, null);
+    }
+
+    public override async Task LockKeyAsync(DbConnection connection, DbTransaction transaction, string key, CancellationToken ct)
+    {
+        await using var cmd = connection.CreateCommand();
+        cmd.Transaction = transaction;
+        cmd.CommandText = "SELECT pg_advisory_xact_lock(@k)";
+        var p = cmd.CreateParameter();
+        p.ParameterName = "k";
+        p.Value = BitConverter.ToInt64(SHA256.HashData(Encoding.UTF8.GetBytes(key)), 0);
+        cmd.Parameters.Add(p);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    public override bool IsUniqueViolation(Exception e) => e is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation };
+
+    public override bool IsTransient(Exception e) =>
+        e is PostgresException { SqlState: PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.SerializationFailure };
+
+    public override async ValueTask DisposeAsync() => await _dataSource.DisposeAsync();
+}

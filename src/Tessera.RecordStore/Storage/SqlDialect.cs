@@ -1,0 +1,75 @@
+using System.Data.Common;
+
+namespace Tessera.RecordStore.Storage;
+
+/// <summary>What differs between the two databases: connections, schema types, locking and error codes.</summary>
+internal abstract class SqlDialect : IAsyncDisposable
+{
+    public abstract DatabaseKind Kind { get; }
+
+    public abstract Task<DbConnection> OpenAsync(CancellationToken ct);
+
+    /// <summary>Begins a write transaction; on SQLite it also takes the process-wide writer gate.</summary>
+    public abstract Task<WriteScope> BeginWriteAsync(CancellationToken ct);
+
+    /// <summary>
+    /// Serialises conditional interactions with the same key (a type, or a type and criteria) until the
+    /// transaction ends, so that two parallel conditional creates cannot both see "no match".
+    /// </summary>
+    public abstract Task LockKeyAsync(DbConnection connection, DbTransaction transaction, string key, CancellationToken ct);
+
+    /// <summary>Row lock suffix for reading the current version before writing a new one.</summary>
+    public abstract string ForUpdate { get; }
+
+    public abstract bool IsUniqueViolation(Exception e);
+
+    /// <summary>Whether an error is a transient conflict worth retrying (deadlock, serialization failure, busy).</summary>
+    public abstract bool IsTransient(Exception e);
+
+    public abstract IReadOnlyList<string> Migration(int version);
+
+    public abstract int MigrationCount { get; }
+
+    public virtual ValueTask DisposeAsync() => ValueTask.CompletedTask;
+}
+
+/// <summary>An open connection and transaction for writes; disposing rolls back unless committed.</summary>
+internal sealed class WriteScope(DbConnection connection, DbTransaction transaction, IDisposable? gate) : IAsyncDisposable
+{
+    private bool _done;
+
+    public DbConnection Connection { get; } = connection;
+
+    public DbTransaction Transaction { get; } = transaction;
+
+    public async Task CommitAsync(CancellationToken ct)
+    {
+        await Transaction.CommitAsync(ct);
+        _done = true;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            if (!_done)
+            {
+                try
+                {
+                    await Transaction.RollbackAsync();
+                }
+                catch (InvalidOperationException)
+                {
+                    // The transaction already ended with its connection.
+                }
+            }
+
+            await Transaction.DisposeAsync();
+            await Connection.DisposeAsync();
+        }
+        finally
+        {
+            gate?.Dispose();
+        }
+    }
+}

@@ -1,0 +1,99 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Tessera.RecordStore;
+using Tessera.RecordStore.Interactions;
+using Tessera.RecordStore.Storage;
+using Tessera.Web.Fhir;
+
+namespace Tessera.Web.Hosting;
+
+/// <summary>Builds the Tessera web host: the FHIR API at /fhir on a record store opened at start-up.</summary>
+public static class TesseraWebApp
+{
+    /// <summary>Registers Tessera's services and options on a builder (used by `tessera serve` and the tests).</summary>
+    public static WebApplicationBuilder AddTessera(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<TesseraOptions>()
+            .Bind(builder.Configuration.GetSection(TesseraOptions.Section))
+            .PostConfigure(o => o.Database = Environment.GetEnvironmentVariable("TESSERA_DB") is { Length: > 0 } env && builder.Configuration[$"{TesseraOptions.Section}:Database"] is null ? env : o.Database);
+        builder.Services.AddSingleton<StoreHolder>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<StoreHolder>());
+        builder.Services.AddSingleton(sp => sp.GetRequiredService<StoreHolder>().Store);
+        builder.Logging.AddSimpleConsole(o =>
+        {
+            o.IncludeScopes = true;
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss ";
+        });
+        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = null);
+        return builder;
+    }
+
+    /// <summary>Maps Tessera's middleware and endpoints.</summary>
+    public static WebApplication UseTessera(this WebApplication app)
+    {
+        app.UseMiddleware<CorrelationMiddleware>();
+        app.UseExceptionHandler(handler => handler.Run(async context =>
+        {
+            var error = context.Features.Get<IExceptionHandlerFeature>()?.Error;
+            var status = error is BadHttpRequestException bad ? bad.StatusCode : 500;
+            var message = status == 500
+                ? $"An internal error occurred; quote correlation id {context.Items[CorrelationMiddleware.Header]} to the service desk."
+                : error?.Message ?? "Bad request.";
+            await FhirResponseWriter.WriteOutcomeAsync(context, status, Outcomes.Error(status == 500 ? Hl7.Fhir.Model.OperationOutcome.IssueType.Exception : Hl7.Fhir.Model.OperationOutcome.IssueType.Invalid, message));
+        }));
+        app.MapGet("/", () => Results.Redirect("/fhir/metadata"));
+        app.MapGet("/healthz", async (FhirStore store, CancellationToken ct) =>
+        {
+            await store.CountByTypeAsync(ct);
+            return Results.Text("ok");
+        });
+        FhirEndpoints.Map(app);
+        return app;
+    }
+
+    /// <summary>Opens the store when the host starts, so a bad database setting stops start-up with a clear message.</summary>
+    internal sealed class StoreHolder(IOptions<TesseraOptions> options, ILoggerFactory loggers) : IHostedService, IAsyncDisposable
+    {
+        private FhirStore? _store;
+
+        public FhirStore Store => _store ?? OpenSync();
+
+        private FhirStore OpenSync()
+        {
+            lock (this)
+            {
+                if (_store is null)
+                {
+                    var location = DatabaseLocation.Parse(options.Value.Database);
+                    _store = FhirStore.OpenAsync(location, loggers).GetAwaiter().GetResult();
+                    loggers.CreateLogger("Tessera").LogInformation("Record store open on {Database}", location.Describe());
+                }
+
+                return _store;
+            }
+        }
+
+        public Task StartAsync(CancellationToken cancellationToken)
+        {
+            _ = Store;
+            return Task.CompletedTask;
+        }
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public async ValueTask DisposeAsync()
+        {
+            if (_store is not null)
+            {
+                await _store.DisposeAsync();
+            }
+        }
+    }
+}
