@@ -211,8 +211,14 @@ internal sealed class ResourceIndexer(SearchParameterRegistry registry)
     private static string? SystemOf(Base value)
     {
         // Enumerated codes carry their code system on the enum literal.
-        var enumValue = value.GetType().GetProperty("Value")?.GetValue(value) as Enum;
-        return enumValue?.GetSystem();
+        var type = value.GetType();
+        if (!type.IsGenericType || type.GetGenericTypeDefinition() != typeof(Code<>))
+        {
+            return null;
+        }
+
+        var property = type.GetProperty("Value", System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.DeclaredOnly);
+        return (property?.GetValue(value) as Enum)?.GetSystem();
     }
 
     private static void AddDates(IndexValues values, string code, Base value)

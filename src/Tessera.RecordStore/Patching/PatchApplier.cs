@@ -126,7 +126,8 @@ internal static class PatchApplier
             return value;
         }
 
-        var parent = Get(document, "/" + string.Join('/', tokens[..^1].Select(t => t.Replace("~", "~0", StringComparison.Ordinal).Replace("/", "~1", StringComparison.Ordinal))), index);
+        var parentTokens = tokens[..^1];
+        var parent = parentTokens.Length == 0 ? document : Get(document, "/" + string.Join('/', parentTokens.Select(t => t.Replace("~", "~0", StringComparison.Ordinal).Replace("/", "~1", StringComparison.Ordinal))), index);
         var last = tokens[^1];
         switch (parent)
         {

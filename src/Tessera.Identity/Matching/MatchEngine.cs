@@ -1,0 +1,151 @@
+namespace Tessera.Identity.Matching;
+
+/// <summary>
+/// The matching engine of the master patient index: trains a model from records, answers single
+/// <c>$match</c>-style queries against an index, and deduplicates a whole set of records into clusters.
+/// </summary>
+public sealed class MatchEngine
+{
+    private readonly PairScorer scorer;
+    private readonly MatchOptions options;
+
+    public MatchEngine(MatchModel model, MatchOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        Model = model;
+        this.options = options ?? new MatchOptions();
+        scorer = new PairScorer(model);
+    }
+
+    public MatchModel Model { get; }
+
+    /// <summary>Trains a model on the records themselves; no labelled pairs are needed.</summary>
+    public static MatchModel Train(IReadOnlyList<PersonRecord> records, MatchOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(records);
+        return ModelTrainer.Train(records, options ?? new MatchOptions());
+    }
+
+    /// <summary>An empty index for this engine's blocking settings; fill it with <see cref="MatchIndex.AddRange"/>.</summary>
+    public MatchIndex CreateIndex(IEnumerable<PersonRecord>? records = null)
+    {
+        var index = new MatchIndex(options.MaxBlockSize);
+        if (records is not null)
+        {
+            index.AddRange(records);
+        }
+
+        return index;
+    }
+
+    /// <summary>
+    /// Indexed records that may be the candidate's person, best first: those scoring at least the review
+    /// threshold, each with its decision and explanation, up to <paramref name="maxResults"/>.
+    /// </summary>
+    public IReadOnlyList<MatchCandidate> Match(PersonRecord candidate, MatchIndex index, int maxResults = 10)
+    {
+        ArgumentNullException.ThrowIfNull(candidate);
+        ArgumentNullException.ThrowIfNull(index);
+        var query = new PreparedRecord(candidate, -1);
+        var positions = index.Candidates(query, out _);
+        Span<int> levels = stackalloc int[MatchFields.Count];
+        var scored = new List<(int Position, PairScorer.Score Score)>();
+        foreach (var position in positions)
+        {
+            var score = scorer.Evaluate(query, index.Records[position], index, levels);
+            if (score.Weight >= Model.ReviewThreshold && !score.NhsConflict)
+            {
+                scored.Add((position, score));
+            }
+        }
+
+        return scored
+            .OrderByDescending(s => s.Score.Weight)
+            .Take(maxResults)
+            .Select(s =>
+            {
+                var record = index.Records[s.Position];
+                return new MatchCandidate(record.Record, s.Score.Weight, Model.MatchProbability(s.Score.Weight), s.Score.Decision, scorer.Explain(query, record, index));
+            })
+            .ToList();
+    }
+
+    /// <summary>Explains the score of any two records, using the index (if given) for name frequencies.</summary>
+    public MatchExplanation Explain(PersonRecord left, PersonRecord right, MatchIndex? frequencies = null)
+    {
+        var a = new PreparedRecord(left, -1);
+        var b = new PreparedRecord(right, -1);
+        return scorer.Explain(a, b, frequencies ?? CreateIndex([left, right]));
+    }
+
+    internal MatchExplanation Explain(PreparedRecord left, PreparedRecord right, MatchIndex frequencies) =>
+        scorer.Explain(left, right, frequencies);
+
+    /// <summary>Finds the pairs among the records that may be one person, and clusters the auto-linked ones.</summary>
+    public DeduplicationResult Deduplicate(IReadOnlyList<PersonRecord> records)
+    {
+        ArgumentNullException.ThrowIfNull(records);
+        var index = CreateIndex(records);
+        var prepared = index.Records;
+        var found = new List<(int I, int J, double Weight, MatchDecision Decision, bool Conflict)>();
+        var gate = new object();
+        long candidatePairs = 0;
+        var review = Model.ReviewThreshold;
+
+        index.ForEachCandidatePair(
+            options.Parallel,
+            () => (Found: new List<(int, int, double, MatchDecision, bool)>(), Levels: new int[MatchFields.Count], Count: new long[1]),
+            (i, j, state) =>
+            {
+                state.Count[0]++;
+                var score = scorer.Evaluate(prepared[i], prepared[j], index, state.Levels);
+                if (score.Weight >= review)
+                {
+                    state.Found.Add((i, j, score.Weight, score.Decision, score.NhsConflict));
+                }
+            },
+            state =>
+            {
+                lock (gate)
+                {
+                    found.AddRange(state.Found);
+                    candidatePairs += state.Count[0];
+                }
+            });
+
+        // Deterministic order whatever the thread timing: by weight, then by position.
+        found.Sort((x, y) => y.Weight != x.Weight ? y.Weight.CompareTo(x.Weight) : x.I != y.I ? x.I.CompareTo(y.I) : x.J.CompareTo(y.J));
+
+        var clusters = new ClusterBuilder(prepared);
+        var pairs = new List<ScoredPair>(found.Count);
+        var refused = new List<ScoredPair>();
+        foreach (var (i, j, weight, decision, _) in found)
+        {
+            if (decision == MatchDecision.NoLink)
+            {
+                continue;
+            }
+
+            var pair = new ScoredPair(prepared[i].Record, prepared[j].Record, weight, decision) { LeftPosition = i, RightPosition = j };
+            if (decision == MatchDecision.AutoLink && !clusters.TryUnion(i, j))
+            {
+                refused.Add(pair);
+                continue;
+            }
+
+            pairs.Add(pair);
+        }
+
+        var personClusters = clusters.Clusters()
+            .Select(members => new PersonCluster(members.Select(m => prepared[m].Record).ToList(), clusters.NhsOf(members[0])))
+            .ToList();
+
+        return new DeduplicationResult(this, index)
+        {
+            Pairs = pairs,
+            Clusters = personClusters,
+            RefusedLinks = refused,
+            Blocking = new BlockingReport(prepared.Count, index.BlockCount, index.OversizedBlocks, candidatePairs),
+        };
+    }
+}

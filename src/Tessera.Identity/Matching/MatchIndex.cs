@@ -1,0 +1,172 @@
+namespace Tessera.Identity.Matching;
+
+/// <summary>
+/// An in-memory index of person records keyed by blocking keys, for <c>$match</c>-style queries and for
+/// deduplication. It also counts how often each name occurs, which the term-frequency adjustment needs.
+/// Adding records is not thread-safe; concurrent queries without adds are.
+/// </summary>
+public sealed class MatchIndex
+{
+    private readonly List<PreparedRecord> records = [];
+    private readonly Dictionary<ulong, List<int>> blocks = [];
+    private readonly Dictionary<string, int> givenCounts = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> familyCounts = new(StringComparer.Ordinal);
+
+    internal MatchIndex(int maxBlockSize) => MaxBlockSize = maxBlockSize;
+
+    public int Count => records.Count;
+
+    public int MaxBlockSize { get; }
+
+    /// <summary>Blocks whose size exceeds <see cref="MaxBlockSize"/> and are therefore not searched.</summary>
+    public int OversizedBlocks => blocks.Values.Count(b => b.Count > MaxBlockSize);
+
+    public int BlockCount => blocks.Count;
+
+    internal IReadOnlyList<PreparedRecord> Records => records;
+
+    internal IReadOnlyDictionary<ulong, List<int>> Blocks => blocks;
+
+    internal List<ulong[]> KeysByRecord { get; } = [];
+
+    public void Add(PersonRecord record) => Add(new PreparedRecord(record, records.Count));
+
+    public void AddRange(IEnumerable<PersonRecord> source)
+    {
+        foreach (var record in source)
+        {
+            Add(record);
+        }
+    }
+
+    internal void Add(PreparedRecord prepared)
+    {
+        var position = records.Count;
+        records.Add(prepared);
+        var keys = new List<ulong>(8);
+        Blocking.Keys(prepared, keys);
+        var distinct = keys.Distinct().ToArray();
+        KeysByRecord.Add(distinct);
+        foreach (var key in distinct)
+        {
+            if (!blocks.TryGetValue(key, out var block))
+            {
+                block = new List<int>(2);
+                blocks[key] = block;
+            }
+
+            block.Add(position);
+        }
+
+        if (prepared.GivenFirst is not null)
+        {
+            givenCounts[prepared.GivenFirst] = givenCounts.GetValueOrDefault(prepared.GivenFirst) + 1;
+        }
+
+        if (prepared.Family is not null)
+        {
+            familyCounts[prepared.Family] = familyCounts.GetValueOrDefault(prepared.Family) + 1;
+        }
+    }
+
+    /// <summary>Share of indexed records with this first given name (at least one record's worth).</summary>
+    internal double GivenFrequency(string value) => Math.Max(1, givenCounts.GetValueOrDefault(value)) / (double)Math.Max(1, records.Count);
+
+    internal double FamilyFrequency(string value) => Math.Max(1, familyCounts.GetValueOrDefault(value)) / (double)Math.Max(1, records.Count);
+
+    /// <summary>Positions of indexed records sharing a blocking key with the candidate, each once.</summary>
+    internal List<int> Candidates(PreparedRecord candidate, out int skippedBlocks)
+    {
+        skippedBlocks = 0;
+        var keys = new List<ulong>(8);
+        Blocking.Keys(candidate, keys);
+        var found = new List<int>();
+        foreach (var key in keys)
+        {
+            if (!blocks.TryGetValue(key, out var block))
+            {
+                continue;
+            }
+
+            if (block.Count > MaxBlockSize)
+            {
+                skippedBlocks++;
+                continue;
+            }
+
+            found.AddRange(block);
+        }
+
+        found.Sort();
+        var write = 0;
+        for (var read = 0; read < found.Count; read++)
+        {
+            if (write == 0 || found[read] != found[write - 1])
+            {
+                found[write++] = found[read];
+            }
+        }
+
+        found.RemoveRange(write, found.Count - write);
+        return found;
+    }
+
+    /// <summary>
+    /// Calls <paramref name="body"/> once for every distinct candidate pair (i &lt; j) across all blocks,
+    /// in parallel. Each record collects its partners from its own blocks and de-duplicates them locally,
+    /// so no global pair set is needed.
+    /// </summary>
+    internal void ForEachCandidatePair<TState>(ParallelOptions parallel, Func<TState> init, Action<int, int, TState> body, Action<TState> finish)
+    {
+        var n = records.Count;
+        var chunk = Math.Max(256, n / (Environment.ProcessorCount * 16));
+        var ranges = System.Collections.Concurrent.Partitioner.Create(0, n, chunk);
+        Parallel.ForEach(
+            ranges,
+            parallel,
+            () => (State: init(), Partners: new List<int>(64)),
+            (range, _, local) =>
+            {
+                var partners = local.Partners;
+                for (var i = range.Item1; i < range.Item2; i++)
+                {
+                    partners.Clear();
+                    foreach (var key in KeysByRecord[i])
+                    {
+                        var block = blocks[key];
+                        if (block.Count > MaxBlockSize || block.Count < 2)
+                        {
+                            continue;
+                        }
+
+                        foreach (var j in block)
+                        {
+                            if (j > i)
+                            {
+                                partners.Add(j);
+                            }
+                        }
+                    }
+
+                    if (partners.Count == 0)
+                    {
+                        continue;
+                    }
+
+                    partners.Sort();
+                    var previous = -1;
+                    foreach (var j in partners)
+                    {
+                        if (j != previous)
+                        {
+                            body(i, j, local.State);
+                            previous = j;
+                        }
+                    }
+                }
+
+                return local;
+            },
+            local => finish(local.State));
+    }
+}

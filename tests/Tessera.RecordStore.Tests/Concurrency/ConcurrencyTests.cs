@@ -1,0 +1,68 @@
+using Hl7.Fhir.Model;
+using Tessera.RecordStore.Tests.Infrastructure;
+
+namespace Tessera.RecordStore.Tests.Concurrency;
+
+/// <summary>The guarantees that other FHIR servers have broken: atomic conditional create and If-Match.</summary>
+public class ConcurrencyTests(StoreFixture stores) : IClassFixture<StoreFixture>
+{
+    private const int Parallel = 50;
+
+    [Theory]
+    [MemberData(nameof(StoreFixture.Backends), MemberType = typeof(StoreFixture))]
+    public async System.Threading.Tasks.Task Fifty_parallel_conditional_creates_make_exactly_one_resource(string backend)
+    {
+        var store = stores[backend];
+        var system = "urn:test:" + StoreExtensions.Unique();
+        var start = new TaskCompletionSource();
+        var tasks = Enumerable.Range(0, Parallel).Select(async _ =>
+        {
+            await start.Task;
+            var patient = new Patient { Identifier = [new Identifier(system, "same")], Name = [new HumanName { Family = "Race" }] };
+            return await store.Send("POST", "Patient", patient, r => r with { IfNoneExist = $"identifier={system}|same" });
+        }).ToList();
+        start.SetResult();
+        var responses = await System.Threading.Tasks.Task.WhenAll(tasks);
+
+        Assert.All(responses, r => Assert.True(r.Status is 200 or 201, $"status {r.Status}: {StoreExtensions.Describe(r)}"));
+        Assert.Equal(1, responses.Count(r => r.Status == 201));
+        Assert.Single(responses.Select(r => r.Id).Distinct());
+        var found = await store.SearchAsync($"Patient?identifier={system}|same");
+        Assert.Equal(1, found.Total);
+    }
+
+    [Theory]
+    [MemberData(nameof(StoreFixture.Backends), MemberType = typeof(StoreFixture))]
+    public async System.Threading.Tasks.Task Fifty_parallel_updates_with_one_if_match_make_exactly_one_version(string backend)
+    {
+        var store = stores[backend];
+        var created = await store.Send("POST", "Patient", new Patient { Name = [new HumanName { Family = "Contended" }] });
+        var start = new TaskCompletionSource();
+        var tasks = Enumerable.Range(0, Parallel).Select(async i =>
+        {
+            await start.Task;
+            var patient = new Patient { Id = created.Id, Name = [new HumanName { Family = "Writer" + i }] };
+            return await store.Send("PUT", $"Patient/{created.Id}", patient, r => r with { IfMatch = "W/\"1\"" });
+        }).ToList();
+        start.SetResult();
+        var responses = await System.Threading.Tasks.Task.WhenAll(tasks);
+
+        Assert.Equal(1, responses.Count(r => r.Status == 200));
+        Assert.Equal(Parallel - 1, responses.Count(r => r.Status == 412));
+        var history = (Bundle)(await store.Send("GET", $"Patient/{created.Id}/_history")).Resource!;
+        Assert.Equal(2, history.Entry.Count);
+    }
+
+    [Theory]
+    [MemberData(nameof(StoreFixture.Backends), MemberType = typeof(StoreFixture))]
+    public async System.Threading.Tasks.Task Parallel_unconditional_updates_each_get_their_own_version(string backend)
+    {
+        var store = stores[backend];
+        var created = await store.Send("POST", "Patient", new Patient { Name = [new HumanName { Family = "Busy" }] });
+        var tasks = Enumerable.Range(0, 20).Select(i =>
+            store.Send("PUT", $"Patient/{created.Id}", new Patient { Id = created.Id, Name = [new HumanName { Family = "V" + i }] })).ToList();
+        var responses = await System.Threading.Tasks.Task.WhenAll(tasks);
+        Assert.All(responses, r => Assert.Equal(200, r.Status));
+        Assert.Equal(Enumerable.Range(2, 20).Select(v => (long?)v), responses.Select(r => r.Version).Order());
+    }
+}
