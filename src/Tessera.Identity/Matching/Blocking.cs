@@ -14,7 +14,7 @@ internal static class Blocking
         "birth date",
         "family name sound + birth year",
         "postcode + given initial",
-        "phone number, first six or last six digits",
+        "phone number: last six digits, or the rest with the given initial",
         "given and family name sounds, in either order",
         "family name sound + postcode district",
         "street name + first letter of town",
@@ -51,9 +51,13 @@ internal static class Blocking
 
         if (r.Phone is { Length: >= 8 } phone)
         {
-            // Two overlapping halves: a number mistyped in one digit still shares one of them.
-            keys.Add(Hash(4, phone[..6], 'F'));
+            // Two halves, so a number mistyped in one digit still shares one of them. The leading half is
+            // shared by whole number ranges, so it is narrowed by the given initial to keep its blocks small.
             keys.Add(Hash(4, phone[^6..], 'L'));
+            if (givenInitial != '\0')
+            {
+                keys.Add(Hash(4, phone[..^6], givenInitial));
+            }
         }
 
         if (r.FamilyKeys.Primary.Length > 0 && r.GivenKeys.Primary.Length > 0)
@@ -86,19 +90,34 @@ internal static class Blocking
         }
     }
 
-    /// <summary>64-bit FNV-1a over the rule number and the key text: collisions only add comparisons, never lose one.</summary>
+    private const int RuleShift = 59;
+
+    /// <summary>
+    /// The largest block a key may have and still be searched. Keys built on a town or street name are broad
+    /// (a city holds hundreds of thousands of people), so they are only useful in small places and get a
+    /// tighter cap than the specific keys.
+    /// </summary>
+    public static int MaxBlockSize(ulong key, int configured)
+    {
+        var rule = (int)(key >> RuleShift);
+        return rule is 7 or 8 ? Math.Max(2, configured / 8) : configured;
+    }
+
+    /// <summary>
+    /// 64-bit FNV-1a over the key text, with the rule number in the top bits so a block's rule is known.
+    /// Collisions only add comparisons, never lose one.
+    /// </summary>
     private static ulong Hash(int rule, string text, char extra = '\0')
     {
         const ulong offset = 14695981039346656037UL;
         const ulong prime = 1099511628211UL;
         var hash = offset;
-        hash = (hash ^ (ulong)rule) * prime;
         foreach (var ch in text)
         {
             hash = (hash ^ ch) * prime;
         }
 
         hash = (hash ^ extra) * prime;
-        return hash;
+        return (hash & ((1UL << RuleShift) - 1)) | ((ulong)rule << RuleShift);
     }
 }

@@ -18,8 +18,8 @@ public sealed class MatchIndex
 
     public int MaxBlockSize { get; }
 
-    /// <summary>Blocks whose size exceeds <see cref="MaxBlockSize"/> and are therefore not searched.</summary>
-    public int OversizedBlocks => blocks.Values.Count(b => b.Count > MaxBlockSize);
+    /// <summary>Blocks larger than their cap (<see cref="MaxBlockSize"/>, less for broad keys), which are not searched.</summary>
+    public int OversizedBlocks => blocks.Count(b => b.Value.Count > Blocking.MaxBlockSize(b.Key, MaxBlockSize));
 
     public int BlockCount => blocks.Count;
 
@@ -88,7 +88,7 @@ public sealed class MatchIndex
                 continue;
             }
 
-            if (block.Count > MaxBlockSize)
+            if (block.Count > Blocking.MaxBlockSize(key, MaxBlockSize))
             {
                 skippedBlocks++;
                 continue;
@@ -134,7 +134,7 @@ public sealed class MatchIndex
                     foreach (var key in KeysByRecord[i])
                     {
                         var block = blocks[key];
-                        if (block.Count > MaxBlockSize || block.Count < 2)
+                        if (block.Count < 2 || block.Count > Blocking.MaxBlockSize(key, MaxBlockSize))
                         {
                             continue;
                         }

@@ -161,7 +161,8 @@ internal static class ModelTrainer
     {
         var fieldCount = MatchFields.Count;
         var m = u.Select(InitialM).ToArray();
-        var list = patterns.Select(p => (Levels: Decode(p.Key, fieldCount), Count: (double)p.Value)).ToArray();
+        // Sorted so that the sums, and so the model, do not depend on which thread counted which pattern.
+        var list = patterns.OrderBy(p => p.Key).Select(p => (Levels: Decode(p.Key, fieldCount), Count: (double)p.Value)).ToArray();
         var iterations = 0;
         var converged = false;
         var sums = u.Select(levels => new double[levels.Length]).ToArray();
@@ -208,19 +209,21 @@ internal static class ModelTrainer
                     continue;
                 }
 
-                for (var l = 0; l < sums[f].Length; l++)
+                var next = new double[sums[f].Length];
+                for (var l = 0; l < next.Length; l++)
                 {
                     // A tiny floor keeps every level possible for a match, so no single disagreement can veto a link.
-                    var next = Math.Max((sums[f][l] + 1e-3) / (total + (1e-3 * sums[f].Length)), 1e-5);
-                    maxChange = Math.Max(maxChange, Math.Abs(next - m[f][l]));
-                    m[f][l] = next;
+                    next[l] = Math.Max((sums[f][l] + 1e-3) / (total + (1e-3 * next.Length)), 1e-5);
                 }
 
-                var norm = m[f].Sum();
-                for (var l = 0; l < m[f].Length; l++)
+                var norm = next.Sum();
+                for (var l = 0; l < next.Length; l++)
                 {
-                    m[f][l] /= norm;
+                    next[l] /= norm;
+                    maxChange = Math.Max(maxChange, Math.Abs(next[l] - m[f][l]));
                 }
+
+                m[f] = next;
             }
 
             converged = maxChange < options.EmTolerance;

@@ -61,7 +61,7 @@ internal sealed class PreparedRecord
 
     public string? LocalId { get; }
 
-    public string[] AddressTokens { get; private set; } = [];
+    public string[] AddressTokens { get; } = [];
 
     public PersonRecord Record { get; }
 
@@ -110,11 +110,6 @@ internal sealed class PreparedRecord
     public string? Email { get; }
 
     public string? EmailLocal { get; }
-
-    /// <summary>Relative frequency of the first given name among indexed records, for the term-frequency adjustment.</summary>
-    public double GivenFrequency { get; set; }
-
-    public double FamilyFrequency { get; set; }
 
     internal static string[] NameTokens(string? text)
     {

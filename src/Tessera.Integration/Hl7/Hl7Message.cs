@@ -65,7 +65,7 @@ public sealed class Hl7Message
 
     /// <summary>Parses ER7 text; throws <see cref="Hl7ParseException"/> naming the segment and field at fault.</summary>
     public static Hl7Message Parse(string text, Hl7ParseOptions? options = null) =>
-        Hl7Parser.Parse(text, Hl7TextEncoding.StrictUtf8, options ?? Hl7ParseOptions.Default);
+        Hl7Parser.Parse(text, Hl7TextEncoding.Utf8, options ?? Hl7ParseOptions.Default);
 
     /// <summary>
     /// Parses message bytes. The text encoding comes from a UTF-8 byte order mark, else a recognised
@@ -98,7 +98,7 @@ public sealed class Hl7Message
     {
         var d = delimiters ?? Hl7Delimiters.Default;
         var msh = new Hl7Segment("MSH" + d.Field + d.EncodingCharacters, "\r", d, isFiller: false);
-        return new Hl7Message(string.Empty, [msh], d, encoding ?? Hl7TextEncoding.StrictUtf8);
+        return new Hl7Message(string.Empty, [msh], d, encoding ?? Hl7TextEncoding.Utf8);
     }
 
     /// <summary>The nth (1-based) segment with this id, or null.</summary>

@@ -8,7 +8,11 @@ namespace Tessera.Integration.Hl7;
 /// </summary>
 internal static class Hl7TextEncoding
 {
+    /// <summary>Used to test whether bytes are UTF-8; never kept on a message.</summary>
     public static readonly Encoding StrictUtf8 = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    /// <summary>What a UTF-8 message writes with: no preamble, and an edit cannot make writing throw.</summary>
+    public static readonly Encoding Utf8 = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false);
 
     public static (string Text, Encoding Encoding) Decode(ReadOnlySpan<byte> bytes)
     {
@@ -18,12 +22,12 @@ internal static class Hl7TextEncoding
             var declared = FromCharset(ReadCharset(bytes), bytes);
             if (declared is not null && TryDecode(declared, bytes, out var text))
             {
-                return (text, declared);
+                return (text, declared == StrictUtf8 ? Utf8 : declared);
             }
         }
 
         return TryDecode(StrictUtf8, bytes, out var utf8)
-            ? (utf8, StrictUtf8)
+            ? (utf8, Utf8)
             : (Encoding.Latin1.GetString(bytes), Encoding.Latin1);
     }
 

@@ -55,18 +55,13 @@ public sealed partial class FhirStore
             throw FhirException.BadRequest($"{path} needs request.method and request.url.", $"{path}.request");
         }
 
-        var url = entry.Request.Url;
-        var root = outer.BaseUrl.TrimEnd('/') + "/";
-        if (url.StartsWith(root, StringComparison.Ordinal))
-        {
-            url = url[root.Length..];
-        }
+        var url = RelativeUrl(entry.Request.Url, outer.BaseUrl, path);
 
         var r = FhirRequest.FromUrl(method.ToString(), url, entry.Resource, outer.BaseUrl) with
         {
             IfMatch = entry.Request.IfMatch,
             IfNoneMatch = entry.Request.IfNoneMatch,
-            IfNoneExist = entry.Request.IfNoneExist,
+            IfNoneExist = WithoutTypePrefix(entry.Request.IfNoneExist),
             IfModifiedSince = entry.Request.IfModifiedSince,
             PreferReturn = outer.PreferReturn,
             StrictHandling = outer.StrictHandling,
@@ -78,6 +73,50 @@ public sealed partial class FhirStore
 
         var type = r.Path.Split('/')[0];
         return new EntryPlan(index, entry, r) { Type = type };
+    }
+
+    /// <summary>
+    /// request.url is relative to the base; an absolute URL on this server, or one that ends in Type[/id], is
+    /// taken as the same relative URL (as many senders write them).
+    /// </summary>
+    private static string RelativeUrl(string url, string baseUrl, string path)
+    {
+        var root = baseUrl.TrimEnd('/') + "/";
+        if (url.StartsWith(root, StringComparison.Ordinal))
+        {
+            return url[root.Length..];
+        }
+
+        if (!url.Contains("://", StringComparison.Ordinal))
+        {
+            return url;
+        }
+
+        if (Uri.TryCreate(url, UriKind.Absolute, out var uri))
+        {
+            var segments = uri.AbsolutePath.Trim('/').Split('/');
+            for (var i = segments.Length - 1; i >= 0; i--)
+            {
+                if (IsConcreteResourceType(segments[i]) && segments.Length - i <= 4)
+                {
+                    return string.Join('/', segments[i..]) + uri.Query;
+                }
+            }
+        }
+
+        throw FhirException.BadRequest($"{path}.request.url '{url}' is not relative to this server's base and names no resource type; write it as Type, Type/id or Type?criteria.", $"{path}.request.url");
+    }
+
+    /// <summary>ifNoneExist is the query part only, but senders often write it as "Type?criteria".</summary>
+    private static string? WithoutTypePrefix(string? criteria)
+    {
+        if (criteria is null)
+        {
+            return null;
+        }
+
+        var q = criteria.IndexOf('?', StringComparison.Ordinal);
+        return q > 0 && IsConcreteResourceType(criteria[..q]) ? criteria[(q + 1)..] : criteria;
     }
 
     private static int Order(Bundle.HTTPVerb? method) => method switch

@@ -201,7 +201,7 @@ public sealed partial class FhirStore
         var resource = RequireBody(request, type);
         var response = await InWriteAsync(scope, async s =>
         {
-            if (request.IfNoneExist is { Length: > 0 } criteria)
+            if (WithoutTypePrefix(request.IfNoneExist) is { Length: > 0 } criteria)
             {
                 await _dialect.LockKeyAsync(s.Connection, s.Transaction, "conditional:" + type, ct);
                 var matches = await FindMatchesAsync(s, type, criteria, request.BaseUrl, ct);
