@@ -58,8 +58,8 @@ internal static class PatchApplier
 
     private static JsonNode ApplyOperation(JsonNode document, JsonObject op, int index)
     {
-        var name = op["op"]?.GetValue<string>() ?? throw FhirException.BadRequest($"JSON Patch operation {index} has no 'op'.", $"/{index}/op");
-        var path = op["path"]?.GetValue<string>() ?? throw FhirException.BadRequest($"JSON Patch operation {index} has no 'path'.", $"/{index}/path");
+        var name = Text(op, "op", index);
+        var path = Text(op, "path", index);
         switch (name)
         {
             case "add":
@@ -72,7 +72,7 @@ internal static class PatchApplier
                 return Add(document, path, Required(op, "value", index).DeepClone(), index);
             case "move":
             {
-                var from = op["from"]?.GetValue<string>() ?? throw FhirException.BadRequest($"JSON Patch move {index} has no 'from'.", $"/{index}/from");
+                var from = Text(op, "from", index);
                 var value = Get(document, from, index).DeepClone();
                 Remove(document, from, index);
                 return Add(document, path, value, index);
@@ -80,7 +80,7 @@ internal static class PatchApplier
 
             case "copy":
             {
-                var from = op["from"]?.GetValue<string>() ?? throw FhirException.BadRequest($"JSON Patch copy {index} has no 'from'.", $"/{index}/from");
+                var from = Text(op, "from", index);
                 return Add(document, path, Get(document, from, index).DeepClone(), index);
             }
 
@@ -95,6 +95,11 @@ internal static class PatchApplier
                 throw FhirException.BadRequest($"'{name}' is not a JSON Patch operation (add, remove, replace, move, copy, test).", $"/{index}/op");
         }
     }
+
+    private static string Text(JsonObject op, string member, int index) =>
+        op[member] is JsonValue value && value.TryGetValue<string>(out var text)
+            ? text
+            : throw FhirException.BadRequest($"JSON Patch operation {index} needs '{member}' as a string.", $"/{index}/{member}");
 
     private static JsonNode Required(JsonObject op, string member, int index) =>
         op[member] ?? throw FhirException.BadRequest($"JSON Patch operation {index} has no '{member}'.", $"/{index}/{member}");

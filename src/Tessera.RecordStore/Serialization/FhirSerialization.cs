@@ -34,9 +34,21 @@ public static class FhirSerialization
     /// <summary>Parses JSON a client sent; any problem becomes a 400 whose issues name the element paths.</summary>
     public static Resource ParseJson(string json)
     {
+        var start = json.AsSpan().TrimStart();
+        if (start.Length == 0 || start[0] != '{')
+        {
+            throw FhirException.BadRequest("The body must be a JSON object holding one FHIR resource, with a resourceType.", null, OperationOutcome.IssueType.Structure);
+        }
+
         try
         {
-            return StrictJson.DeserializeResource(json);
+            var resource = StrictJson.DeserializeResource(json);
+            if (ControlCharacters.FindInvalid(resource) is { } path)
+            {
+                throw FhirException.BadRequest($"A FHIR string may not contain control characters other than tab, carriage return and line feed (at {path}).", path);
+            }
+
+            return resource;
         }
         catch (DeserializationFailedException e)
         {
@@ -46,13 +58,23 @@ public static class FhirSerialization
         {
             throw FhirException.BadRequest($"The body is not valid JSON: {e.Message}", null, OperationOutcome.IssueType.Structure);
         }
+        catch (InvalidOperationException e)
+        {
+            throw FhirException.BadRequest($"The body is not a FHIR resource in JSON: {e.Message}", null, OperationOutcome.IssueType.Structure);
+        }
     }
 
     public static Resource ParseXml(string xml)
     {
         try
         {
-            return StrictXml.DeserializeResource(xml);
+            var resource = StrictXml.DeserializeResource(xml);
+            if (ControlCharacters.FindInvalid(resource) is { } path)
+            {
+                throw FhirException.BadRequest($"A FHIR string may not contain control characters other than tab, carriage return and line feed (at {path}).", path);
+            }
+
+            return resource;
         }
         catch (DeserializationFailedException e)
         {

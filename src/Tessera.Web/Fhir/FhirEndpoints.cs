@@ -73,6 +73,11 @@ internal static class FhirEndpoints
             {
                 if (contentType.Contains("json-patch", StringComparison.OrdinalIgnoreCase))
                 {
+                    if (http.Method != "PATCH")
+                    {
+                        throw new FhirException(415, Outcomes.Error(OperationOutcome.IssueType.NotSupported, $"A JSON Patch document is only accepted by PATCH; send {http.Method} bodies as application/fhir+json or application/fhir+xml."));
+                    }
+
                     jsonPatch = body;
                 }
                 else if (contentType.Contains("xml", StringComparison.OrdinalIgnoreCase))
@@ -137,7 +142,14 @@ internal static class FhirEndpoints
     }
 
     private static FhirException TooLarge(long maxBytes) =>
-        new(413, Outcomes.Error(OperationOutcome.IssueType.TooCostly, $"The request body is larger than the {maxBytes / 1024 / 1024} MiB this server accepts (Tessera:MaxBodyBytes); split it into several requests or bundles."));
+        new(413, Outcomes.Error(OperationOutcome.IssueType.TooCostly, $"The request body is larger than the {DescribeSize(maxBytes)} this server accepts (Tessera:MaxBodyBytes); split it into several requests or bundles."));
+
+    private static string DescribeSize(long bytes) => bytes switch
+    {
+        >= 1024 * 1024 when bytes % (1024 * 1024) == 0 => $"{bytes / (1024 * 1024)} MiB",
+        >= 1024 when bytes % 1024 == 0 => $"{bytes / 1024} KiB",
+        _ => $"{bytes} bytes",
+    };
 
     private static Dictionary<string, string> ParsePrefer(string header)
     {

@@ -42,6 +42,13 @@ public static class TesseraWebApp
         app.UseExceptionHandler(handler => handler.Run(async context =>
         {
             var error = context.Features.Get<IExceptionHandlerFeature>()?.Error;
+            if (context.Items[CorrelationMiddleware.Header] is string correlation)
+            {
+                // The exception handler cleared the headers; the caller still needs the id to quote.
+                context.Response.Headers[CorrelationMiddleware.Header] = correlation;
+                context.Response.Headers["X-Request-Id"] = correlation;
+            }
+
             var status = error is BadHttpRequestException bad ? bad.StatusCode : 500;
             var message = status == 500
                 ? $"An internal error occurred; quote correlation id {context.Items[CorrelationMiddleware.Header]} to the service desk."

@@ -143,7 +143,7 @@ public class FormatContractTests(FhirHosts hosts) : IClassFixture<FhirHosts>
         Assert.Equal(before, await client.WriteFingerprintAsync());
     }
 
-    [Theory(Skip = "BUG: POST/PUT with Content-Type application/json-patch+json is taken as an empty body (400 'no body') instead of 415")]
+    [Theory]
     [MemberData(nameof(FhirHosts.Backends), MemberType = typeof(FhirHosts))]
     public async Task A_json_patch_content_type_on_create_is_415(string backend)
     {

@@ -52,7 +52,7 @@ public class FuzzContractTests(FhirHosts hosts) : IClassFixture<FhirHosts>
     [MemberData(nameof(FhirHosts.Backends), MemberType = typeof(FhirHosts))]
     public Task Mutated_patients_never_get_a_5xx(string backend) => PatientsAsync(backend, skipKnownBugs: true);
 
-    [Theory(Skip = "BUG: top-level JSON arrays and strings holding U+0000 (PostgreSQL) get a 500; see BadInputContractTests")]
+    [Theory]
     [MemberData(nameof(FhirHosts.Backends), MemberType = typeof(FhirHosts))]
     public Task Mutated_patients_never_get_a_5xx_including_known_bugs(string backend) => PatientsAsync(backend, skipKnownBugs: false);
 
@@ -60,7 +60,7 @@ public class FuzzContractTests(FhirHosts hosts) : IClassFixture<FhirHosts>
     [MemberData(nameof(FhirHosts.Backends), MemberType = typeof(FhirHosts))]
     public Task Mutated_transactions_never_get_a_5xx(string backend) => TransactionsAsync(backend, skipKnownBugs: true);
 
-    [Theory(Skip = "BUG: top-level JSON arrays and strings holding U+0000 (PostgreSQL) get a 500; see BadInputContractTests")]
+    [Theory]
     [MemberData(nameof(FhirHosts.Backends), MemberType = typeof(FhirHosts))]
     public Task Mutated_transactions_never_get_a_5xx_including_known_bugs(string backend) => TransactionsAsync(backend, skipKnownBugs: false);
 
@@ -68,7 +68,7 @@ public class FuzzContractTests(FhirHosts hosts) : IClassFixture<FhirHosts>
     [MemberData(nameof(FhirHosts.Backends), MemberType = typeof(FhirHosts))]
     public Task Mutated_json_patches_never_get_a_5xx(string backend) => JsonPatchesAsync(backend, skipKnownBugs: true);
 
-    [Theory(Skip = "BUG: JSON Patch operations whose op/path/from is not a string get a 500; see PatchContractTests")]
+    [Theory]
     [MemberData(nameof(FhirHosts.Backends), MemberType = typeof(FhirHosts))]
     public Task Mutated_json_patches_never_get_a_5xx_including_known_bugs(string backend) => JsonPatchesAsync(backend, skipKnownBugs: false);
 

@@ -48,6 +48,8 @@ public sealed class TesseraHost : IAsyncDisposable
             builder.Logging.SetMinimumLevel(LogLevel.Warning);
             var app = builder.Build();
             app.UseTessera();
+            // A route that fails on purpose, so the server-error path (500 OperationOutcome, correlation id) can be tested.
+            app.MapGet("/test/fail", string () => throw new InvalidOperationException("deliberate failure for the test"));
             await app.StartAsync();
             return new TesseraHost(backend, app, database);
         }
