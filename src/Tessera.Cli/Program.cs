@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Tessera.Cli.Demo;
 using Tessera.Cli.Import;
 using Tessera.Cli.Serve;
 
@@ -12,6 +13,7 @@ internal static class Program
         {
             ServeCommand.Create(),
             ImportCommand.Create(),
+            DemoCommand.Create(),
         };
         return await root.Parse(args).InvokeAsync();
     }

@@ -10,16 +10,29 @@ namespace Tessera.Cli.Serve;
 internal static class ServeCommand
 {
     public const string DefaultUrls = "http://localhost:8080";
+    private const int FirstStartPeople = 1000;
 
     public static Command Create()
     {
         var urls = new Option<string>("--urls") { Description = "Where to listen, e.g. http://0.0.0.0:8080 (several separated by ';').", DefaultValueFactory = _ => DefaultUrls };
         var db = CommonOptions.Database();
-        var command = new Command("serve", "Start Tessera: the FHIR R4 API at <url>/fhir.") { urls, db };
+        var noDemo = new Option<bool>("--no-demo") { Description = "Do not load the demo region into an empty embedded store." };
+        var command = new Command("serve", "Start Tessera: the FHIR R4 API at <url>/fhir. An empty embedded store gets a demo region first.") { urls, db, noDemo };
         command.SetAction(async (parse, ct) =>
         {
             var location = CommonOptions.Resolve(parse.GetValue(db));
             var listen = parse.GetValue(urls) ?? DefaultUrls;
+            if (location.Kind == RecordStore.Storage.DatabaseKind.Sqlite && !parse.GetValue(noDemo))
+            {
+                // A newcomer's first start shows a living region rather than an empty store.
+                await using var store = await RecordStore.FhirStore.OpenAsync(location, ct: ct);
+                if ((await store.CountByTypeAsync(ct)).Count == 0)
+                {
+                    Console.WriteLine($"The embedded store is empty: loading a demo region of {FirstStartPeople} synthetic people (tessera demo; --no-demo skips this).");
+                    await Demo.DemoCommand.LoadAsync(store, new Tessera.Demo.RegionGenerator(new Tessera.Demo.RegionOptions { Patients = FirstStartPeople }), ct);
+                }
+            }
+
             var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = [] });
             builder.Configuration["Tessera:Database"] = location.Kind == RecordStore.Storage.DatabaseKind.Sqlite
                 ? "sqlite:" + location.ConnectionString.Split(';')[0]["Data Source=".Length..]

@@ -1,0 +1,86 @@
+using System.CommandLine;
+using System.Diagnostics;
+using Spectre.Console;
+using Tessera.Demo;
+using Tessera.Demo.Loading;
+using Tessera.RecordStore;
+
+namespace Tessera.Cli.Demo;
+
+/// <summary><c>tessera demo</c>: generates the synthetic region and loads it, or writes it to files with --out.</summary>
+internal static class DemoCommand
+{
+    public static Command Create()
+    {
+        var patients = new Option<int>("--patients") { Description = "How many people the region has.", DefaultValueFactory = _ => 1000 };
+        var seed = new Option<int>("--seed") { Description = "The random seed: the same seed gives the same region.", DefaultValueFactory = _ => 42 };
+        var db = CommonOptions.Database();
+        var output = new Option<string?>("--out") { Description = "Write transaction bundles, NDJSON and truth.csv to this folder instead of loading the store." };
+        var command = new Command("demo", "Generate a synthetic health and social care region (organisations, people, histories) and load it.") { patients, seed, db, output };
+        command.SetAction(async (parse, ct) =>
+        {
+            var count = parse.GetValue(patients);
+            if (count < 0 || count > RegionGenerator.MaxPatients)
+            {
+                AnsiConsole.MarkupLineInterpolated($"[red]--patients must be between 0 and {RegionGenerator.MaxPatients}.[/]");
+                return 2;
+            }
+
+            var generator = new RegionGenerator(new RegionOptions { Patients = count, Seed = parse.GetValue(seed) });
+            if (parse.GetValue(output) is { Length: > 0 } dir)
+            {
+                RegionWriteSummary written = null!;
+                await Progress($"Writing {count} people to {dir}", count, async p => written = await RegionWriter.WriteAsync(generator, dir, p, ct));
+                var table = new Table().Title("Demo region written").AddColumns("What", "Count");
+                table.AddRow("Organisation bundles", written.OrganisationBundles.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                table.AddRow("People", written.People.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                table.AddRow("Source Patient records", written.SourcePatients.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                table.AddRow("Resources", written.Resources.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                table.AddRow("Time", written.Elapsed.ToString(@"hh\:mm\:ss", System.Globalization.CultureInfo.InvariantCulture));
+                AnsiConsole.Write(table);
+                return 0;
+            }
+
+            var location = CommonOptions.Resolve(parse.GetValue(db));
+            await using var store = await FhirStore.OpenAsync(location, ct: ct);
+            var summary = await LoadAsync(store, generator, ct);
+            return summary.FailedBundles > 0 ? 1 : 0;
+        });
+        return command;
+    }
+
+    /// <summary>Loads a region with a progress bar and prints a summary table.</summary>
+    public static async Task<RegionLoadSummary> LoadAsync(FhirStore store, RegionGenerator generator, CancellationToken ct)
+    {
+        var clock = Stopwatch.StartNew();
+        RegionLoadSummary summary = null!;
+        await Progress($"Loading {generator.Options.Patients} people into {store.Location.Describe()}", generator.Options.Patients, async p => summary = await RegionLoader.LoadAsync(store, generator, p, ct));
+        var counts = await store.CountByTypeAsync(ct);
+        var table = new Table().Title($"Demo region loaded in {clock.Elapsed:hh\\:mm\\:ss}").AddColumns("Resource type", "Resources");
+        foreach (var (type, n) in counts.OrderBy(c => c.Key, StringComparer.Ordinal))
+        {
+            table.AddRow(type, n.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        table.AddRow("[bold]People / resources written[/]", $"[bold]{summary.People} / {summary.Resources}[/]");
+        AnsiConsole.Write(table);
+        foreach (var failure in summary.Failures.Take(10))
+        {
+            AnsiConsole.MarkupLineInterpolated($"[red]Refused:[/] {failure}");
+        }
+
+        return summary;
+    }
+
+    private static async Task Progress(string label, int total, Func<IProgress<int>, Task> work)
+    {
+        await AnsiConsole.Progress().AutoClear(false)
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+            .StartAsync(async ctx =>
+            {
+                var task = ctx.AddTask(label, maxValue: Math.Max(1, total));
+                await work(new Progress<int>(done => task.Value = done));
+                task.Value = task.MaxValue;
+            });
+    }
+}
