@@ -71,18 +71,18 @@ internal static class PatchApplier
                 Remove(document, path, index);
                 return Add(document, path, Required(op, "value", index).DeepClone(), index);
             case "move":
-            {
-                var from = Text(op, "from", index);
-                var value = Get(document, from, index).DeepClone();
-                Remove(document, from, index);
-                return Add(document, path, value, index);
-            }
+                {
+                    var from = Text(op, "from", index);
+                    var value = Get(document, from, index).DeepClone();
+                    Remove(document, from, index);
+                    return Add(document, path, value, index);
+                }
 
             case "copy":
-            {
-                var from = Text(op, "from", index);
-                return Add(document, path, Get(document, from, index).DeepClone(), index);
-            }
+                {
+                    var from = Text(op, "from", index);
+                    return Add(document, path, Get(document, from, index).DeepClone(), index);
+                }
 
             case "test":
                 if (!JsonNode.DeepEquals(Get(document, path, index), Required(op, "value", index)))
