@@ -1,0 +1,151 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Headers;
+using System.Text;
+using Hl7.Fhir.Model;
+using Hl7.Fhir.Serialization;
+
+// Load benchmark of the FHIR API over HTTP against a running Tessera (tessera serve), on loopback.
+// Usage: dotnet run -c Release --project bench/Tessera.Bench.Store -- [base-url] [scale]
+// Measures single creates, reads by id and 100-resource transaction bundles with 1 and 16 clients.
+var baseUrl = (args.Length > 0 ? args[0] : "http://127.0.0.1:8080/fhir").TrimEnd('/');
+var scale = args.Length > 1 ? double.Parse(args[1], CultureInfo.InvariantCulture) : 1.0;
+using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64 }) { Timeout = TimeSpan.FromMinutes(5) };
+var serializer = new FhirJsonSerializer();
+var createdIds = new List<string>();
+
+Console.WriteLine($"Tessera store benchmark against {baseUrl}; {Environment.ProcessorCount} cores; {DateTime.UtcNow:yyyy-MM-dd HH:mm}Z");
+Console.WriteLine($"{"scenario",-22} {"clients",7} {"requests",9} {"req/s",9} {"res/s",9} {"p50 ms",8} {"p95 ms",8}");
+
+foreach (var clients in new[] { 1, 16 })
+{
+    await RunAsync("create Patient", clients, (int)(2000 * scale), 1, async i =>
+    {
+        var body = serializer.SerializeToString(SamplePatient(i));
+        using var response = await http.PostAsync($"{baseUrl}/Patient", Json(body));
+        response.EnsureSuccessStatusCode();
+        var location = response.Headers.Location!.ToString();
+        lock (createdIds)
+        {
+            createdIds.Add(location.Split("/Patient/")[1].Split('/')[0]);
+        }
+    });
+}
+
+foreach (var clients in new[] { 1, 16 })
+{
+    var random = new Random(7);
+    await RunAsync("read Patient by id", clients, (int)(5000 * scale), 1, async i =>
+    {
+        string id;
+        lock (random)
+        {
+            id = createdIds[random.Next(createdIds.Count)];
+        }
+
+        using var response = await http.GetAsync($"{baseUrl}/Patient/{id}");
+        response.EnsureSuccessStatusCode();
+        await response.Content.ReadAsByteArrayAsync();
+    });
+}
+
+foreach (var clients in new[] { 1, 16 })
+{
+    await RunAsync("transaction (100 res)", clients, (int)(60 * scale), 100, async i =>
+    {
+        var body = serializer.SerializeToString(PatientRecordBundle(i));
+        using var response = await http.PostAsync(baseUrl, Json(body));
+        response.EnsureSuccessStatusCode();
+    });
+}
+
+async System.Threading.Tasks.Task RunAsync(string name, int clients, int requests, int resourcesPerRequest, Func<int, System.Threading.Tasks.Task> one)
+{
+    var latencies = new double[requests];
+    var next = -1;
+    var clock = Stopwatch.StartNew();
+    var workers = Enumerable.Range(0, clients).Select(async _ =>
+    {
+        int i;
+        while ((i = Interlocked.Increment(ref next)) < requests)
+        {
+            var start = Stopwatch.GetTimestamp();
+            await one(i);
+            latencies[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        }
+    });
+    await System.Threading.Tasks.Task.WhenAll(workers);
+    var seconds = clock.Elapsed.TotalSeconds;
+    Array.Sort(latencies);
+    double P(double q) => latencies[Math.Min(latencies.Length - 1, (int)(q * latencies.Length))];
+    Console.WriteLine($"{name,-22} {clients,7} {requests,9} {requests / seconds,9:F0} {requests * resourcesPerRequest / seconds,9:F0} {P(0.5),8:F2} {P(0.95),8:F2}");
+}
+
+static StringContent Json(string body)
+{
+    var content = new StringContent(body, Encoding.UTF8);
+    content.Headers.ContentType = new MediaTypeHeaderValue("application/fhir+json");
+    return content;
+}
+
+static Patient SamplePatient(int i) => new()
+{
+    Identifier = [new Identifier("https://fhir.nhs.uk/Id/nhs-number", (9990000000L + i).ToString(CultureInfo.InvariantCulture))],
+    Name = [new HumanName { Family = "Bench" + (i % 500), Given = ["Alex"] }],
+    Gender = i % 2 == 0 ? AdministrativeGender.Female : AdministrativeGender.Male,
+    BirthDate = $"19{40 + i % 60:D2}-0{1 + i % 9}-1{i % 9}",
+    Address = [new Address { Line = ["1 High Street"], City = "Tessvale", PostalCode = "TV1 2AB" }],
+};
+
+// A patient record as a GP or hospital system would send it: a patient, encounters, conditions, observations.
+static Bundle PatientRecordBundle(int i)
+{
+    var bundle = new Bundle { Type = Bundle.BundleType.Transaction };
+    var patientUrl = "urn:uuid:" + Guid.NewGuid();
+    void Add(Resource r, string fullUrl) => bundle.Entry.Add(new Bundle.EntryComponent
+    {
+        FullUrl = fullUrl,
+        Resource = r,
+        Request = new Bundle.RequestComponent { Method = Bundle.HTTPVerb.POST, Url = r.TypeName },
+    });
+    Add(SamplePatient(100_000 + i), patientUrl);
+    var encounters = new List<string>();
+    for (var e = 0; e < 10; e++)
+    {
+        var url = "urn:uuid:" + Guid.NewGuid();
+        encounters.Add(url);
+        Add(new Encounter
+        {
+            Status = Encounter.EncounterStatus.Finished,
+            Class = new Coding("http://terminology.hl7.org/CodeSystem/v3-ActCode", "AMB"),
+            Subject = new ResourceReference(patientUrl),
+            Period = new Period { Start = $"2024-0{1 + e % 9}-1{e % 9}T09:00:00Z", End = $"2024-0{1 + e % 9}-1{e % 9}T09:20:00Z" },
+        }, url);
+    }
+
+    for (var c = 0; c < 9; c++)
+    {
+        Add(new Condition
+        {
+            ClinicalStatus = new CodeableConcept("http://terminology.hl7.org/CodeSystem/condition-clinical", "active"),
+            Code = new CodeableConcept("http://snomed.info/sct", (38341003 + c).ToString(CultureInfo.InvariantCulture), "Condition " + c),
+            Subject = new ResourceReference(patientUrl),
+        }, "urn:uuid:" + Guid.NewGuid());
+    }
+
+    for (var o = 0; o < 80; o++)
+    {
+        Add(new Observation
+        {
+            Status = ObservationStatus.Final,
+            Category = [new CodeableConcept("http://terminology.hl7.org/CodeSystem/observation-category", "vital-signs")],
+            Code = new CodeableConcept("http://loinc.org", "8867-4", "Heart rate"),
+            Subject = new ResourceReference(patientUrl),
+            Encounter = new ResourceReference(encounters[o % encounters.Count]),
+            Effective = new FhirDateTime($"2024-0{1 + o % 9}-1{o % 9}T09:05:00Z"),
+            Value = new Quantity(60 + o % 40, "/min") { System = "http://unitsofmeasure.org", Code = "/min" },
+        }, "urn:uuid:" + Guid.NewGuid());
+    }
+
+    return bundle;
+}
