@@ -94,14 +94,18 @@ internal sealed class ResourceRepository(SqlDialect dialect)
         await Db.ExecuteAsync(scope,
             "UPDATE resource SET version = @v, last_updated = @lu, deleted = @d, patient_key = @pk WHERE resource_type = @t AND id = @id",
             ct, ("t", version.ResourceType), ("id", version.Id), ("v", version.Version), ("lu", lu), ("d", version.Deleted ? 1 : 0), ("pk", patientKey));
-        await ReplaceIndexAsync(scope, version.ResourceType, version.Id, patientKey, index, ct);
+        // A first version has no index rows yet, so the deletes would only cost round trips.
+        await ReplaceIndexAsync(scope, version.ResourceType, version.Id, patientKey, index, firstVersion: version.Version == 1, ct);
     }
 
-    private static async Task ReplaceIndexAsync(WriteScope scope, string type, string id, string? pk, IndexValues? index, CancellationToken ct)
+    private static async Task ReplaceIndexAsync(WriteScope scope, string type, string id, string? pk, IndexValues? index, bool firstVersion, CancellationToken ct)
     {
-        foreach (var table in Schema.IndexTableNames)
+        if (!firstVersion)
         {
-            await Db.ExecuteAsync(scope, $"DELETE FROM {table} WHERE resource_type = @t AND id = @id", ct, ("t", type), ("id", id));
+            foreach (var table in Schema.IndexTableNames)
+            {
+                await Db.ExecuteAsync(scope, $"DELETE FROM {table} WHERE resource_type = @t AND id = @id", ct, ("t", type), ("id", id));
+            }
         }
 
         if (index is null)

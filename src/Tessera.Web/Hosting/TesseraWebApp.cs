@@ -31,6 +31,8 @@ public static class TesseraWebApp
             o.SingleLine = true;
             o.TimestampFormat = "HH:mm:ss ";
         });
+        // One line per request at Information would dominate the log and the CPU; Tessera logs its own events.
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = null);
         return builder;
     }
