@@ -85,46 +85,48 @@ internal sealed class ResourceRepository(SqlDialect dialect)
         return rows == 1;
     }
 
+    /// <summary>
+    /// Writes a version, moves the current row to it and replaces the index rows, as one multi-statement command:
+    /// one round trip per version instead of one per table.
+    /// </summary>
     public async Task WriteVersionAsync(WriteScope scope, StoredVersion version, string? patientKey, IndexValues? index, CancellationToken ct)
     {
         var lu = version.LastUpdated.ToUnixTimeMilliseconds();
-        await Db.ExecuteAsync(scope,
+        var batch = new StatementBatch();
+        batch.Add(
             "INSERT INTO resource_version (resource_type, id, version, last_updated, deleted, method, patient_key, json) VALUES (@t, @id, @v, @lu, @d, @m, @pk, @j)",
-            ct, ("t", version.ResourceType), ("id", version.Id), ("v", version.Version), ("lu", lu), ("d", version.Deleted ? 1 : 0), ("m", version.Method), ("pk", patientKey), ("j", version.Json));
-        await Db.ExecuteAsync(scope,
+            ("t", version.ResourceType), ("id", version.Id), ("v", version.Version), ("lu", lu), ("d", version.Deleted ? 1 : 0), ("m", version.Method), ("pk", patientKey), ("j", version.Json));
+        batch.Add(
             "UPDATE resource SET version = @v, last_updated = @lu, deleted = @d, patient_key = @pk WHERE resource_type = @t AND id = @id",
-            ct, ("t", version.ResourceType), ("id", version.Id), ("v", version.Version), ("lu", lu), ("d", version.Deleted ? 1 : 0), ("pk", patientKey));
-        // A first version has no index rows yet, so the deletes would only cost round trips.
-        await ReplaceIndexAsync(scope, version.ResourceType, version.Id, patientKey, index, firstVersion: version.Version == 1, ct);
-    }
+            ("t", version.ResourceType), ("id", version.Id), ("v", version.Version), ("lu", lu), ("d", version.Deleted ? 1 : 0), ("pk", patientKey));
 
-    private static async Task ReplaceIndexAsync(WriteScope scope, string type, string id, string? pk, IndexValues? index, bool firstVersion, CancellationToken ct)
-    {
-        if (!firstVersion)
+        // A first version has no index rows yet, so there is nothing to delete.
+        if (version.Version != 1)
         {
             foreach (var table in Schema.IndexTableNames)
             {
-                await Db.ExecuteAsync(scope, $"DELETE FROM {table} WHERE resource_type = @t AND id = @id", ct, ("t", type), ("id", id));
+                batch.Add($"DELETE FROM {table} WHERE resource_type = @t AND id = @id", ("t", version.ResourceType), ("id", version.Id));
             }
         }
 
-        if (index is null)
+        if (index is not null)
         {
-            return;
+            var (type, id, pk) = (version.ResourceType, version.Id, patientKey);
+            AddRows(batch, "idx_string", ["param", "value_norm", "value_exact"], index.Strings.Select(s => new object?[] { s.Param, s.Norm, s.Exact }), type, id, pk);
+            AddRows(batch, "idx_token", ["param", "system", "code", "text_norm"], index.Tokens.Select(s => new object?[] { s.Param, s.System, s.Code, s.Text }), type, id, pk);
+            AddRows(batch, "idx_date", ["param", "low", "high"], index.Dates.Select(s => new object?[] { s.Param, s.Low, s.High }), type, id, pk);
+            AddRows(batch, "idx_number", ["param", "low", "high"], index.Numbers.Select(s => new object?[] { s.Param, s.Low, s.High }), type, id, pk);
+            AddRows(batch, "idx_quantity", ["param", "system", "code", "low", "high"], index.Quantities.Select(s => new object?[] { s.Param, s.System, s.Code, s.Low, s.High }), type, id, pk);
+            AddRows(batch, "idx_reference", ["param", "target_type", "target_id", "target_url"], index.References.Select(s => new object?[] { s.Param, s.TargetType, s.TargetId, s.TargetUrl }), type, id, pk);
+            AddRows(batch, "idx_uri", ["param", "value"], index.Uris.Select(s => new object?[] { s.Param, s.Value }), type, id, pk);
         }
 
-        await InsertRowsAsync(scope, "idx_string", ["param", "value_norm", "value_exact"], index.Strings.Select(s => new object?[] { s.Param, s.Norm, s.Exact }), type, id, pk, ct);
-        await InsertRowsAsync(scope, "idx_token", ["param", "system", "code", "text_norm"], index.Tokens.Select(s => new object?[] { s.Param, s.System, s.Code, s.Text }), type, id, pk, ct);
-        await InsertRowsAsync(scope, "idx_date", ["param", "low", "high"], index.Dates.Select(s => new object?[] { s.Param, s.Low, s.High }), type, id, pk, ct);
-        await InsertRowsAsync(scope, "idx_number", ["param", "low", "high"], index.Numbers.Select(s => new object?[] { s.Param, s.Low, s.High }), type, id, pk, ct);
-        await InsertRowsAsync(scope, "idx_quantity", ["param", "system", "code", "low", "high"], index.Quantities.Select(s => new object?[] { s.Param, s.System, s.Code, s.Low, s.High }), type, id, pk, ct);
-        await InsertRowsAsync(scope, "idx_reference", ["param", "target_type", "target_id", "target_url"], index.References.Select(s => new object?[] { s.Param, s.TargetType, s.TargetId, s.TargetUrl }), type, id, pk, ct);
-        await InsertRowsAsync(scope, "idx_uri", ["param", "value"], index.Uris.Select(s => new object?[] { s.Param, s.Value }), type, id, pk, ct);
+        await batch.ExecuteAsync(scope, ct);
     }
 
-    private static async Task InsertRowsAsync(WriteScope scope, string table, string[] columns, IEnumerable<object?[]> rows, string type, string id, string? pk, CancellationToken ct)
+    private static void AddRows(StatementBatch batch, string table, string[] columns, IEnumerable<object?[]> rows, string type, string id, string? pk)
     {
-        // Multi-row VALUES keeps round trips low; chunks stay under both databases' parameter limits.
+        // Multi-row VALUES; chunks keep each statement well under both databases' parameter limits.
         foreach (var chunk in rows.Distinct(RowComparer.Instance).Chunk(100))
         {
             var values = new List<string>(chunk.Length);
@@ -142,9 +144,41 @@ internal sealed class ResourceRepository(SqlDialect dialect)
                 values.Add($"(@t, @id, @pk, {string.Join(", ", names)})");
             }
 
-            await Db.ExecuteAsync(scope,
-                $"INSERT INTO {table} (resource_type, id, patient_key, {string.Join(", ", columns)}) VALUES {string.Join(", ", values)}",
-                ct, [.. parameters]);
+            batch.Add($"INSERT INTO {table} (resource_type, id, patient_key, {string.Join(", ", columns)}) VALUES {string.Join(", ", values)}", [.. parameters]);
+        }
+    }
+
+    /// <summary>Statements joined into one command, each statement's parameters renamed apart.</summary>
+    private sealed class StatementBatch
+    {
+        private readonly System.Text.StringBuilder _sql = new();
+        private readonly List<(string, object?)> _parameters = [];
+        private int _statements;
+
+        public void Add(string sql, params (string Name, object? Value)[] parameters)
+        {
+            var prefix = $"b{_statements++}_";
+            foreach (var (name, value) in parameters)
+            {
+                _parameters.Add((prefix + name, value));
+            }
+
+            // Every @name in the statement becomes @prefix_name, in one pass over the text.
+            for (var i = 0; i < sql.Length; i++)
+            {
+                _sql.Append(sql[i]);
+                if (sql[i] == '@')
+                {
+                    _sql.Append(prefix);
+                }
+            }
+
+            _sql.Append(";\n");
+        }
+
+        public async Task ExecuteAsync(WriteScope scope, CancellationToken ct)
+        {
+            await Db.ExecuteAsync(scope, _sql.ToString(), ct, [.. _parameters]);
         }
     }
 
