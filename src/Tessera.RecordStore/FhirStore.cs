@@ -11,13 +11,6 @@ using Tessera.RecordStore.Storage;
 
 namespace Tessera.RecordStore;
 
-/// <summary>Settings of the record store.</summary>
-public sealed class StoreOptions
-{
-    /// <summary>The database, as <c>sqlite:&lt;path&gt;</c> or a PostgreSQL URL or connection string.</summary>
-    public string? Database { get; set; }
-}
-
 /// <summary>
 /// The record store: FHIR R4 resources with every version kept and a search index, on SQLite or
 /// PostgreSQL. Every interaction goes through <see cref="ExecuteAsync"/>, whether it came over HTTP,

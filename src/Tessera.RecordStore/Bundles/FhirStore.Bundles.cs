@@ -216,20 +216,11 @@ public sealed partial class FhirStore
                 var segments = plan.Request.Path.Split('/');
                 if (method == Bundle.HTTPVerb.POST && segments.Length == 1 && plan.Type is not null && IsConcreteResourceType(plan.Type))
                 {
-                    if (plan.Request.IfNoneExist is { Length: > 0 } criteria)
+                    if (plan.Request.IfNoneExist is { Length: > 0 } criteria
+                        && await FindConditionalMatchAsync(scope, plan.Type, FhirRequest.ParseQuery(criteria), "ifNoneExist", request.BaseUrl, ct) is { } match)
                     {
-                        await _dialect.LockKeyAsync(scope.Connection, scope.Transaction, "conditional:" + plan.Type, ct);
-                        var matches = await FindMatchesAsync(scope, plan.Type, criteria, request.BaseUrl, ct);
-                        if (matches.Count > 1)
-                        {
-                            throw FhirException.PreconditionFailed($"ifNoneExist matches {matches.Count} {plan.Type} resources; it must identify at most one.");
-                        }
-
-                        if (matches.Count == 1)
-                        {
-                            plan.TargetId = matches[0].Id;
-                            plan.Existing = FromStored(matches[0]) with { Status = 200 };
-                        }
+                        plan.TargetId = match.Id;
+                        plan.Existing = FromStored(match) with { Status = 200 };
                     }
 
                     plan.TargetId ??= NewId();
@@ -238,15 +229,8 @@ public sealed partial class FhirStore
                 {
                     if (segments.Length == 1 && plan.Request.Query.Count > 0)
                     {
-                        var criteria = string.Join("&", plan.Request.Query.Select(q => Uri.EscapeDataString(q.Key) + "=" + Uri.EscapeDataString(q.Value)));
-                        await _dialect.LockKeyAsync(scope.Connection, scope.Transaction, "conditional:" + plan.Type, ct);
-                        var matches = await FindMatchesAsync(scope, plan.Type, criteria, request.BaseUrl, ct);
-                        if (matches.Count > 1)
-                        {
-                            throw FhirException.PreconditionFailed($"The conditional update matches {matches.Count} {plan.Type} resources; it must identify one.");
-                        }
-
-                        plan.TargetId = matches.Count == 1 ? matches[0].Id : plan.Entry.Resource?.Id ?? NewId();
+                        var match = await FindConditionalMatchAsync(scope, plan.Type, plan.Request.Query, "The conditional update", request.BaseUrl, ct);
+                        plan.TargetId = match?.Id ?? plan.Entry.Resource?.Id ?? NewId();
                     }
                     else if (segments.Length == 2)
                     {
@@ -307,7 +291,7 @@ public sealed partial class FhirStore
             if (q > 0 && IsConcreteResourceType(value[..q]))
             {
                 var type = value[..q];
-                var matches = await FindMatchesAsync(scope, type, value[(q + 1)..], baseUrl, ct);
+                var matches = await FindMatchesAsync(scope, type, FhirRequest.ParseQuery(value[(q + 1)..]), baseUrl, ct);
                 if (matches.Count != 1)
                 {
                     throw Annotate(FhirException.PreconditionFailed($"The conditional reference '{value}' matches {(matches.Count == 0 ? "no" : "more than one")} {type}; it must match exactly one."), index);
@@ -427,7 +411,8 @@ public sealed partial class FhirStore
         return e;
     }
 
-    internal static string StatusText(int status) => status switch
+    /// <summary>The reason phrase for a status, as written in bundle entry responses.</summary>
+    public static string StatusText(int status) => status switch
     {
         200 => "OK",
         201 => "Created",

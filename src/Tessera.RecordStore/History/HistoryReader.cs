@@ -3,6 +3,7 @@ using System.Globalization;
 using Tessera.RecordStore.Indexing;
 using Tessera.RecordStore.Interactions;
 using Tessera.RecordStore.Resources;
+using Tessera.RecordStore.Search;
 using Tessera.RecordStore.Storage;
 
 namespace Tessera.RecordStore.History;
@@ -41,7 +42,7 @@ internal static class HistoryReader
                         throw FhirException.BadRequest($"_count must be a whole number of 1 or more, not '{value}'.", "_count");
                     }
 
-                    count = Math.Min(count, SearchLimits.MaxCount);
+                    count = Math.Min(count, SearchQuery.MaxCount);
                     break;
                 case "_before-seq":
                     before = long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var b) ? b : throw FhirException.BadRequest("The paging position is not valid: follow the bundle's next link as given.", key);
@@ -114,9 +115,4 @@ internal static class HistoryReader
 
         return new HistoryPage(versions, next);
     }
-}
-
-internal static class SearchLimits
-{
-    public const int MaxCount = 1000;
 }

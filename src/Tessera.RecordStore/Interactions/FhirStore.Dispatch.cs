@@ -201,19 +201,10 @@ public sealed partial class FhirStore
         var resource = RequireBody(request, type);
         var response = await InWriteAsync(scope, async s =>
         {
-            if (WithoutTypePrefix(request.IfNoneExist) is { Length: > 0 } criteria)
+            if (WithoutTypePrefix(request.IfNoneExist) is { Length: > 0 } criteria
+                && await FindConditionalMatchAsync(s, type, FhirRequest.ParseQuery(criteria), "If-None-Exist", request.BaseUrl, ct) is { } match)
             {
-                await _dialect.LockKeyAsync(s.Connection, s.Transaction, "conditional:" + type, ct);
-                var matches = await FindMatchesAsync(s, type, criteria, request.BaseUrl, ct);
-                if (matches.Count == 1)
-                {
-                    return FromStored(matches[0]) with { Status = 200 };
-                }
-
-                if (matches.Count > 1)
-                {
-                    throw FhirException.PreconditionFailed($"If-None-Exist matches {matches.Count} {type} resources; the criteria must identify at most one.");
-                }
+                return FromStored(match) with { Status = 200 };
             }
 
             return await _writer.CreateAsync(s, resource, null, ct);
@@ -275,17 +266,15 @@ public sealed partial class FhirStore
             throw FhirException.BadRequest($"Conditional {request.Method.ToLowerInvariant()} needs search criteria, as in {request.Method} [base]/{type}?identifier=system|value.");
         }
 
-        var criteria = string.Join("&", request.Query.Select(q => Uri.EscapeDataString(q.Key) + "=" + Uri.EscapeDataString(q.Value)));
         return await InWriteAsync(scope, async s =>
         {
-            await _dialect.LockKeyAsync(s.Connection, s.Transaction, "conditional:" + type, ct);
-            var matches = await FindMatchesAsync(s, type, criteria, request.BaseUrl, ct);
-            if (matches.Count > 1)
+            var interaction = request.Method switch
             {
-                throw FhirException.PreconditionFailed($"The criteria match {matches.Count} {type} resources; a conditional {request.Method.ToLowerInvariant()} needs them to identify one.");
-            }
-
-            var match = matches.Count == 1 ? matches[0] : null;
+                "DELETE" => "delete",
+                "PATCH" => "patch",
+                _ => "update",
+            };
+            var match = await FindConditionalMatchAsync(s, type, request.Query, $"The conditional {interaction}", request.BaseUrl, ct);
             switch (request.Method)
             {
                 case "DELETE":
@@ -323,14 +312,30 @@ public sealed partial class FhirStore
         }, ct);
     }
 
-    /// <summary>Resources matching conditional criteria, seen from inside the write transaction.</summary>
-    private async Task<List<StoredVersion>> FindMatchesAsync(WriteScope scope, string type, string criteria, string baseUrl, CancellationToken ct)
+    /// <summary>
+    /// The one resource that conditional criteria match, or null when none does; 412 when several do. Runs
+    /// under a per-type lock held to the end of the transaction, so parallel conditional writes cannot both
+    /// see "no match".
+    /// </summary>
+    private async Task<StoredVersion?> FindConditionalMatchAsync(WriteScope scope, string type, IReadOnlyList<KeyValuePair<string, string>> criteria, string what, string baseUrl, CancellationToken ct)
     {
-        var parameters = FhirRequest.ParseQuery(criteria);
-        var query = SearchQuery.Parse(type, parameters, Registry, strict: true);
+        await _dialect.LockKeyAsync(scope.Connection, scope.Transaction, "conditional:" + type, ct);
+        var matches = await FindMatchesAsync(scope, type, criteria, baseUrl, ct);
+        return matches.Count switch
+        {
+            0 => null,
+            1 => matches[0],
+            _ => throw FhirException.PreconditionFailed($"{what} matches {matches.Count} {type} resources; the criteria must identify at most one."),
+        };
+    }
+
+    /// <summary>Resources matching conditional criteria, seen from inside the write transaction.</summary>
+    private async Task<List<StoredVersion>> FindMatchesAsync(WriteScope scope, string type, IReadOnlyList<KeyValuePair<string, string>> criteria, string baseUrl, CancellationToken ct)
+    {
+        var query = SearchQuery.Parse(type, criteria, Registry, strict: true);
         if (query.Criteria.Count == 0)
         {
-            throw FhirException.BadRequest($"The conditional criteria '{criteria}' contain no search parameter of {type}.");
+            throw FhirException.BadRequest($"The conditional criteria '{string.Join("&", criteria.Select(c => $"{c.Key}={c.Value}"))}' contain no search parameter of {type}.");
         }
 
         query.Count = 2;

@@ -8,7 +8,7 @@ namespace Tessera.RecordStore.Resources;
 internal sealed record StoredVersion(string ResourceType, string Id, long Version, DateTimeOffset LastUpdated, bool Deleted, string Method, string? Json, long Seq = 0);
 
 /// <summary>The current-version row of a resource, read (and on PostgreSQL locked) before writing the next.</summary>
-internal sealed record CurrentRow(long Version, bool Deleted);
+internal sealed record CurrentRow(long Version, bool Deleted, string? PatientKey);
 
 /// <summary>Rows of the resource and version tables and the search index, in SQL shared by both dialects.</summary>
 internal sealed class ResourceRepository(SqlDialect dialect)
@@ -71,9 +71,9 @@ internal sealed class ResourceRepository(SqlDialect dialect)
     public async Task<CurrentRow?> LockCurrentAsync(WriteScope scope, string type, string id, CancellationToken ct)
     {
         await using var cmd = Db.Command(scope.Connection, scope.Transaction,
-            "SELECT version, deleted FROM resource WHERE resource_type = @t AND id = @id" + dialect.ForUpdate, ("t", type), ("id", id));
+            "SELECT version, deleted, patient_key FROM resource WHERE resource_type = @t AND id = @id" + dialect.ForUpdate, ("t", type), ("id", id));
         await using var reader = await cmd.ExecuteReaderAsync(ct);
-        return await reader.ReadAsync(ct) ? new CurrentRow(reader.GetInt64(0), reader.GetInt32(1) != 0) : null;
+        return await reader.ReadAsync(ct) ? new CurrentRow(reader.GetInt64(0), reader.GetInt32(1) != 0, reader.IsDBNull(2) ? null : reader.GetString(2)) : null;
     }
 
     /// <summary>Claims a new resource id; false when another writer holds it already.</summary>

@@ -73,16 +73,9 @@ internal sealed partial class ResourceWriter(ResourceRepository repository, Reso
 
         var now = Now();
         var version = current.Version + 1;
-        var previous = await repository.ReadCurrentAsync(scope.Connection, scope.Transaction, type, id, ct);
-        var patientKey = previous?.Json is null ? null : PatientKeyOf(previous.Json);
-        await repository.WriteVersionAsync(scope, new StoredVersion(type, id, version, now, true, "DELETE", null), patientKey, null, ct);
+        // The deletion stays in the patient's compartment, under the key the live version had.
+        await repository.WriteVersionAsync(scope, new StoredVersion(type, id, version, now, true, "DELETE", null), current.PatientKey, null, ct);
         return new FhirResponse { Status = 204, ResourceType = type, Id = id, Version = version, LastModified = now };
-    }
-
-    private string? PatientKeyOf(string json)
-    {
-        var resource = FhirSerialization.ParseStored(json);
-        return ResourceIndexer.PatientKey(resource, indexer.Extract(resource));
     }
 
     private async Task<FhirResponse> WriteAsync(WriteScope scope, Resource resource, string id, long version, string method, DateTimeOffset now, int status, CancellationToken ct)

@@ -39,8 +39,6 @@ internal sealed class PostgresDialect(string connectionString) : SqlDialect
         await cmd.ExecuteNonQueryAsync(ct);
     }
 
-    public override bool IsUniqueViolation(Exception e) => e is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation };
-
     public override bool IsTransient(Exception e) =>
         e is PostgresException { SqlState: PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.SerializationFailure };
 

@@ -21,8 +21,6 @@ internal abstract class SqlDialect : IAsyncDisposable
     /// <summary>Row lock suffix for reading the current version before writing a new one.</summary>
     public abstract string ForUpdate { get; }
 
-    public abstract bool IsUniqueViolation(Exception e);
-
     /// <summary>Whether an error is a transient conflict worth retrying (deadlock, serialization failure, busy).</summary>
     public abstract bool IsTransient(Exception e);
 

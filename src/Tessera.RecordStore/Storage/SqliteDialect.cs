@@ -46,8 +46,6 @@ internal sealed class SqliteDialect(string connectionString) : SqlDialect
 
     public override Task LockKeyAsync(DbConnection connection, DbTransaction transaction, string key, CancellationToken ct) => Task.CompletedTask;
 
-    public override bool IsUniqueViolation(Exception e) => e is SqliteException { SqliteErrorCode: 19 };
-
     public override bool IsTransient(Exception e) => e is SqliteException { SqliteErrorCode: 5 or 6 };
 
     public override ValueTask DisposeAsync()

@@ -46,7 +46,7 @@ internal static class FhirResponseWriter
         Resource body;
         if (isWrite && request.PreferReturn == "OperationOutcome")
         {
-            body = Outcomes.Information($"{request.Method} {request.Path}: {response.Status} {FhirStoreStatus(response.Status)}; {response.ResourceType}/{response.Id} is now version {response.Version}.");
+            body = Outcomes.Information($"{request.Method} {request.Path}: {response.Status} {FhirStore.StatusText(response.Status)}; {response.ResourceType}/{response.Id} is now version {response.Version}.");
         }
         else if (response.Outcome is not null && response.Resource is null && response.Json is null)
         {
@@ -112,10 +112,4 @@ internal static class FhirResponseWriter
         await context.Response.Body.WriteAsync(bytes, context.RequestAborted);
     }
 
-    private static string FhirStoreStatus(int status) => status switch
-    {
-        200 => "OK",
-        201 => "Created",
-        _ => string.Empty,
-    };
 }
