@@ -5,6 +5,7 @@ using Polly;
 using Polly.Retry;
 using Tessera.RecordStore.Indexing;
 using Tessera.RecordStore.Interactions;
+using Tessera.RecordStore.Operations;
 using Tessera.RecordStore.Resources;
 using Tessera.RecordStore.Search;
 using Tessera.RecordStore.Storage;
@@ -50,6 +51,9 @@ public sealed partial class FhirStore : IAsyncDisposable
     public DatabaseLocation Location { get; }
 
     public SearchParameterRegistry Registry => SearchParameterRegistry.Core;
+
+    /// <summary>The extended operations this store answers; parts above the store register theirs at start-up.</summary>
+    public OperationRegistry Operations { get; } = new();
 
     /// <summary>Opens a store, creating or upgrading its schema first.</summary>
     public static async Task<FhirStore> OpenAsync(DatabaseLocation location, ILoggerFactory? loggers = null, TimeProvider? clock = null, CancellationToken ct = default)

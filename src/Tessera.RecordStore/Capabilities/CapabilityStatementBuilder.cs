@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Hl7.Fhir.Model;
 using Tessera.RecordStore.Indexing;
+using Tessera.RecordStore.Operations;
 using Tessera.RecordStore.Serialization;
 
 namespace Tessera.RecordStore.Capabilities;
@@ -15,13 +16,14 @@ public static class CapabilityStatementBuilder
 
     public static readonly string SoftwareVersion = typeof(CapabilityStatementBuilder).Assembly.GetName().Version?.ToString(3) ?? "0.1.0";
 
-    public static CapabilityStatement Build(string baseUrl, SearchParameterRegistry registry)
+    public static CapabilityStatement Build(string baseUrl, SearchParameterRegistry registry, OperationRegistry operations)
     {
-        var json = Cache.GetOrAdd(baseUrl, b => FhirSerialization.ToJson(Create(b, registry)));
+        var names = string.Join(",", operations.All.Select(o => o.Name));
+        var json = Cache.GetOrAdd(baseUrl + "|" + names, _ => FhirSerialization.ToJson(Create(baseUrl, registry, operations)));
         return (CapabilityStatement)FhirSerialization.ParseStored(json);
     }
 
-    private static CapabilityStatement Create(string baseUrl, SearchParameterRegistry registry)
+    private static CapabilityStatement Create(string baseUrl, SearchParameterRegistry registry, OperationRegistry operations)
     {
         var rest = new CapabilityStatement.RestComponent
         {
@@ -34,6 +36,11 @@ public static class CapabilityStatementBuilder
                 new() { Code = CapabilityStatement.SystemRestfulInteraction.HistorySystem },
             ],
         };
+        foreach (var operation in operations.All.Where(o => (o.Levels & OperationLevel.System) != 0))
+        {
+            rest.Operation.Add(Describe(operation));
+        }
+
         foreach (var common in SearchParameterRegistry.CommonParameters)
         {
             rest.SearchParam.Add(new CapabilityStatement.SearchParamComponent { Name = common.Code, Definition = common.Url, Type = common.Type });
@@ -77,6 +84,11 @@ public static class CapabilityStatementBuilder
                 resource.SearchInclude = ["*", .. references.Select(p => $"{type}:{p.Code}")];
             }
 
+            foreach (var operation in operations.All.Where(o => (o.Levels & (OperationLevel.Type | OperationLevel.Instance)) != 0 && (o.ResourceTypes.Count == 0 || o.ResourceTypes.Contains(type))))
+            {
+                resource.Operation.Add(Describe(operation));
+            }
+
             rest.Resource.Add(resource);
         }
 
@@ -97,4 +109,11 @@ public static class CapabilityStatementBuilder
             Rest = [rest],
         };
     }
+
+    private static CapabilityStatement.OperationComponent Describe(FhirOperation operation) => new()
+    {
+        Name = operation.Name,
+        Definition = operation.Definition ?? $"urn:tessera:operation:{operation.Name}",
+        Documentation = operation.Documentation,
+    };
 }

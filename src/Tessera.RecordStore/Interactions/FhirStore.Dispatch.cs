@@ -3,6 +3,7 @@ using Hl7.Fhir.Model;
 using Tessera.RecordStore.Capabilities;
 using Tessera.RecordStore.History;
 using Tessera.RecordStore.Interactions;
+using Tessera.RecordStore.Operations;
 using Tessera.RecordStore.Patching;
 using Tessera.RecordStore.Resources;
 using Tessera.RecordStore.Search;
@@ -28,9 +29,11 @@ public sealed partial class FhirStore
                     _ => throw FhirException.MethodNotAllowed($"{method} is not supported on the FHIR base; POST a batch or transaction Bundle."),
                 };
             case 1 when segments[0] == "metadata":
-                return method == "GET" ? new FhirResponse { Resource = CapabilityStatementBuilder.Build(request.BaseUrl, Registry) } : throw FhirException.MethodNotAllowed("metadata only answers GET.");
+                return method == "GET" ? new FhirResponse { Resource = CapabilityStatementBuilder.Build(request.BaseUrl, Registry, Operations) } : throw FhirException.MethodNotAllowed("metadata only answers GET.");
             case 1 when segments[0] == "_history":
                 return method == "GET" ? await HistoryAsync(request, null, null, ct) : throw FhirException.MethodNotAllowed("_history only answers GET.");
+            case 1 when segments[0].StartsWith('$'):
+                return await InvokeOperationAsync(request, segments[0][1..], OperationLevel.System, null, null, ct);
         }
 
         var type = segments[0];
@@ -67,7 +70,7 @@ public sealed partial class FhirStore
 
             if (second.StartsWith('$'))
             {
-                throw new FhirException(404, Outcomes.Error(OperationOutcome.IssueType.NotSupported, $"The operation {second} is not supported on {type}."));
+                return await InvokeOperationAsync(request, second[1..], OperationLevel.Type, type, null, ct);
             }
 
             RequireValidId(second, type);
@@ -82,6 +85,11 @@ public sealed partial class FhirStore
         }
 
         RequireValidId(second, type);
+        if (segments.Length == 3 && segments[2].StartsWith('$'))
+        {
+            return await InvokeOperationAsync(request, segments[2][1..], OperationLevel.Instance, type, second, ct);
+        }
+
         if (segments.Length == 3 && segments[2] == "_history" && method == "GET")
         {
             return await HistoryAsync(request, type, second, ct);
@@ -99,6 +107,21 @@ public sealed partial class FhirStore
         }
 
         throw new FhirException(404, Outcomes.Error(OperationOutcome.IssueType.NotSupported, $"No FHIR interaction answers {method} [base]/{request.Path}."));
+    }
+
+    private async Task<FhirResponse> InvokeOperationAsync(FhirRequest request, string name, OperationLevel level, string? type, string? id, CancellationToken ct)
+    {
+        var operation = Operations.Find(name, level, type);
+        var invocation = new OperationInvocation
+        {
+            Store = this,
+            Request = request,
+            Level = level,
+            ResourceType = type,
+            Id = id,
+            Parameters = OperationRegistry.InputOf(request, operation),
+        };
+        return await operation.ExecuteAsync(invocation, ct);
     }
 
     private static void RequireValidId(string id, string type)
