@@ -1,0 +1,51 @@
+using System.Data.Common;
+using Tessera.RecordStore.Storage;
+
+namespace Tessera.RecordStore.Machinery;
+
+/// <summary>
+/// A write transaction on the store's database, lent to the parts above the store (Identity, Integration,
+/// Governance) for their own tables — queues, inboxes, audit — and for FHIR interactions that must commit
+/// together with them (<see cref="FhirStore.ExecuteAsync(Interactions.FhirRequest, StoreTransaction, CancellationToken)"/>).
+/// </summary>
+public sealed class StoreTransaction
+{
+    internal StoreTransaction(WriteScope scope, DatabaseKind kind)
+    {
+        Scope = scope;
+        Kind = kind;
+    }
+
+    public DatabaseKind Kind { get; }
+
+    public DbConnection Connection => Scope.Connection;
+
+    public DbTransaction Transaction => Scope.Transaction;
+
+    internal WriteScope Scope { get; }
+
+    /// <summary>A command in this transaction; parameters are named as in the SQL ("@name").</summary>
+    public DbCommand Command(string sql, params (string Name, object? Value)[] parameters) =>
+        Db.Command(Connection, Transaction, sql, parameters);
+
+    public async Task<int> ExecuteAsync(string sql, CancellationToken ct, params (string Name, object? Value)[] parameters)
+    {
+        await using var cmd = Command(sql, parameters);
+        return await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    public async Task<object?> ScalarAsync(string sql, CancellationToken ct, params (string Name, object? Value)[] parameters)
+    {
+        await using var cmd = Command(sql, parameters);
+        var value = await cmd.ExecuteScalarAsync(ct);
+        return value is DBNull ? null : value;
+    }
+
+    /// <summary>Serialises work on a key until this transaction ends (an advisory lock on PostgreSQL; SQLite has one writer anyway).</summary>
+    public Task LockAsync(string key, CancellationToken ct) => Dialect.LockKeyAsync(Connection, Transaction, key, ct);
+
+    internal SqlDialect Dialect { get; init; } = null!;
+}
+
+/// <summary>One step of a part's own schema: the statements for each database kind.</summary>
+public sealed record PartMigration(string Sqlite, string Postgres);
