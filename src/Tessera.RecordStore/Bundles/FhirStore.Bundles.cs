@@ -65,6 +65,7 @@ public sealed partial class FhirStore
             IfModifiedSince = entry.Request.IfModifiedSince,
             PreferReturn = outer.PreferReturn,
             StrictHandling = outer.StrictHandling,
+            Principal = outer.Principal,
         };
         if (method == Bundle.HTTPVerb.PATCH && entry.Resource is Binary binary)
         {

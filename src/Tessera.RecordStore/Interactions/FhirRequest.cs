@@ -1,3 +1,4 @@
+using System.Security.Claims;
 using Hl7.Fhir.Model;
 
 namespace Tessera.RecordStore.Interactions;
@@ -36,6 +37,12 @@ public sealed record FhirRequest
 
     /// <summary>The absolute FHIR base URL, for fullUrls and links ("https://host/fhir").</summary>
     public string BaseUrl { get; init; } = "http://localhost/fhir";
+
+    /// <summary>
+    /// The authenticated caller (access token claims: sub, client_id, scope, fhirUser, tessera_role, patient, ...),
+    /// set by the web host; null means an internal caller (the CLI, the HL7 pipeline, store tests).
+    /// </summary>
+    public ClaimsPrincipal? Principal { get; init; }
 
     public static FhirRequest FromUrl(string method, string relativeUrl, Resource? resource = null, string baseUrl = "http://localhost/fhir")
     {

@@ -109,6 +109,7 @@ internal static class FhirEndpoints
             PreferReturn = prefer.TryGetValue("return", out var r) ? r : null,
             StrictHandling = prefer.TryGetValue("handling", out var h) && h == "strict",
             BaseUrl = baseUrl,
+            Principal = context.User.Identity?.IsAuthenticated == true ? context.User : null,
         };
     }
 
