@@ -46,6 +46,9 @@ public sealed partial class FhirStore : IAsyncDisposable
                 UseJitter = true,
             })
             .Build();
+
+        // The store's own search operations, so every host (web, CLI, tests) answers them.
+        Operations.Register(new EverythingOperation());
     }
 
     public DatabaseLocation Location { get; }

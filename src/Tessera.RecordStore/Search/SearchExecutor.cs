@@ -199,22 +199,13 @@ internal sealed class SearchExecutor(ResourceRepository repository)
         return found;
     }
 
-    private static string EncodeCursor(long lastUpdated, string id) =>
-        Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes($"{lastUpdated.ToString(CultureInfo.InvariantCulture)}|{id}")).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+    private static string EncodeCursor(long lastUpdated, string id) => PageCursor.Encode(lastUpdated.ToString(CultureInfo.InvariantCulture), id);
 
     private static (long LastUpdated, string Id) DecodeCursor(string cursor)
     {
-        try
-        {
-            var padded = cursor.Replace('-', '+').Replace('_', '/');
-            padded += new string('=', (4 - padded.Length % 4) % 4);
-            var text = System.Text.Encoding.UTF8.GetString(Convert.FromBase64String(padded));
-            var bar = text.IndexOf('|', StringComparison.Ordinal);
-            return (long.Parse(text[..bar], CultureInfo.InvariantCulture), text[(bar + 1)..]);
-        }
-        catch (Exception e) when (e is FormatException or ArgumentOutOfRangeException or OverflowException)
-        {
-            throw Interactions.FhirException.BadRequest("The paging cursor is not valid: follow the bundle's next link as given.", "_cursor");
-        }
+        var values = PageCursor.Decode(cursor, 2);
+        return long.TryParse(values[0], NumberStyles.Integer, CultureInfo.InvariantCulture, out var lastUpdated)
+            ? (lastUpdated, values[1])
+            : throw Interactions.FhirException.BadRequest("The paging cursor is not valid: follow the bundle's paging links as given.", "_cursor");
     }
 }

@@ -1,0 +1,44 @@
+using Hl7.Fhir.Model;
+using Tessera.RecordStore.Interactions;
+using Tessera.RecordStore.Operations;
+using Tessera.RecordStore.Search;
+
+namespace Tessera.RecordStore;
+
+/// <summary>Patient/$everything over the store's own tables (see <see cref="PatientEverything"/>).</summary>
+public sealed partial class FhirStore
+{
+    internal async Task<FhirResponse> EverythingAsync(OperationInvocation invocation, (EverythingRequest Request, SearchQuery Links) parsed, CancellationToken ct)
+    {
+        var (request, links) = parsed;
+        await using var connection = await _dialect.OpenAsync(ct);
+        if (invocation.Level == OperationLevel.Instance)
+        {
+            var id = invocation.Id!;
+            var patient = await _repository.ReadCurrentAsync(connection, null, "Patient", id, ct);
+            if (patient is null || patient.Version == 0)
+            {
+                throw FhirException.NotFound($"Patient/{id} is not known.");
+            }
+
+            if (patient.Deleted)
+            {
+                throw new FhirException(410, Outcomes.Error(OperationOutcome.IssueType.Deleted, $"Patient/{id} was deleted (version {patient.Version})."));
+            }
+
+            request = request with { Patients = await PatientEverything.PersonAsync(connection, id, ct) };
+        }
+
+        var (keys, total) = await PatientEverything.PageAsync(connection, request, withTotal: request.After is null, ct);
+        string? next = null;
+        if (keys.Count > request.Count)
+        {
+            keys.RemoveAt(keys.Count - 1);
+            next = PageCursor.Encode(keys[^1].Type, keys[^1].Id);
+        }
+
+        var matches = await _repository.ReadManyCurrentAsync(connection, null, keys, ct);
+        var page = new SearchPage(matches, [], total, next, null);
+        return new FhirResponse { Resource = BundleBuilder.SearchSet(page, links, invocation.Request) };
+    }
+}

@@ -1,0 +1,206 @@
+using System.Data.Common;
+using System.Globalization;
+using Tessera.RecordStore.Indexing;
+using Tessera.RecordStore.Interactions;
+using Tessera.RecordStore.Storage;
+
+namespace Tessera.RecordStore.Search;
+
+/// <summary>What one call of Patient/$everything asks for, after its parameters were checked.</summary>
+internal sealed record EverythingRequest
+{
+    /// <summary>The patients whose records are wanted; null for every patient (type level).</summary>
+    public IReadOnlyList<string>? Patients { get; init; }
+
+    public IReadOnlyList<string>? Types { get; init; }
+
+    /// <summary>Only resources changed at or after this instant (epoch ms).</summary>
+    public long? Since { get; init; }
+
+    /// <summary>Care dates overlapping [Start, End] (epoch ms); a missing bound is open.</summary>
+    public long? Start { get; init; }
+
+    public long? End { get; init; }
+
+    public int Count { get; init; }
+
+    /// <summary>The (type, id) the page starts after.</summary>
+    public (string Type, string Id)? After { get; init; }
+}
+
+/// <summary>
+/// The record of one person as SQL: the patients' compartments (FHIR R4 CompartmentDefinition "patient",
+/// every parameter, not only the one that set <c>patient_key</c>), plus the resources those reference that
+/// belong to no patient compartment (Organization, Practitioner, Location, Medication, Device, ...).
+/// Another patient's resources are never pulled in by a reference. Pages are ordered by (type, id) and
+/// continued by keyset, so paging stays correct while the record changes.
+/// </summary>
+internal static class PatientEverything
+{
+    /// <summary>
+    /// The care date of each type that start/end filter on (the spec leaves the choice to the server).
+    /// Types not listed here (Patient, Organization, Coverage, ...) are always in range.
+    /// </summary>
+    public static readonly IReadOnlyDictionary<string, string> CareDates = new Dictionary<string, string>(StringComparer.Ordinal)
+    {
+        ["AdverseEvent"] = "date",
+        ["AllergyIntolerance"] = "date",
+        ["Appointment"] = "date",
+        ["CarePlan"] = "date",
+        ["CareTeam"] = "date",
+        ["Claim"] = "created",
+        ["ClinicalImpression"] = "date",
+        ["Communication"] = "sent",
+        ["CommunicationRequest"] = "authored",
+        ["Composition"] = "date",
+        ["Condition"] = "onset-date",
+        ["Consent"] = "date",
+        ["DetectedIssue"] = "identified",
+        ["DeviceRequest"] = "authored-on",
+        ["DiagnosticReport"] = "date",
+        ["DocumentManifest"] = "created",
+        ["DocumentReference"] = "date",
+        ["Encounter"] = "date",
+        ["EpisodeOfCare"] = "date",
+        ["ExplanationOfBenefit"] = "created",
+        ["FamilyMemberHistory"] = "date",
+        ["Flag"] = "date",
+        ["Goal"] = "start-date",
+        ["ImagingStudy"] = "started",
+        ["Immunization"] = "date",
+        ["ImmunizationEvaluation"] = "date",
+        ["ImmunizationRecommendation"] = "date",
+        ["Invoice"] = "date",
+        ["List"] = "date",
+        ["Media"] = "created",
+        ["MedicationAdministration"] = "effective-time",
+        ["MedicationDispense"] = "whenhandedover",
+        ["MedicationRequest"] = "authoredon",
+        ["MedicationStatement"] = "effective",
+        ["NutritionOrder"] = "datetime",
+        ["Observation"] = "date",
+        ["Procedure"] = "date",
+        ["Provenance"] = "recorded",
+        ["QuestionnaireResponse"] = "authored",
+        ["RiskAssessment"] = "date",
+        ["ServiceRequest"] = "authored",
+        ["Specimen"] = "collected",
+        ["SupplyRequest"] = "date",
+        ["VisionPrescription"] = "datewritten",
+    };
+
+    private static readonly string CompartmentPairs = string.Join(", ",
+        PatientCompartment.Parameters.SelectMany(kv => kv.Value.Select(p => $"('{kv.Key}', '{p}')")));
+
+    private static readonly string CompartmentTypes = string.Join(", ",
+        PatientCompartment.Parameters.Keys.Append("Patient").Distinct().Select(t => $"'{t}'"));
+
+    private static readonly string CareDateCase = "CASE r.resource_type "
+        + string.Join(" ", CareDates.Select(kv => $"WHEN '{kv.Key}' THEN '{kv.Value}'")) + " END";
+
+    /// <summary>The patients of one person: the patient, and across the master records that link it, their other patients.</summary>
+    public static async Task<List<string>> PersonAsync(DbConnection connection, string patientId, CancellationToken ct)
+    {
+        var person = new List<string> { patientId };
+        const string MasterTag = "EXISTS (SELECT 1 FROM idx_token t WHERE t.resource_type = 'Patient' AND t.id = {0} AND t.param = '_tag' AND t.system = 'urn:tessera:mpi' AND t.code = 'master')";
+        const string LinksOf = "SELECT l.target_id FROM idx_reference l WHERE l.resource_type = 'Patient' AND l.id = {0} AND l.param = 'link' AND l.target_type = 'Patient' AND l.target_id IS NOT NULL";
+
+        // A master covers the patients it links; a source patient reaches its masters, and through them their other sources (one hop).
+        var sql = $"""
+            SELECT target_id FROM ({string.Format(CultureInfo.InvariantCulture, LinksOf, "@p")}) own WHERE {string.Format(CultureInfo.InvariantCulture, MasterTag, "@p")}
+            UNION
+            SELECT m.id FROM idx_reference m JOIN resource mr ON mr.resource_type = m.resource_type AND mr.id = m.id AND mr.deleted = 0
+                WHERE m.resource_type = 'Patient' AND m.param = 'link' AND m.target_type = 'Patient' AND m.target_id = @p AND {string.Format(CultureInfo.InvariantCulture, MasterTag, "m.id")}
+            UNION
+            SELECT s.target_id FROM idx_reference m JOIN resource mr ON mr.resource_type = m.resource_type AND mr.id = m.id AND mr.deleted = 0
+                JOIN idx_reference s ON s.resource_type = 'Patient' AND s.id = m.id AND s.param = 'link' AND s.target_type = 'Patient'
+                WHERE m.resource_type = 'Patient' AND m.param = 'link' AND m.target_type = 'Patient' AND m.target_id = @p AND s.target_id IS NOT NULL AND {string.Format(CultureInfo.InvariantCulture, MasterTag, "m.id")}
+            """;
+        await using var cmd = Db.Command(connection, null, sql, ("p", patientId));
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            var id = reader.GetString(0);
+            if (!person.Contains(id, StringComparer.Ordinal))
+            {
+                person.Add(id);
+            }
+        }
+
+        return person;
+    }
+
+    /// <summary>The keys of one page (at most Count + 1, so the caller knows whether there is a next page) and the total when asked.</summary>
+    public static async Task<(List<(string Type, string Id)> Keys, int? Total)> PageAsync(DbConnection connection, EverythingRequest request, bool withTotal, CancellationToken ct)
+    {
+        var builder = new SearchSqlBuilder(string.Empty);
+        string compartment;
+        if (request.Patients is null)
+        {
+            compartment = "SELECT r0.resource_type, r0.id FROM resource r0 WHERE r0.patient_key IS NOT NULL AND r0.deleted = 0";
+        }
+        else
+        {
+            var ids = string.Join(", ", request.Patients.Select(p => builder.Param(p)));
+            compartment = $"""
+                SELECT r0.resource_type, r0.id FROM resource r0 WHERE r0.patient_key IN ({ids}) AND r0.deleted = 0
+                UNION
+                SELECT x0.resource_type, x0.id FROM idx_reference x0 WHERE x0.target_id IN ({ids}) AND x0.target_type = 'Patient' AND (x0.resource_type, x0.param) IN (VALUES {CompartmentPairs})
+                """;
+        }
+
+        var filters = new List<string> { "r.deleted = 0" };
+        if (request.Types is { Count: > 0 } types)
+        {
+            filters.Add($"r.resource_type IN ({string.Join(", ", types.Select(t => builder.Param(t)))})");
+        }
+
+        if (request.Since is { } since)
+        {
+            filters.Add($"r.last_updated >= {builder.Param(since)}");
+        }
+
+        if (request.Start is not null || request.End is not null)
+        {
+            var start = builder.Param(request.Start ?? long.MinValue);
+            var end = builder.Param(request.End ?? long.MaxValue);
+            var dates = $"FROM idx_date d WHERE d.resource_type = r.resource_type AND d.id = r.id AND d.param = {CareDateCase}";
+            filters.Add($"(NOT EXISTS (SELECT 1 {dates}) OR EXISTS (SELECT 1 {dates} AND d.high >= {start} AND d.low <= {end}))");
+        }
+
+        var from = $"""
+            WITH c (resource_type, id) AS ({compartment}),
+            e (resource_type, id) AS (
+                SELECT resource_type, id FROM c
+                UNION
+                SELECT x.target_type, x.target_id FROM idx_reference x JOIN c ON x.resource_type = c.resource_type AND x.id = c.id
+                    WHERE x.target_id IS NOT NULL AND x.target_type NOT IN ({CompartmentTypes}))
+            SELECT $columns FROM e JOIN resource r ON r.resource_type = e.resource_type AND r.id = e.id
+            """;
+
+        int? total = null;
+        if (withTotal)
+        {
+            await using var countCmd = Db.Command(connection, null, from.Replace("$columns", "COUNT(*)", StringComparison.Ordinal) + " WHERE " + string.Join(" AND ", filters), [.. builder.Parameters]);
+            total = Convert.ToInt32(await countCmd.ExecuteScalarAsync(ct), CultureInfo.InvariantCulture);
+        }
+
+        if (request.After is { } after)
+        {
+            var type = builder.Param(after.Type);
+            filters.Add($"(r.resource_type > {type} OR (r.resource_type = {type} AND r.id > {builder.Param(after.Id)}))");
+        }
+
+        var sql = from.Replace("$columns", "r.resource_type, r.id", StringComparison.Ordinal)
+            + $" WHERE {string.Join(" AND ", filters)} ORDER BY r.resource_type, r.id LIMIT {(request.Count + 1).ToString(CultureInfo.InvariantCulture)}";
+        var keys = new List<(string, string)>();
+        await using var cmd = Db.Command(connection, null, sql, [.. builder.Parameters]);
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            keys.Add((reader.GetString(0), reader.GetString(1)));
+        }
+
+        return (keys, total);
+    }
+}
