@@ -6,18 +6,21 @@ using Hl7.Fhir.Model;
 using Hl7.Fhir.Serialization;
 
 // Load benchmark of the FHIR API over HTTP against a running Tessera (tessera serve), on loopback.
-// Usage: dotnet run -c Release --project bench/Tessera.Bench.Store -- [base-url] [scale]
+// Usage: dotnet run -c Release --project bench/Tessera.Bench.Store -- [base-url] [scale] [create,read,bundle] [client counts, e.g. 1,16]
 // Measures single creates, reads by id and 100-resource transaction bundles with 1 and 16 clients.
+// Reads need ids: a read-only run creates its sample patients first, untimed.
 var baseUrl = (args.Length > 0 ? args[0] : "http://127.0.0.1:8080/fhir").TrimEnd('/');
 var scale = args.Length > 1 ? double.Parse(args[1], CultureInfo.InvariantCulture) : 1.0;
 using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64 }) { Timeout = TimeSpan.FromMinutes(5) };
 var serializer = new FhirJsonSerializer();
 var createdIds = new List<string>();
+var only = args.Length > 2 ? args[2].Split(',') : ["create", "read", "bundle"];
+var clientCounts = args.Length > 3 ? args[3].Split(',').Select(c => int.Parse(c, CultureInfo.InvariantCulture)).ToArray() : [1, 16];
 
 Console.WriteLine($"Tessera store benchmark against {baseUrl}; {Environment.ProcessorCount} cores; {DateTime.UtcNow:yyyy-MM-dd HH:mm}Z");
 Console.WriteLine($"{"scenario",-22} {"clients",7} {"requests",9} {"req/s",9} {"res/s",9} {"p50 ms",8} {"p95 ms",8}");
 
-foreach (var clients in new[] { 1, 16 })
+foreach (var clients in only.Contains("create") ? clientCounts : [])
 {
     await RunAsync("create Patient", clients, (int)(2000 * scale), 1, async i =>
     {
@@ -32,7 +35,16 @@ foreach (var clients in new[] { 1, 16 })
     });
 }
 
-foreach (var clients in new[] { 1, 16 })
+if (only.Contains("read") && createdIds.Count == 0)
+{
+    for (var i = 0; i < 200; i++)
+    {
+        using var response = await http.PostAsync($"{baseUrl}/Patient", Json(serializer.SerializeToString(SamplePatient(i))));
+        createdIds.Add(response.EnsureSuccessStatusCode().Headers.Location!.ToString().Split("/Patient/")[1].Split('/')[0]);
+    }
+}
+
+foreach (var clients in only.Contains("read") ? clientCounts : [])
 {
     var random = new Random(7);
     await RunAsync("read Patient by id", clients, (int)(5000 * scale), 1, async i =>
@@ -49,7 +61,7 @@ foreach (var clients in new[] { 1, 16 })
     });
 }
 
-foreach (var clients in new[] { 1, 16 })
+foreach (var clients in only.Contains("bundle") ? clientCounts : [])
 {
     await RunAsync("transaction (100 res)", clients, (int)(60 * scale), 100, async i =>
     {

@@ -13,6 +13,8 @@ internal sealed record CurrentRow(long Version, bool Deleted, string? PatientKey
 /// <summary>Rows of the resource and version tables and the search index, in SQL shared by both dialects.</summary>
 internal sealed class ResourceRepository(SqlDialect dialect)
 {
+    public SqlDialect Dialect => dialect;
+
     private const string VersionColumns = "v.resource_type, v.id, v.version, v.last_updated, v.deleted, v.method, v.json, v.seq";
 
     public async Task<StoredVersion?> ReadCurrentAsync(DbConnection connection, DbTransaction? transaction, string type, string id, CancellationToken ct)
@@ -89,19 +91,27 @@ internal sealed class ResourceRepository(SqlDialect dialect)
     /// Writes a version, moves the current row to it and replaces the index rows, as one multi-statement command:
     /// one round trip per version instead of one per table.
     /// </summary>
-    public async Task WriteVersionAsync(WriteScope scope, StoredVersion version, string? patientKey, IndexValues? index, CancellationToken ct)
+    public async Task WriteVersionAsync(WriteScope scope, StoredVersion version, string? patientKey, IndexValues? index, bool isNew, CancellationToken ct)
     {
+        if (scope.Connection is Npgsql.NpgsqlConnection postgres)
+        {
+            await PostgresVersionWriter.WriteAsync(postgres, (Npgsql.NpgsqlTransaction)scope.Transaction, version, patientKey, index, isNew, ct);
+            return;
+        }
+
         var lu = version.LastUpdated.ToUnixTimeMilliseconds();
         var batch = new StatementBatch();
         batch.Add(
             "INSERT INTO resource_version (resource_type, id, version, last_updated, deleted, method, patient_key, json) VALUES (@t, @id, @v, @lu, @d, @m, @pk, @j)",
             ("t", version.ResourceType), ("id", version.Id), ("v", version.Version), ("lu", lu), ("d", version.Deleted ? 1 : 0), ("m", version.Method), ("pk", patientKey), ("j", version.Json));
         batch.Add(
-            "UPDATE resource SET version = @v, last_updated = @lu, deleted = @d, patient_key = @pk WHERE resource_type = @t AND id = @id",
+            isNew
+                ? "INSERT INTO resource (resource_type, id, version, last_updated, deleted, patient_key) VALUES (@t, @id, @v, @lu, @d, @pk)"
+                : "UPDATE resource SET version = @v, last_updated = @lu, deleted = @d, patient_key = @pk WHERE resource_type = @t AND id = @id",
             ("t", version.ResourceType), ("id", version.Id), ("v", version.Version), ("lu", lu), ("d", version.Deleted ? 1 : 0), ("pk", patientKey));
 
         // A first version has no index rows yet, so there is nothing to delete.
-        if (version.Version != 1)
+        if (!isNew && version.Version != 1)
         {
             foreach (var table in Schema.IndexTableNames)
             {

@@ -23,13 +23,15 @@ internal sealed partial class ResourceWriter(ResourceRepository repository, Reso
     public async Task<FhirResponse> CreateAsync(WriteScope scope, Resource resource, string? id, CancellationToken ct)
     {
         id ??= NewId();
-        var now = Now();
-        if (!await repository.TryClaimAsync(scope, resource.TypeName, id, now.ToUnixTimeMilliseconds(), null, ct))
+        try
+        {
+            // The current row is inserted with the version: an id already taken fails the insert, in one round trip.
+            return await WriteAsync(scope, resource, id, 1, "POST", Now(), 201, isNew: true, ct);
+        }
+        catch (Exception e) when (repository.Dialect.IsUniqueViolation(e))
         {
             throw FhirException.Conflict($"{resource.TypeName}/{id} already exists.");
         }
-
-        return await WriteAsync(scope, resource, id, 1, "POST", now, 201, ct);
     }
 
     /// <summary>Update, or create with the client's id when none exists (update-as-create).</summary>
@@ -59,7 +61,7 @@ internal sealed partial class ResourceWriter(ResourceRepository repository, Reso
 
         var version = (current?.Version ?? 0) + 1;
         var status = current is null || current.Version == 0 || current.Deleted ? 201 : 200;
-        return await WriteAsync(scope, resource, id, version, method, now, status, ct);
+        return await WriteAsync(scope, resource, id, version, method, now, status, isNew: false, ct);
     }
 
     public async Task<FhirResponse> DeleteAsync(WriteScope scope, string type, string id, CancellationToken ct)
@@ -74,11 +76,11 @@ internal sealed partial class ResourceWriter(ResourceRepository repository, Reso
         var now = Now();
         var version = current.Version + 1;
         // The deletion stays in the patient's compartment, under the key the live version had.
-        await repository.WriteVersionAsync(scope, new StoredVersion(type, id, version, now, true, "DELETE", null), current.PatientKey, null, ct);
+        await repository.WriteVersionAsync(scope, new StoredVersion(type, id, version, now, true, "DELETE", null), current.PatientKey, null, isNew: false, ct);
         return new FhirResponse { Status = 204, ResourceType = type, Id = id, Version = version, LastModified = now };
     }
 
-    private async Task<FhirResponse> WriteAsync(WriteScope scope, Resource resource, string id, long version, string method, DateTimeOffset now, int status, CancellationToken ct)
+    private async Task<FhirResponse> WriteAsync(WriteScope scope, Resource resource, string id, long version, string method, DateTimeOffset now, int status, bool isNew, CancellationToken ct)
     {
         resource.Id = id;
         resource.Meta ??= new Meta();
@@ -87,7 +89,7 @@ internal sealed partial class ResourceWriter(ResourceRepository repository, Reso
         var index = indexer.Extract(resource);
         var patientKey = ResourceIndexer.PatientKey(resource, index);
         var json = FhirSerialization.ToJson(resource);
-        await repository.WriteVersionAsync(scope, new StoredVersion(resource.TypeName, id, version, now, false, method, json), patientKey, index, ct);
+        await repository.WriteVersionAsync(scope, new StoredVersion(resource.TypeName, id, version, now, false, method, json), patientKey, index, isNew, ct);
         return new FhirResponse
         {
             Status = status,

@@ -8,7 +8,7 @@ namespace Tessera.RecordStore.Storage;
 
 internal sealed class PostgresDialect(string connectionString) : SqlDialect
 {
-    private readonly NpgsqlDataSource _dataSource = new NpgsqlDataSourceBuilder(connectionString).Build();
+    private readonly NpgsqlDataSource _dataSource = Build(connectionString);
 
     public override DatabaseKind Kind => DatabaseKind.Postgres;
 
@@ -39,8 +39,25 @@ internal sealed class PostgresDialect(string connectionString) : SqlDialect
         await cmd.ExecuteNonQueryAsync(ct);
     }
 
+    public override bool IsUniqueViolation(Exception e) => e is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation };
+
     public override bool IsTransient(Exception e) =>
         e is PostgresException { SqlState: PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.SerializationFailure };
 
     public override async ValueTask DisposeAsync() => await _dataSource.DisposeAsync();
+
+    private static NpgsqlDataSource Build(string connectionString)
+    {
+        var builder = new NpgsqlDataSourceBuilder(connectionString);
+        var settings = builder.ConnectionStringBuilder;
+        // The store's statements have fixed texts; preparing them spares PostgreSQL a parse and plan per call.
+        // A setting in the connection string wins.
+        if (!connectionString.Contains("Auto Prepare", StringComparison.OrdinalIgnoreCase))
+        {
+            settings.MaxAutoPrepare = 128;
+            settings.AutoPrepareMinUsages = 2;
+        }
+
+        return builder.Build();
+    }
 }

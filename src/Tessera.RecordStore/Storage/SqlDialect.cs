@@ -24,6 +24,9 @@ internal abstract class SqlDialect : IAsyncDisposable
     /// <summary>Whether an error is a transient conflict worth retrying (deadlock, serialization failure, busy).</summary>
     public abstract bool IsTransient(Exception e);
 
+    /// <summary>Whether an error is a unique-key violation (an id or version that already exists).</summary>
+    public abstract bool IsUniqueViolation(Exception e);
+
     public abstract IReadOnlyList<string> Migration(int version);
 
     public abstract int MigrationCount { get; }

@@ -48,6 +48,9 @@ internal sealed class SqliteDialect(string connectionString) : SqlDialect
 
     public override bool IsTransient(Exception e) => e is SqliteException { SqliteErrorCode: 5 or 6 };
 
+    // SQLITE_CONSTRAINT_PRIMARYKEY (1555) and SQLITE_CONSTRAINT_UNIQUE (2067).
+    public override bool IsUniqueViolation(Exception e) => e is SqliteException { SqliteExtendedErrorCode: 1555 or 2067 };
+
     public override ValueTask DisposeAsync()
     {
         SqliteConnection.ClearAllPools();

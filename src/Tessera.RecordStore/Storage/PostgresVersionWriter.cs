@@ -1,0 +1,118 @@
+using Npgsql;
+using NpgsqlTypes;
+using Tessera.RecordStore.Indexing;
+using Tessera.RecordStore.Resources;
+
+namespace Tessera.RecordStore.Storage;
+
+/// <summary>
+/// Writes one version on PostgreSQL as a single batch of statements whose text never varies with the data:
+/// index rows go in as arrays through <c>unnest</c>, so every statement is prepared once per connection and
+/// the server plans nothing per write.
+/// </summary>
+internal static class PostgresVersionWriter
+{
+    private const string InsertVersion =
+        "INSERT INTO resource_version (resource_type, id, version, last_updated, deleted, method, patient_key, json) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+
+    private const string InsertCurrent =
+        "INSERT INTO resource (resource_type, id, version, last_updated, deleted, patient_key) VALUES ($1, $2, $3, $4, $5, $6)";
+
+    private const string UpdateCurrent =
+        "UPDATE resource SET version = $3, last_updated = $4, deleted = $5, patient_key = $6 WHERE resource_type = $1 AND id = $2";
+
+    private static readonly string[] DeleteIndex = [.. Schema.IndexTableNames.Select(t => $"DELETE FROM {t} WHERE resource_type = $1 AND id = $2")];
+
+    public static async Task WriteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, StoredVersion version, string? patientKey, IndexValues? index, bool isNew, CancellationToken ct)
+    {
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        var lu = version.LastUpdated.ToUnixTimeMilliseconds();
+        var deleted = (short)(version.Deleted ? 1 : 0);
+
+        var insert = Statement(batch, InsertVersion);
+        Key(insert, version.ResourceType, version.Id);
+        insert.Parameters.Add(new NpgsqlParameter<long> { TypedValue = version.Version });
+        insert.Parameters.Add(new NpgsqlParameter<long> { TypedValue = lu });
+        insert.Parameters.Add(new NpgsqlParameter<short> { TypedValue = deleted });
+        insert.Parameters.Add(Text(version.Method));
+        insert.Parameters.Add(Text(patientKey));
+        insert.Parameters.Add(Text(version.Json));
+
+        var current = Statement(batch, isNew ? InsertCurrent : UpdateCurrent);
+        Key(current, version.ResourceType, version.Id);
+        current.Parameters.Add(new NpgsqlParameter<long> { TypedValue = version.Version });
+        current.Parameters.Add(new NpgsqlParameter<long> { TypedValue = lu });
+        current.Parameters.Add(new NpgsqlParameter<short> { TypedValue = deleted });
+        current.Parameters.Add(Text(patientKey));
+
+        // A resource's first version has no index rows to replace.
+        if (!isNew && version.Version != 1)
+        {
+            foreach (var sql in DeleteIndex)
+            {
+                Key(Statement(batch, sql), version.ResourceType, version.Id);
+            }
+        }
+
+        if (index is not null)
+        {
+            var rows = new IndexRows(batch, version.ResourceType, version.Id, patientKey);
+            rows.Add("idx_string", index.Strings.Distinct().ToList(), ("param", "text", r => r.Param), ("value_norm", "text", r => r.Norm), ("value_exact", "text", r => r.Exact));
+            rows.Add("idx_token", index.Tokens.Distinct().ToList(), ("param", "text", r => r.Param), ("system", "text", r => r.System), ("code", "text", r => r.Code), ("text_norm", "text", r => r.Text));
+            rows.Add("idx_date", index.Dates.Distinct().ToList(), ("param", "text", r => r.Param), ("low", "bigint", r => r.Low), ("high", "bigint", r => r.High));
+            rows.Add("idx_number", index.Numbers.Distinct().ToList(), ("param", "text", r => r.Param), ("low", "double precision", r => r.Low), ("high", "double precision", r => r.High));
+            rows.Add("idx_quantity", index.Quantities.Distinct().ToList(), ("param", "text", r => r.Param), ("system", "text", r => r.System), ("code", "text", r => r.Code), ("low", "double precision", r => r.Low), ("high", "double precision", r => r.High));
+            rows.Add("idx_reference", index.References.Distinct().ToList(), ("param", "text", r => r.Param), ("target_type", "text", r => r.TargetType), ("target_id", "text", r => r.TargetId), ("target_url", "text", r => r.TargetUrl));
+            rows.Add("idx_uri", index.Uris.Distinct().ToList(), ("param", "text", r => r.Param), ("value", "text", r => r.Value));
+        }
+
+        await batch.ExecuteNonQueryAsync(ct);
+    }
+
+    private static NpgsqlBatchCommand Statement(NpgsqlBatch batch, string sql)
+    {
+        var command = new NpgsqlBatchCommand(sql);
+        batch.BatchCommands.Add(command);
+        return command;
+    }
+
+    private static void Key(NpgsqlBatchCommand command, string type, string id)
+    {
+        command.Parameters.Add(Text(type));
+        command.Parameters.Add(Text(id));
+    }
+
+    private static NpgsqlParameter Text(string? value) => new() { NpgsqlDbType = NpgsqlDbType.Text, Value = (object?)value ?? DBNull.Value };
+
+    /// <summary>One INSERT ... SELECT FROM unnest(arrays) per index table that has rows.</summary>
+    private readonly struct IndexRows(NpgsqlBatch batch, string type, string id, string? patientKey)
+    {
+        private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> Sql = new(StringComparer.Ordinal);
+
+        public void Add<TRow>(string table, List<TRow> rows, params (string Column, string SqlType, Func<TRow, object?> Value)[] columns)
+        {
+            if (rows.Count == 0)
+            {
+                return;
+            }
+
+            var sql = Sql.GetOrAdd(table, _ =>
+            {
+                var arrays = string.Join(", ", columns.Select((c, i) => $"${i + 4}::{c.SqlType}[]"));
+                return $"INSERT INTO {table} (resource_type, id, patient_key, {string.Join(", ", columns.Select(c => c.Column))}) SELECT $1, $2, $3, u.* FROM unnest({arrays}) AS u";
+            });
+            var command = Statement(batch, sql);
+            Key(command, type, id);
+            command.Parameters.Add(Text(patientKey));
+            foreach (var (_, sqlType, value) in columns)
+            {
+                command.Parameters.Add(sqlType switch
+                {
+                    "bigint" => new NpgsqlParameter<long[]> { TypedValue = [.. rows.Select(r => (long)value(r)!)] },
+                    "double precision" => new NpgsqlParameter<double[]> { TypedValue = [.. rows.Select(r => (double)value(r)!)] },
+                    _ => new NpgsqlParameter<string?[]> { TypedValue = [.. rows.Select(r => (string?)value(r))] },
+                });
+            }
+        }
+    }
+}
