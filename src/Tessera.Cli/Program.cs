@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Tessera.Cli.Demo;
+using Tessera.Cli.Hl7;
 using Tessera.Cli.Import;
 using Tessera.Cli.Serve;
 
@@ -14,6 +15,7 @@ internal static class Program
             ServeCommand.Create(),
             ImportCommand.Create(),
             DemoCommand.Create(),
+            Hl7Command.Create(),
         };
         return await root.Parse(args).InvokeAsync();
     }

@@ -2,6 +2,7 @@ using System.CommandLine;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Hosting;
+using Tessera.Integration.Pipeline;
 using Tessera.Web.Hosting;
 
 namespace Tessera.Cli.Serve;
@@ -17,7 +18,8 @@ internal static class ServeCommand
         var urls = new Option<string>("--urls") { Description = "Where to listen, e.g. http://0.0.0.0:8080 (several separated by ';').", DefaultValueFactory = _ => DefaultUrls };
         var db = CommonOptions.Database();
         var noDemo = new Option<bool>("--no-demo") { Description = "Do not load the demo region into an empty embedded store." };
-        var command = new Command("serve", "Start Tessera: the FHIR R4 API at <url>/fhir. An empty embedded store gets a demo region first.") { urls, db, noDemo };
+        var mllp = new Option<int?>("--mllp") { Description = "Also receive HL7 v2 over MLLP on this port (sources, TLS and address from Tessera:Hl7; see docs/hl7v2.md)." };
+        var command = new Command("serve", "Start Tessera: the FHIR R4 API at <url>/fhir. An empty embedded store gets a demo region first.") { urls, db, noDemo, mllp };
         command.SetAction(async (parse, ct) =>
         {
             var location = CommonOptions.Resolve(parse.GetValue(db));
@@ -39,12 +41,23 @@ internal static class ServeCommand
                 : location.ConnectionString;
             builder.WebHost.UseUrls(listen);
             builder.AddTessera();
+            if (parse.GetValue(mllp) is { } mllpPort)
+            {
+                builder.Configuration[$"{Hl7FeedOptions.Section}:Port"] = mllpPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                builder.Services.AddHl7Feed(builder.Configuration);
+            }
+
             var app = builder.Build();
             app.UseTessera();
             await app.StartAsync(ct);
             foreach (var url in listen.Split(';', StringSplitOptions.RemoveEmptyEntries))
             {
                 Console.WriteLine($"Tessera is serving FHIR R4 at {url.TrimEnd('/')}/fhir (CapabilityStatement: {url.TrimEnd('/')}/fhir/metadata)");
+            }
+
+            if (parse.GetValue(mllp) is { } port)
+            {
+                Console.WriteLine($"Tessera is receiving HL7 v2 over MLLP on port {port}");
             }
 
             Console.WriteLine($"Database: {location.Describe()}. Press Ctrl+C to stop.");

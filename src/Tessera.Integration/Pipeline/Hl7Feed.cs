@@ -1,0 +1,188 @@
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Tessera.Integration.Inbox;
+using Tessera.Integration.Mapping;
+using Tessera.Integration.Mllp;
+using Tessera.RecordStore;
+using Tessera.RecordStore.Storage;
+
+namespace Tessera.Integration.Pipeline;
+
+/// <summary>
+/// The HL7 v2 feed on one node: the MLLP listener that commits each message to the inbox before acknowledging it,
+/// and the pipeline that maps stored messages to FHIR in the background.
+/// </summary>
+public sealed class Hl7Feed : IAsyncDisposable
+{
+    private readonly InboxWriter _writer;
+    private readonly MllpListener? _listener;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly SemaphoreSlim _wake = new(0, 1);
+    private readonly Task? _worker;
+    private readonly ILogger _logger;
+    private bool _stopped;
+
+    private Hl7Feed(FhirStore store, Hl7FeedOptions options, IReadOnlyList<Hl7Source> sources, ILoggerFactory loggers)
+    {
+        _logger = loggers.CreateLogger<Hl7Feed>();
+        Inbox = new Hl7Inbox(store);
+        Pipeline = new Hl7Pipeline(store, sources, loggers.CreateLogger<Hl7Pipeline>());
+        _writer = new InboxWriter(Inbox, options.MaxCommitBatch, store.Kind == DatabaseKind.Postgres ? 2 : 1, _logger);
+        _writer.Committed += Wake;
+        if (options.Port is { } port)
+        {
+            var receiver = new Hl7Receiver(sources, _writer, loggers.CreateLogger<Hl7Receiver>());
+            _listener = new MllpListener(ListenerOptions(options, port), receiver.HandleAsync, loggers.CreateLogger<MllpListener>());
+        }
+
+        if (options.RunPipeline)
+        {
+            _worker = Task.Run(() => WorkAsync(Math.Max(1, options.PipelineBatchSize), options.PipelinePollInterval, _stopping.Token));
+        }
+    }
+
+    /// <summary>Where the MLLP listener listens, when it runs.</summary>
+    public IPEndPoint? MllpEndPoint => _listener?.LocalEndPoint;
+
+    internal Hl7Inbox Inbox { get; }
+
+    internal Hl7Pipeline Pipeline { get; }
+
+    /// <summary>Creates the inbox tables if needed, then starts listening and processing.</summary>
+    public static async Task<Hl7Feed> StartAsync(FhirStore store, Hl7FeedOptions options, ILoggerFactory? loggers = null, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(options);
+        var sources = Hl7Source.From(options.Sources);
+        await new Hl7Inbox(store).MigrateAsync(ct);
+        var feed = new Hl7Feed(store, options, sources, loggers ?? NullLoggerFactory.Instance);
+        feed._listener?.Start();
+        if (sources.Count == 0)
+        {
+            feed._logger.LogWarning("No HL7 sources are configured (Tessera:Hl7:Sources): every message will be refused with AR");
+        }
+
+        return feed;
+    }
+
+    /// <summary>Stops accepting messages, lets the commits in flight finish, and stops the pipeline after its current batch.</summary>
+    public async Task StopAsync(CancellationToken ct = default)
+    {
+        if (_stopped)
+        {
+            return;
+        }
+
+        _stopped = true;
+        if (_listener is not null)
+        {
+            await _listener.StopAsync(ct);
+        }
+
+        await _writer.DisposeAsync();
+        await _stopping.CancelAsync();
+        if (_worker is not null)
+        {
+            await _worker.WaitAsync(ct);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync();
+        if (_listener is not null)
+        {
+            await _listener.DisposeAsync();
+        }
+
+        _stopping.Dispose();
+        _wake.Dispose();
+    }
+
+    private void Wake()
+    {
+        try
+        {
+            if (_wake.CurrentCount == 0)
+            {
+                _wake.Release();
+            }
+        }
+        catch (SemaphoreFullException)
+        {
+            // Already signalled.
+        }
+        catch (ObjectDisposedException)
+        {
+            // Stopped.
+        }
+    }
+
+    private async Task WorkAsync(int batchSize, TimeSpan poll, CancellationToken ct)
+    {
+        var failures = 0;
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                var taken = await Pipeline.ProcessBatchAsync(batchSize, ct);
+                failures = 0;
+                if (taken == 0)
+                {
+                    await _wake.WaitAsync(poll, ct);
+                }
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception e)
+            {
+                // The database is unavailable or refused the batch: messages stay pending; try again shortly.
+                failures++;
+                _logger.LogError(e, "The HL7 pipeline could not process a batch (attempt {Attempt}); messages stay in the inbox", failures);
+                try
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(30_000, 250 * Math.Pow(2, Math.Min(failures, 8)))), ct);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+            }
+        }
+    }
+
+    private static MllpListenerOptions ListenerOptions(Hl7FeedOptions options, int port) => new()
+    {
+        Address = options.Address is "*" or "0.0.0.0" ? IPAddress.Any : IPAddress.TryParse(options.Address, out var ip) ? ip
+            : throw new InvalidOperationException($"Tessera:Hl7:Address '{options.Address}' is not an IP address; use e.g. 127.0.0.1 or 0.0.0.0."),
+        Port = port,
+        MaxConnections = options.MaxConnections,
+        MaxMessageBytes = options.MaxMessageBytes,
+        Certificate = LoadCertificate(options),
+        RequireClientCertificate = options.RequireClientCertificate,
+    };
+
+    private static X509Certificate2? LoadCertificate(Hl7FeedOptions options)
+    {
+        if (string.IsNullOrWhiteSpace(options.CertificatePath))
+        {
+            return null;
+        }
+
+        if (!File.Exists(options.CertificatePath))
+        {
+            throw new InvalidOperationException($"The MLLP TLS certificate '{options.CertificatePath}' does not exist (Tessera:Hl7:CertificatePath).");
+        }
+
+        var certificate = Path.GetExtension(options.CertificatePath).ToLowerInvariant() is ".pem" or ".crt"
+            ? X509Certificate2.CreateFromPemFile(options.CertificatePath, options.CertificateKeyPath)
+            : X509CertificateLoader.LoadPkcs12FromFile(options.CertificatePath, options.CertificatePassword);
+        return certificate.HasPrivateKey
+            ? certificate
+            : throw new InvalidOperationException($"The MLLP TLS certificate '{options.CertificatePath}' has no private key; give a .pfx with its key, or CertificateKeyPath for a PEM.");
+    }
+}
