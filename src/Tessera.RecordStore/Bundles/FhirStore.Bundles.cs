@@ -30,6 +30,9 @@ public sealed partial class FhirStore
         public string? TargetId { get; set; }
 
         public FhirResponse? Existing { get; set; }
+
+        /// <summary>For an update by id: its target locked (or claimed) ahead of time with the bundle's other targets.</summary>
+        public Resources.PreparedTarget? Prepared { get; set; }
     }
 
     private async Task<FhirResponse> ProcessBundleAsync(FhirRequest request, CancellationToken ct)
@@ -140,10 +143,39 @@ public sealed partial class FhirStore
                 await RewriteReferencesAsync(scope, plan.Entry.Resource!, map, plan.Index, request.BaseUrl, ct);
             }
 
-            var results = new FhirResponse[plans.Count];
-            foreach (var plan in ordered)
+            // Creates and updates are held back and sent together; anything that reads through the scope flushes first.
+            var deferring = scope.Defer();
+            var updates = ordered.Where(p => p.Existing is null && p.Entry.Request!.Method == Bundle.HTTPVerb.PUT && p.TargetId is not null && p.Entry.Resource is not null && p.Type is not null).ToList();
+            var prepared = updates.Count > 1
+                ? await _repository.PrepareTargetsAsync(scope, [.. updates.Select(p => (p.Type!, p.TargetId!))], DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), ct)
+                : [];
+            foreach (var plan in updates)
             {
-                results[plan.Index] = await RunTransactionEntryAsync(scope, plan, ct);
+                plan.Prepared = prepared.GetValueOrDefault((plan.Type!, plan.TargetId!));
+            }
+
+            var results = new FhirResponse[plans.Count];
+            try
+            {
+                foreach (var plan in ordered)
+                {
+                    if (deferring)
+                    {
+                        scope.Deferred!.Owner = plan.Index;
+                        if (!WritesDirectly(plan))
+                        {
+                            await scope.FlushAsync(ct);
+                        }
+                    }
+
+                    results[plan.Index] = await RunTransactionEntryAsync(scope, plan, ct);
+                }
+
+                await scope.FlushAsync(ct);
+            }
+            catch (DeferredWriteException e)
+            {
+                throw Annotate(FhirException.Conflict("The entry's resource id or version already exists."), e.Owner);
             }
 
             return results;
@@ -157,6 +189,12 @@ public sealed partial class FhirStore
 
         return response;
     }
+
+    /// <summary>Whether an entry goes straight to the writer (a create or an update by id) rather than through dispatch.</summary>
+    private static bool WritesDirectly(EntryPlan plan) =>
+        plan.Existing is not null
+        || (plan.Entry.Request!.Method == Bundle.HTTPVerb.POST && plan.Entry.Resource is not null and not Bundle)
+        || (plan.Entry.Request!.Method == Bundle.HTTPVerb.PUT && plan.TargetId is not null && plan.Entry.Resource is not null);
 
     private async Task<FhirResponse> RunTransactionEntryAsync(WriteScope scope, EntryPlan plan, CancellationToken ct)
     {
@@ -193,7 +231,7 @@ public sealed partial class FhirStore
 
                 body.Id = plan.TargetId;
                 var ifMatch = plan.Request.IfMatch is null ? (long?)null : ParseETag(plan.Request.IfMatch, "ifMatch");
-                return await _writer.UpdateAsync(scope, body, plan.TargetId, ifMatch, "PUT", ct);
+                return await _writer.UpdateAsync(scope, body, plan.TargetId, ifMatch, "PUT", ct, plan.Prepared);
             }
 
             return await DispatchAsync(plan.Request, scope, ct);

@@ -10,6 +10,9 @@ internal sealed record StoredVersion(string ResourceType, string Id, long Versio
 /// <summary>The current-version row of a resource, read (and on PostgreSQL locked) before writing the next.</summary>
 internal sealed record CurrentRow(long Version, bool Deleted, string? PatientKey);
 
+/// <summary>What a bundle learnt of an update's target before running it: its locked current row, or that the id was claimed.</summary>
+internal sealed record PreparedTarget(CurrentRow? Current, bool Claimed);
+
 /// <summary>Rows of the resource and version tables and the search index, in SQL shared by both dialects.</summary>
 internal sealed class ResourceRepository(SqlDialect dialect)
 {
@@ -78,6 +81,49 @@ internal sealed class ResourceRepository(SqlDialect dialect)
         return await reader.ReadAsync(ct) ? new CurrentRow(reader.GetInt64(0), reader.GetInt32(1) != 0, reader.IsDBNull(2) ? null : reader.GetString(2)) : null;
     }
 
+    /// <summary>
+    /// Locks the current rows of many resources at once and claims the ids that do not exist yet, so that a
+    /// bundle's updates need no round trip each. A key missing from the answer was taken by a concurrent writer
+    /// and is left to the one-by-one path.
+    /// </summary>
+    public async Task<Dictionary<(string Type, string Id), PreparedTarget>> PrepareTargetsAsync(WriteScope scope, IReadOnlyList<(string Type, string Id)> keys, long lastUpdated, CancellationToken ct)
+    {
+        var prepared = new Dictionary<(string Type, string Id), PreparedTarget>();
+        foreach (var chunk in keys.Distinct().Chunk(200))
+        {
+            var rows = string.Join(", ", chunk.Select((_, i) => $"(@t{i}, @i{i})"));
+            var parameters = chunk.SelectMany((k, i) => new (string, object?)[] { ($"t{i}", k.Type), ($"i{i}", k.Id) }).ToList();
+            await using (var cmd = Db.Command(scope.Connection, scope.Transaction,
+                $"SELECT resource_type, id, version, deleted, patient_key FROM resource WHERE (resource_type, id) IN ({rows}) ORDER BY resource_type, id" + dialect.ForUpdate, [.. parameters]))
+            await using (var reader = await cmd.ExecuteReaderAsync(ct))
+            {
+                while (await reader.ReadAsync(ct))
+                {
+                    prepared[(reader.GetString(0), reader.GetString(1))] = new PreparedTarget(
+                        new CurrentRow(reader.GetInt64(2), reader.GetInt32(3) != 0, reader.IsDBNull(4) ? null : reader.GetString(4)), false);
+                }
+            }
+
+            var missing = chunk.Where(k => !prepared.ContainsKey(k)).ToList();
+            if (missing.Count == 0)
+            {
+                continue;
+            }
+
+            var values = string.Join(", ", missing.Select((_, i) => $"(@t{i}, @i{i}, 0, @lu, 1, NULL)"));
+            var claimParameters = missing.SelectMany((k, i) => new (string, object?)[] { ($"t{i}", k.Type), ($"i{i}", k.Id) }).Append(("lu", lastUpdated)).ToList();
+            await using var claim = Db.Command(scope.Connection, scope.Transaction,
+                $"INSERT INTO resource (resource_type, id, version, last_updated, deleted, patient_key) VALUES {values} ON CONFLICT DO NOTHING RETURNING resource_type, id", [.. claimParameters]);
+            await using var claimed = await claim.ExecuteReaderAsync(ct);
+            while (await claimed.ReadAsync(ct))
+            {
+                prepared[(claimed.GetString(0), claimed.GetString(1))] = new PreparedTarget(null, true);
+            }
+        }
+
+        return prepared;
+    }
+
     /// <summary>Claims a new resource id; false when another writer holds it already.</summary>
     public async Task<bool> TryClaimAsync(WriteScope scope, string type, string id, long lastUpdated, string? patientKey, CancellationToken ct)
     {
@@ -93,6 +139,12 @@ internal sealed class ResourceRepository(SqlDialect dialect)
     /// </summary>
     public async Task WriteVersionAsync(WriteScope scope, StoredVersion version, string? patientKey, IndexValues? index, bool isNew, CancellationToken ct)
     {
+        if (scope.Deferred is { } deferred)
+        {
+            await deferred.AddAsync(version, patientKey, index, isNew, ct);
+            return;
+        }
+
         if (scope.Connection is Npgsql.NpgsqlConnection postgres)
         {
             await PostgresVersionWriter.WriteAsync(postgres, (Npgsql.NpgsqlTransaction)scope.Transaction, version, patientKey, index, isNew, ct);

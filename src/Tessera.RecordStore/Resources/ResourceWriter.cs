@@ -35,12 +35,12 @@ internal sealed partial class ResourceWriter(ResourceRepository repository, Reso
     }
 
     /// <summary>Update, or create with the client's id when none exists (update-as-create).</summary>
-    public async Task<FhirResponse> UpdateAsync(WriteScope scope, Resource resource, string id, long? ifMatch, string method, CancellationToken ct)
+    public async Task<FhirResponse> UpdateAsync(WriteScope scope, Resource resource, string id, long? ifMatch, string method, CancellationToken ct, PreparedTarget? prepared = null)
     {
         var type = resource.TypeName;
         var now = Now();
-        var current = await repository.LockCurrentAsync(scope, type, id, ct);
-        if (current is null)
+        var current = prepared is { Current: not null } || prepared is { Claimed: true } ? prepared.Current : await repository.LockCurrentAsync(scope, type, id, ct);
+        if (current is null && prepared is not { Claimed: true })
         {
             if (ifMatch is not null)
             {

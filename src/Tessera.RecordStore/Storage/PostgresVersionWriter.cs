@@ -26,6 +26,13 @@ internal static class PostgresVersionWriter
     public static async Task WriteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, StoredVersion version, string? patientKey, IndexValues? index, bool isNew, CancellationToken ct)
     {
         await using var batch = new NpgsqlBatch(connection, transaction);
+        Append(batch, version, patientKey, index, isNew);
+        await batch.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>Adds the statements that write one version to a batch, to be sent with others in one round trip.</summary>
+    public static void Append(NpgsqlBatch batch, StoredVersion version, string? patientKey, IndexValues? index, bool isNew)
+    {
         var lu = version.LastUpdated.ToUnixTimeMilliseconds();
         var deleted = (short)(version.Deleted ? 1 : 0);
 
@@ -65,8 +72,6 @@ internal static class PostgresVersionWriter
             rows.Add("idx_reference", index.References.Distinct().ToList(), ("param", "text", r => r.Param), ("target_type", "text", r => r.TargetType), ("target_id", "text", r => r.TargetId), ("target_url", "text", r => r.TargetUrl));
             rows.Add("idx_uri", index.Uris.Distinct().ToList(), ("param", "text", r => r.Param), ("value", "text", r => r.Value));
         }
-
-        await batch.ExecuteNonQueryAsync(ct);
     }
 
     private static NpgsqlBatchCommand Statement(NpgsqlBatch batch, string sql)

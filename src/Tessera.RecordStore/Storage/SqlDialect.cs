@@ -43,8 +43,26 @@ internal sealed class WriteScope(DbConnection connection, DbTransaction transact
 
     public DbTransaction Transaction { get; } = transaction;
 
+    /// <summary>Version writes held back to be sent together (PostgreSQL transaction bundles), or null.</summary>
+    public DeferredWrites? Deferred { get; private set; }
+
+    /// <summary>Starts holding version writes back, where the database gains from it; false when writes stay immediate.</summary>
+    public bool Defer()
+    {
+        if (Deferred is null && Connection is Npgsql.NpgsqlConnection npgsql)
+        {
+            Deferred = new DeferredWrites(npgsql, (Npgsql.NpgsqlTransaction)Transaction);
+        }
+
+        return Deferred is not null;
+    }
+
+    /// <summary>Sends any held-back writes, so that what follows reads them.</summary>
+    public Task FlushAsync(CancellationToken ct) => Deferred?.FlushAsync(ct) ?? Task.CompletedTask;
+
     public async Task CommitAsync(CancellationToken ct)
     {
+        await FlushAsync(ct);
         await Transaction.CommitAsync(ct);
         _done = true;
     }
@@ -63,6 +81,11 @@ internal sealed class WriteScope(DbConnection connection, DbTransaction transact
                 {
                     // The transaction already ended with its connection.
                 }
+            }
+
+            if (Deferred is not null)
+            {
+                await Deferred.DisposeAsync();
             }
 
             await Transaction.DisposeAsync();

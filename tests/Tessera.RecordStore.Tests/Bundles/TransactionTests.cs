@@ -104,6 +104,64 @@ public class TransactionTests(StoreFixture stores) : IClassFixture<StoreFixture>
 
     [Theory]
     [MemberData(nameof(StoreFixture.Backends), MemberType = typeof(StoreFixture))]
+    public async System.Threading.Tasks.Task Many_updates_and_creates_in_one_transaction_are_all_written_and_searchable(string backend)
+    {
+        // Large enough that the writes are held back and sent in several batches, and the targets locked together.
+        var store = stores[backend];
+        var family = StoreExtensions.Unique("bulk");
+        var existing = new List<string>();
+        for (var i = 0; i < 3; i++)
+        {
+            existing.Add((await store.Send("POST", "Patient", new Patient { Name = [new HumanName { Family = family + "-old" }] })).Id!);
+        }
+
+        var bundle = new Bundle { Type = Bundle.BundleType.Transaction };
+        var newIds = Enumerable.Range(0, 400).Select(_ => StoreExtensions.Unique("p")).ToList();
+        foreach (var id in existing.Concat(newIds))
+        {
+            bundle.Entry.Add(new() { Resource = new Patient { Id = id, Name = [new HumanName { Family = family }] }, Request = new() { Method = Bundle.HTTPVerb.PUT, Url = $"Patient/{id}" } });
+        }
+
+        for (var i = 0; i < 300; i++)
+        {
+            bundle.Entry.Add(Post(new Observation { Status = ObservationStatus.Final, Code = new CodeableConcept("http://loinc.org", "8867-4"), Subject = new ResourceReference($"Patient/{newIds[i]}") }, "urn:uuid:" + Guid.NewGuid()));
+        }
+
+        bundle.Entry.Add(new() { Request = new() { Method = Bundle.HTTPVerb.GET, Url = $"Patient?family:exact={family}&_summary=count" } });
+        var response = await store.Send("POST", string.Empty, bundle);
+        Assert.True(response.Status == 200, StoreExtensions.Describe(response));
+        var result = (Bundle)response.Resource!;
+
+        Assert.All(result.Entry.Take(3), e => Assert.StartsWith("200", e.Response.Status, StringComparison.Ordinal));
+        Assert.All(result.Entry.Take(3), e => Assert.EndsWith("/_history/2", e.Response.Location, StringComparison.Ordinal));
+        Assert.All(result.Entry.Skip(3).Take(400), e => Assert.StartsWith("201", e.Response.Status, StringComparison.Ordinal));
+        Assert.All(result.Entry.Skip(403).Take(300), e => Assert.StartsWith("201", e.Response.Status, StringComparison.Ordinal));
+        // The GET ran after the held-back writes were sent.
+        Assert.Equal(403, ((Bundle)result.Entry[^1].Resource).Total);
+        var observations = await store.SearchAsync($"Observation?subject=Patient/{newIds[299]}");
+        Assert.Single(observations.Entry);
+        Assert.Equal(2, (await store.Send("GET", $"Patient/{existing[0]}")).Version);
+    }
+
+    [Theory]
+    [MemberData(nameof(StoreFixture.Backends), MemberType = typeof(StoreFixture))]
+    public async System.Threading.Tasks.Task An_if_match_on_a_missing_target_fails_the_whole_transaction(string backend)
+    {
+        var store = stores[backend];
+        var ids = new[] { StoreExtensions.Unique("a"), StoreExtensions.Unique("b") };
+        var bundle = new Bundle { Type = Bundle.BundleType.Transaction };
+        bundle.Entry.Add(new() { Resource = new Patient { Id = ids[0] }, Request = new() { Method = Bundle.HTTPVerb.PUT, Url = $"Patient/{ids[0]}" } });
+        bundle.Entry.Add(new() { Resource = new Patient { Id = ids[1] }, Request = new() { Method = Bundle.HTTPVerb.PUT, Url = $"Patient/{ids[1]}", IfMatch = "W/\"1\"" } });
+
+        var response = await store.Send("POST", string.Empty, bundle);
+
+        Assert.Equal(412, response.Status);
+        Assert.Contains("Bundle.entry[1]", StoreExtensions.Describe(response), StringComparison.Ordinal);
+        Assert.Equal(404, (await store.Send("GET", $"Patient/{ids[0]}")).Status);
+    }
+
+    [Theory]
+    [MemberData(nameof(StoreFixture.Backends), MemberType = typeof(StoreFixture))]
     public async System.Threading.Tasks.Task Entries_run_delete_post_put_get_in_that_order(string backend)
     {
         var store = stores[backend];
