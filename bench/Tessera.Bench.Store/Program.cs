@@ -12,6 +12,11 @@ using Hl7.Fhir.Serialization;
 var baseUrl = (args.Length > 0 ? args[0] : "http://127.0.0.1:8080/fhir").TrimEnd('/');
 var scale = args.Length > 1 ? double.Parse(args[1], CultureInfo.InvariantCulture) : 1.0;
 using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64 }) { Timeout = TimeSpan.FromMinutes(5) };
+// /fhir needs an access token (docs/security.md): a system client's token with system/*.cruds.
+if (Environment.GetEnvironmentVariable("TESSERA_TOKEN") is { Length: > 0 } token)
+{
+    http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+}
 var serializer = new FhirJsonSerializer();
 var createdIds = new List<string>();
 var only = args.Length > 2 ? args[2].Split(',') : ["create", "read", "bundle"];

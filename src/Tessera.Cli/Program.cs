@@ -1,8 +1,10 @@
 using System.CommandLine;
+using Tessera.Cli.Clients;
 using Tessera.Cli.Demo;
 using Tessera.Cli.Hl7;
 using Tessera.Cli.Import;
 using Tessera.Cli.Serve;
+using Tessera.Cli.Users;
 
 namespace Tessera.Cli;
 
@@ -16,6 +18,8 @@ internal static class Program
             ImportCommand.Create(),
             DemoCommand.Create(),
             Hl7Command.Create(),
+            UsersCommand.Create(),
+            ClientsCommand.Create(),
         };
         return await root.Parse(args).InvokeAsync();
     }

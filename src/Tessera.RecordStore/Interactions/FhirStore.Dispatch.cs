@@ -15,7 +15,9 @@ namespace Tessera.RecordStore;
 /// <summary>Routing of interactions (FHIR R4 RESTful API, 3.1.0) to reads, writes, history and search.</summary>
 public sealed partial class FhirStore
 {
-    internal async Task<FhirResponse> DispatchAsync(FhirRequest request, WriteScope? scope, CancellationToken ct)
+    internal Task<FhirResponse> DispatchAsync(FhirRequest request, WriteScope? scope, CancellationToken ct) => GuardedDispatchAsync(request, scope, ct);
+
+    private async Task<FhirResponse> DispatchCoreAsync(FhirRequest request, WriteScope? scope, CancellationToken ct)
     {
         var segments = request.Path.Length == 0 ? [] : request.Path.Split('/');
         var method = request.Method;

@@ -1,3 +1,4 @@
+using System.Security.Claims;
 using System.Text;
 using Hl7.Fhir.Model;
 using Microsoft.AspNetCore.Builder;
@@ -8,6 +9,7 @@ using Microsoft.Extensions.Options;
 using Tessera.RecordStore;
 using Tessera.RecordStore.Interactions;
 using Tessera.RecordStore.Serialization;
+using Tessera.Web.Auth;
 using Tessera.Web.Hosting;
 
 namespace Tessera.Web.Fhir;
@@ -35,8 +37,23 @@ internal static class FhirEndpoints
                 throw new FhirException(406, Outcomes.Error(OperationOutcome.IssueType.NotSupported, $"_format '{format}' is not supported: use json or xml."));
             }
 
-            request = await BuildRequestAsync(context, options);
+            ClaimsPrincipal? caller = null;
+            if (!IsPublic(context.Request))
+            {
+                caller = await FhirAuthentication.AuthenticateAsync(context);
+                if (caller is null)
+                {
+                    return;
+                }
+            }
+
+            request = await BuildRequestAsync(context, options) with { Principal = caller };
             var response = await store.ExecuteAsync(request, context.RequestAborted);
+            if (response.Resource is CapabilityStatement statement)
+            {
+                SmartConfiguration.Describe(statement, FhirAuthentication.ServerBaseUrl(context, options));
+            }
+
             await FhirResponseWriter.WriteAsync(context, request, response);
         }
         catch (FhirException e)
@@ -44,6 +61,10 @@ internal static class FhirEndpoints
             await FhirResponseWriter.WriteOutcomeAsync(context, e.Status, e.Outcome);
         }
     }
+
+    /// <summary>The CapabilityStatement is public (SMART clients read it before they have a token).</summary>
+    private static bool IsPublic(HttpRequest request) =>
+        request.Method is "GET" or "HEAD" && (request.Path.Value?.TrimEnd('/') ?? string.Empty).Equals(Base + "/metadata", StringComparison.Ordinal);
 
     private static async Task<FhirRequest> BuildRequestAsync(HttpContext context, TesseraOptions options)
     {
@@ -109,7 +130,6 @@ internal static class FhirEndpoints
             PreferReturn = prefer.TryGetValue("return", out var r) ? r : null,
             StrictHandling = prefer.TryGetValue("handling", out var h) && h == "strict",
             BaseUrl = baseUrl,
-            Principal = context.User.Identity?.IsAuthenticated == true ? context.User : null,
         };
     }
 

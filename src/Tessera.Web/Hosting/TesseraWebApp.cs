@@ -9,6 +9,7 @@ using Microsoft.Extensions.Options;
 using Tessera.RecordStore;
 using Tessera.RecordStore.Interactions;
 using Tessera.RecordStore.Storage;
+using Tessera.Web.Auth;
 using Tessera.Web.Fhir;
 
 namespace Tessera.Web.Hosting;
@@ -25,6 +26,7 @@ public static class TesseraWebApp
         builder.Services.AddSingleton<StoreHolder>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<StoreHolder>());
         builder.Services.AddSingleton(sp => sp.GetRequiredService<StoreHolder>().Store);
+        AuthServices.Add(builder);
         builder.Logging.AddSimpleConsole(o =>
         {
             o.IncludeScopes = true;
@@ -57,6 +59,7 @@ public static class TesseraWebApp
                 : error?.Message ?? "Bad request.";
             await FhirResponseWriter.WriteOutcomeAsync(context, status, Outcomes.Error(status == 500 ? Hl7.Fhir.Model.OperationOutcome.IssueType.Exception : Hl7.Fhir.Model.OperationOutcome.IssueType.Invalid, message));
         }));
+        AuthServices.Use(app);
         app.MapGet("/", () => Results.Redirect("/fhir/metadata"));
         app.MapGet("/healthz", async (FhirStore store, CancellationToken ct) =>
         {

@@ -1,9 +1,13 @@
+using System.Net;
+using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Tessera.RecordStore.Storage;
 using Tessera.Testing;
+using Tessera.Web.Auth;
 using Tessera.Web.Hosting;
 
 namespace Tessera.Web.Tests.Infrastructure;
@@ -17,17 +21,59 @@ public sealed class TesseraHost : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly TestDatabase _database;
 
-    private TesseraHost(string backend, WebApplication app, TestDatabase database)
+    /// <summary>The client the tests use by default: a system registered with system/*.cruds.</summary>
+    public const string TestClientId = "tessera-tests";
+    public const string TestClientScopes = "system/*.cruds";
+
+    private TesseraHost(string backend, WebApplication app, TestDatabase database, string token)
     {
         Backend = backend;
         _app = app;
         _database = database;
         Client = app.GetTestClient();
+        Client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        Anonymous = app.GetTestClient();
     }
 
     public string Backend { get; }
 
+    /// <summary>A client with a real access token for system/*.cruds, from the real token endpoint.</summary>
     public HttpClient Client { get; }
+
+    /// <summary>A client without a token.</summary>
+    public HttpClient Anonymous { get; }
+
+    public IServiceProvider Services => _app.Services;
+
+    public TestServer Server => _app.GetTestServer();
+
+    /// <summary>Registers a client (as tessera clients add does).</summary>
+    public async Task AddClientAsync(string id, string? secret, string scopes, string grant = ClientRegistry.ClientCredentials, params string[] redirectUris)
+    {
+        await using var scope = _app.Services.CreateAsyncScope();
+        await scope.ServiceProvider.GetRequiredService<ClientRegistry>().AddAsync(new NewClient(id, secret, scopes.Split(' '), grant, redirectUris), default);
+    }
+
+    /// <summary>Runs the client credentials grant; returns the token endpoint's status and JSON.</summary>
+    public static async Task<(HttpStatusCode Status, JsonElement Body)> ClientCredentialsAsync(HttpClient http, string id, string secret, string? scope)
+    {
+        var form = new Dictionary<string, string> { ["grant_type"] = "client_credentials", ["client_id"] = id, ["client_secret"] = secret };
+        if (scope is not null)
+        {
+            form["scope"] = scope;
+        }
+
+        using var response = await http.PostAsync("/auth/token", new FormUrlEncodedContent(form));
+        return (response.StatusCode, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone());
+    }
+
+    /// <summary>A client that sends the given access token.</summary>
+    public HttpClient WithToken(string token)
+    {
+        var client = _app.GetTestClient();
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        return client;
+    }
 
     public static async Task<TesseraHost> StartAsync(string backend, IReadOnlyDictionary<string, string?>? settings = null)
     {
@@ -51,7 +97,22 @@ public sealed class TesseraHost : IAsyncDisposable
             // A route that fails on purpose, so the server-error path (500 OperationOutcome, correlation id) can be tested.
             app.MapGet("/test/fail", string () => throw new InvalidOperationException("deliberate failure for the test"));
             await app.StartAsync();
-            return new TesseraHost(backend, app, database);
+
+            // The default client signs in like any system: registered, then a token from the real token endpoint.
+            var secret = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24));
+            await using (var scope = app.Services.CreateAsyncScope())
+            {
+                await scope.ServiceProvider.GetRequiredService<ClientRegistry>().AddAsync(new NewClient(TestClientId, secret, [TestClientScopes], ClientRegistry.ClientCredentials, []), default);
+            }
+
+            using var raw = app.GetTestClient();
+            var (status, body) = await ClientCredentialsAsync(raw, TestClientId, secret, TestClientScopes);
+            if (status != HttpStatusCode.OK)
+            {
+                throw new InvalidOperationException($"The test client got no token: {status} {body}");
+            }
+
+            return new TesseraHost(backend, app, database, body.GetProperty("access_token").GetString()!);
         }
         catch
         {
@@ -77,6 +138,7 @@ public sealed class TesseraHost : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         Client.Dispose();
+        Anonymous.Dispose();
         await _app.StopAsync();
         await _app.DisposeAsync();
         await _database.DisposeAsync();
@@ -91,6 +153,8 @@ public class FhirHosts : IAsyncLifetime
     public static TheoryData<string> Backends => new() { "sqlite", "postgres" };
 
     public HttpClient this[string backend] => _hosts[backend].Client;
+
+    public TesseraHost Host(string backend) => _hosts[backend];
 
     protected virtual IReadOnlyDictionary<string, string?>? Settings => null;
 
