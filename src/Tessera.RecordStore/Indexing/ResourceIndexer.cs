@@ -3,6 +3,8 @@ using System.Globalization;
 using Hl7.Fhir.FhirPath;
 using Hl7.Fhir.Model;
 using Hl7.Fhir.Utility;
+using Hl7.FhirPath;
+using Hl7.FhirPath.Expressions;
 
 namespace Tessera.RecordStore.Indexing;
 
@@ -16,9 +18,17 @@ internal sealed class ResourceIndexer(SearchParameterRegistry registry)
 
     private static readonly ConcurrentDictionary<string, Type?> ResourceTypes = new(StringComparer.Ordinal);
 
+    // Every parameter's expression is compiled once and kept: the engine's own cache holds 500, fewer than the
+    // core definitions a busy store evaluates, and recompiling costs far more than evaluating.
+    private static readonly FhirPathCompiler Compiler = new(new SymbolTable().AddStandardFP().AddFhirExtensions());
+
+    private static readonly ConcurrentDictionary<string, Lazy<CompiledExpression?>> Compiled = new(StringComparer.Ordinal);
+
     public IndexValues Extract(Resource resource)
     {
         var values = new IndexValues();
+        // One node tree for the resource, shared by all its parameters' expressions.
+        var node = resource.ToPocoNode();
         foreach (var param in registry.For(resource.TypeName))
         {
             if (param.Expression is null)
@@ -30,7 +40,12 @@ internal sealed class ResourceIndexer(SearchParameterRegistry registry)
             try
             {
                 var expression = param.IsCommon ? $"{resource.TypeName}.{param.Expression}" : param.Expression;
-                selected = resource.Select(expression, Context).OfType<Base>().ToList();
+                if (Compile(expression) is not { } compiled)
+                {
+                    continue;
+                }
+
+                selected = compiled(node, Context).Select(n => n.Poco).OfType<Base>().ToList();
             }
             catch (Exception e) when (e is InvalidOperationException or ArgumentException or FormatException or NotSupportedException)
             {
@@ -46,6 +61,20 @@ internal sealed class ResourceIndexer(SearchParameterRegistry registry)
 
         return values;
     }
+
+    private static CompiledExpression? Compile(string expression) =>
+        Compiled.GetOrAdd(expression, e => new Lazy<CompiledExpression?>(() =>
+        {
+            try
+            {
+                return Compiler.Compile(e);
+            }
+            catch (FormatException)
+            {
+                // An expression the engine cannot parse indexes nothing rather than refusing writes.
+                return null;
+            }
+        })).Value;
 
     /// <summary>The id of the patient whose compartment the resource is in, if any.</summary>
     public static string? PatientKey(Resource resource, IndexValues values)
