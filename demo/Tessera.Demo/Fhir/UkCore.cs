@@ -28,6 +28,16 @@ internal static class UkCore
     public const string Consent = Base + "UKCore-Consent";
     public const string Flag = Base + "UKCore-Flag";
     public const string EpisodeOfCare = Base + "UKCore-EpisodeOfCare";
+    public const string Appointment = Base + "UKCore-Appointment";
+    public const string Medication = Base + "UKCore-Medication";
+    public const string Immunization = Base + "UKCore-Immunization";
+    public const string DiagnosticReportLab = Base + "UKCore-DiagnosticReport-Lab";
+    public const string Composition = Base + "UKCore-Composition";
+    public const string CareTeam = Base + "UKCore-CareTeam";
+    public const string RespirationRate = Base + "UKCore-Observation-VitalSigns-RespirationRate";
+    public const string BodyTemperature = Base + "UKCore-Observation-VitalSigns-BodyTemperature";
+    public const string OxygenSaturation = Base + "UKCore-Observation-VitalSigns-OxygenSaturation";
+    public const string EarlyWarningScore = Base + "UKCore-Observation-EarlyWarningTotalScore";
 
     public const string EthnicCategoryExtension = Base + "Extension-UKCore-EthnicCategory";
     public const string NhsNumberVerificationStatusExtension = Base + "Extension-UKCore-NHSNumberVerificationStatus";
@@ -51,6 +61,14 @@ internal static class Systems
     public const string DischargeMethod = "https://fhir.hl7.org.uk/CodeSystem/UKCore-DischargeMethodEngland";
     public const string DischargeDestination = "https://fhir.hl7.org.uk/CodeSystem/UKCore-DischargeDestinationEngland";
     public const string ActCode = "http://terminology.hl7.org/CodeSystem/v3-ActCode";
+    public const string Confidentiality = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality";
+    public const string ObservationInterpretation = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation";
+    public const string DiagnosticServiceSection = "http://terminology.hl7.org/CodeSystem/v2-0074";
+    public const string AppointmentType = "http://terminology.hl7.org/CodeSystem/v2-0276";
+    public const string AppointmentCancellationReason = "http://terminology.hl7.org/CodeSystem/appointment-cancellation-reason";
+    public const string CareTeamCategory = Loinc;
+    public const string RecordStandardHeadings = "https://fhir.hl7.org.uk/CodeSystem/UKCore-RecordStandardHeadings";
+    public const string ParticipationRole = "http://terminology.hl7.org/CodeSystem/v3-RoleCode";
     public const string ParticipationType = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType";
     public const string ObservationCategory = "http://terminology.hl7.org/CodeSystem/observation-category";
     public const string ConditionClinical = "http://terminology.hl7.org/CodeSystem/condition-clinical";

@@ -1,4 +1,5 @@
 using Hl7.Fhir.Model;
+using Tessera.Demo.Clinical;
 using Tessera.Demo.Fhir;
 using Tessera.Demo.People;
 using Tessera.Demo.Randomness;
@@ -6,7 +7,7 @@ using Tessera.Demo.Randomness;
 namespace Tessera.Demo.Region;
 
 /// <summary>A member of staff: a Practitioner and the PractitionerRole they hold at one organisation.</summary>
-internal sealed record Staff(string PractitionerId, string RoleId, string Name);
+internal sealed record Staff(string PractitionerId, string RoleId, string Name, string OrganisationId);
 
 /// <summary>A Location with the organisation that runs it.</summary>
 internal sealed record Site(string LocationId, string Name, string OrganisationId);
@@ -16,10 +17,14 @@ internal sealed record Practice(string OrganisationId, string OdsCode, string Na
 /// <summary>An outpatient clinic or ward of the acute trust with the specialty that runs it.</summary>
 internal sealed record Unit(Site Site, string SpecialtyCode, string SpecialtyDisplay, IReadOnlyList<Staff> Clinicians);
 
+/// <summary>A service outside the acute trust: where it runs, who runs it and its staff.</summary>
+internal sealed record Team(string OrganisationId, string OrganisationName, string ServiceId, Site Site, IReadOnlyList<Staff> Staff);
+
 /// <summary>
-/// The health and social care organisations of Tessvale, their sites, services and staff. Every resource has
-/// a fixed id so that people's bundles can reference it as Type/id; the set scales with the population
-/// (about one GP practice per 8,000 people) and is otherwise the same for any seed.
+/// The health and social care organisations of Tessvale, their sites, services and staff, and the shared
+/// Medication resources hospital prescribing points at. Every resource has a fixed id so that people's bundles
+/// can reference it as Type/id; the set scales with the population (about one GP practice per 8,000 people,
+/// one community pharmacy per 5,000) and is otherwise the same for any seed.
 /// </summary>
 internal sealed class RegionDirectory
 {
@@ -34,9 +39,15 @@ internal sealed class RegionDirectory
     public const string ChildrenSocialCareServiceId = "tv-hs-childrens-social-care";
 
     public const string AcuteTrustName = "Tessvale Hospitals NHS Foundation Trust";
+    public const string CommunityTrustName = "Tessvale Community Health NHS Trust";
+    public const string MentalHealthTrustName = "Tessvale Mental Health NHS Foundation Trust";
     public const string CouncilName = "Tessvale County Council";
+    public const string HospiceName = "Vale Hospice";
+    public const string AmbulanceName = "Tessvale Ambulance Service NHS Trust";
+    public const string Nhs111Name = "Tessvale Integrated Urgent Care (NHS 111)";
 
     private readonly List<Resource> _resources = [];
+    private readonly Dictionary<string, Location.PositionComponent> _positions = new(StringComparer.Ordinal);
     private readonly DemoRandom _rng;
 
     public RegionDirectory(int seed, int population)
@@ -52,10 +63,12 @@ internal sealed class RegionDirectory
 
         Practices = practices;
         BuildAcuteTrust();
-        BuildCommunityAndMentalHealth();
+        BuildCommunityTrust();
+        BuildMentalHealthTrust();
         BuildCouncil();
         BuildHospiceAmbulanceAnd111();
         BuildPharmaciesAndVoluntarySector(population);
+        BuildFormulary();
     }
 
     public IReadOnlyList<Resource> Resources => _resources;
@@ -66,6 +79,8 @@ internal sealed class RegionDirectory
 
     public IReadOnlyList<Staff> EmergencyDoctors { get; private set; } = [];
 
+    public IReadOnlyList<Staff> EmergencyNurses { get; private set; } = [];
+
     public IReadOnlyList<Unit> Wards { get; private set; } = [];
 
     public IReadOnlyList<Unit> Clinics { get; private set; } = [];
@@ -74,9 +89,27 @@ internal sealed class RegionDirectory
 
     public IReadOnlyList<Staff> ChildrenSocialWorkers { get; private set; } = [];
 
+    public Site CountyHall { get; private set; } = null!;
+
     public Site HospiceInpatientUnit { get; private set; } = null!;
 
     public IReadOnlyList<Staff> HospiceStaff { get; private set; } = [];
+
+    public Team DistrictNursing { get; private set; } = null!;
+
+    public Team SexualHealth { get; private set; } = null!;
+
+    public Team CommunityMentalHealth { get; private set; } = null!;
+
+    public Team MemoryService { get; private set; } = null!;
+
+    public Team Ambulance { get; private set; } = null!;
+
+    public Team Nhs111 { get; private set; } = null!;
+
+    public IReadOnlyList<Team> Pharmacies { get; private set; } = [];
+
+    public IReadOnlyList<Team> VoluntaryServices { get; private set; } = [];
 
     /// <summary>Practices in a town, or all practices when the town has none (small regions).</summary>
     public IReadOnlyList<Practice> PracticesFor(Town town)
@@ -84,6 +117,9 @@ internal sealed class RegionDirectory
         var local = Practices.Where(p => p.Town == town).ToList();
         return local.Count > 0 ? local : Practices;
     }
+
+    /// <summary>The id of the shared Medication resource for a dm+d product of the formulary.</summary>
+    public static string MedicationId(Medicine medicine) => $"tv-med-{medicine.Code}";
 
     private Practice AddPractice(int index, Town town, int listSize)
     {
@@ -96,9 +132,21 @@ internal sealed class RegionDirectory
         AddOrganisation(id, ods, name, "prov", "Healthcare Provider", town, partOf: null, typeText: "GP practice");
         var service = AddService($"{id}-gp", id, site, "General practice", "394814009", "General practice (specialty)");
         var gpCount = Math.Max(2, listSize / 1800);
-        var gps = Enumerable.Range(0, gpCount).Select(n => AddStaff($"{id}-gp-{n + 1}", id, site, service, "62247001", "General practitioner", "Dr", "394814009", "General practice (specialty)")).ToList();
-        var nurses = Enumerable.Range(0, Math.Max(1, gpCount / 2)).Select(n => AddStaff($"{id}-nurse-{n + 1}", id, site, service, "224535009", "Registered nurse", null, "394814009", "General practice (specialty)")).ToList();
+        var gps = Enumerable.Range(0, gpCount).Select(n => AddStaff($"{id}-gp-{n + 1}", id, site, service, Occupations.Gp, "394814009", "General practice (specialty)")).ToList();
+        var nurses = Enumerable.Range(0, Math.Max(1, gpCount / 2)).Select(n => AddStaff($"{id}-nurse-{n + 1}", id, site, service, Occupations.Nurse, "394814009", "General practice (specialty)")).ToList();
+        AddOfficeStaff(id, site, service, administrators: Math.Max(2, gpCount / 2));
         return new Practice(id, ods, name, town, site, gps, nurses);
+    }
+
+    /// <summary>Receptionists and administrators, and the organisation's information governance lead.</summary>
+    private void AddOfficeStaff(string organisationId, Site site, string serviceId, int administrators)
+    {
+        for (var n = 1; n <= administrators; n++)
+        {
+            AddStaff($"{organisationId}-admin-{n}", organisationId, site, serviceId, Occupations.Administrator, null, null);
+        }
+
+        AddStaff($"{organisationId}-ig-lead", organisationId, site, serviceId, Occupations.InformationGovernanceLead, null, null);
     }
 
     private void BuildAcuteTrust()
@@ -108,11 +156,8 @@ internal sealed class RegionDirectory
         var hospital = AddSite("tv-site-tessford-general", "Tessford General Hospital", AcuteTrustId, "R9A01", town, "Hospital", "HOSP", "Hospital");
         EmergencyDepartment = AddSite("tv-loc-emergency-department", "Emergency Department, Tessford General Hospital", AcuteTrustId, "R9A01ED", town, "Emergency department", "ER", "Emergency room", hospital);
         var edService = AddService("tv-hs-emergency-department", AcuteTrustId, EmergencyDepartment, "Emergency department (type 1)", "394576009", "Accident & emergency");
-        EmergencyDoctors = Enumerable.Range(1, 6).Select(n => AddStaff($"tv-acute-ed-doctor-{n}", AcuteTrustId, EmergencyDepartment, edService, "309294001", "Accident and Emergency doctor", "Dr", "394576009", "Accident & emergency")).ToList();
-        for (var n = 1; n <= 6; n++)
-        {
-            AddStaff($"tv-acute-ed-nurse-{n}", AcuteTrustId, EmergencyDepartment, edService, "224535009", "Registered nurse", null, "394576009", "Accident & emergency");
-        }
+        EmergencyDoctors = Enumerable.Range(1, 6).Select(n => AddStaff($"tv-acute-ed-doctor-{n}", AcuteTrustId, EmergencyDepartment, edService, Occupations.EmergencyDoctor, "394576009", "Accident & emergency")).ToList();
+        EmergencyNurses = Enumerable.Range(1, 6).Select(n => AddStaff($"tv-acute-ed-nurse-{n}", AcuteTrustId, EmergencyDepartment, edService, Occupations.Nurse, "394576009", "Accident & emergency")).ToList();
 
         (string Key, string Name, string Code, string Display)[] specialties =
         [
@@ -129,89 +174,115 @@ internal sealed class RegionDirectory
         var wards = new List<Unit>();
         var clinics = new List<Unit>();
         var wardNames = new[] { "Ash", "Beech", "Cedar", "Elm", "Hazel", "Larch", "Maple", "Rowan" };
+        string? firstService = null;
         for (var i = 0; i < specialties.Length; i++)
         {
             var s = specialties[i];
-            var consultants = Enumerable.Range(1, 2).Select(n => (Key: $"tv-acute-{s.Key}-consultant-{n}", n)).ToList();
             var wardSite = AddSite($"tv-loc-ward-{wardNames[i].ToLowerInvariant()}", $"{wardNames[i]} Ward ({s.Name}), Tessford General Hospital", AcuteTrustId, $"R9A01W{i + 1}", town, "Ward", "HU", "Hospital unit", hospital, physicalWard: true);
             var clinicSite = AddSite($"tv-loc-clinic-{s.Key}", $"{s.Name} Outpatient Clinic, Tessford General Hospital", AcuteTrustId, $"R9A01C{i + 1}", town, "Outpatient clinic", "OF", "Outpatient facility", hospital, physicalWard: false, clinic: true);
             var service = AddService($"tv-hs-{s.Key}", AcuteTrustId, clinicSite, s.Name, s.Code, s.Display);
-            var staff = consultants.Select(c => AddStaff(c.Key, AcuteTrustId, clinicSite, service, "158965000", "Doctor", "Dr", s.Code, s.Display)).ToList();
-            AddStaff($"tv-acute-{s.Key}-ward-nurse", AcuteTrustId, wardSite, service, "224535009", "Registered nurse", null, s.Code, s.Display);
+            firstService ??= service;
+            var staff = Enumerable.Range(1, 2).Select(n => AddStaff($"tv-acute-{s.Key}-consultant-{n}", AcuteTrustId, clinicSite, service, Occupations.Doctor, s.Code, s.Display)).ToList();
+            AddStaff($"tv-acute-{s.Key}-ward-nurse", AcuteTrustId, wardSite, service, Occupations.Nurse, s.Code, s.Display);
             wards.Add(new Unit(wardSite, s.Code, s.Display, staff));
             clinics.Add(new Unit(clinicSite, s.Code, s.Display, staff));
         }
 
         Wards = wards;
         Clinics = clinics;
+        AddOfficeStaff(AcuteTrustId, hospital, edService, administrators: 4);
     }
 
-    private void BuildCommunityAndMentalHealth()
+    private void BuildCommunityTrust()
     {
-        var town = Geography.Towns[0];
-        AddOrganisation(CommunityTrustId, "R9B", "Tessvale Community Health NHS Trust", "prov", "Healthcare Provider", town, null, "NHS community trust");
-        var hub = AddSite("tv-site-community-hub", "Tessvale Community Health Hub", CommunityTrustId, "R9B01", Geography.Towns[2], "Community health centre", "HOSP", "Hospital");
+        var town = Geography.Towns[2];
+        AddOrganisation(CommunityTrustId, "R9B", CommunityTrustName, "prov", "Healthcare Provider", Geography.Towns[0], null, "NHS community trust");
+        var hub = AddSite("tv-site-community-hub", "Tessvale Community Health Hub", CommunityTrustId, "R9B01", town, "Community health centre", "HOSP", "Hospital");
         var dn = AddService("tv-hs-district-nursing", CommunityTrustId, hub, "District nursing", "394802001", "General medicine");
         AddService("tv-hs-community-rehab", CommunityTrustId, hub, "Community rehabilitation and reablement", "394602003", "Rehabilitation - specialty");
-        for (var n = 1; n <= 6; n++)
-        {
-            AddStaff($"tv-community-district-nurse-{n}", CommunityTrustId, hub, dn, "224535009", "Registered nurse", null, "394802001", "General medicine");
-        }
+        var nurses = Enumerable.Range(1, 6).Select(n => AddStaff($"tv-community-district-nurse-{n}", CommunityTrustId, hub, dn, Occupations.Nurse, "394802001", "General medicine")).ToList();
+        DistrictNursing = new Team(CommunityTrustId, CommunityTrustName, dn, hub, nurses);
 
-        AddOrganisation(MentalHealthTrustId, "R9C", "Tessvale Mental Health NHS Foundation Trust", "prov", "Healthcare Provider", town, null, "NHS mental health trust");
+        var clinic = AddSite("tv-site-sexual-health", "Tessvale Sexual Health Clinic", CommunityTrustId, "R9B02", Geography.Towns[0], "Sexual health clinic", "OF", "Outpatient facility");
+        var sh = AddService("tv-hs-sexual-health", CommunityTrustId, clinic, "Integrated sexual health service", "394808002", "Genito-urinary medicine");
+        SexualHealth = new Team(CommunityTrustId, CommunityTrustName, sh, clinic,
+        [
+            AddStaff("tv-community-sexual-health-doctor-1", CommunityTrustId, clinic, sh, Occupations.Doctor, "394808002", "Genito-urinary medicine"),
+            AddStaff("tv-community-sexual-health-nurse-1", CommunityTrustId, clinic, sh, Occupations.Nurse, "394808002", "Genito-urinary medicine"),
+            AddStaff("tv-community-sexual-health-nurse-2", CommunityTrustId, clinic, sh, Occupations.Nurse, "394808002", "Genito-urinary medicine"),
+        ]);
+        AddOfficeStaff(CommunityTrustId, hub, dn, administrators: 2);
+    }
+
+    private void BuildMentalHealthTrust()
+    {
+        AddOrganisation(MentalHealthTrustId, "R9C", MentalHealthTrustName, "prov", "Healthcare Provider", Geography.Towns[0], null, "NHS mental health trust");
         var mh = AddSite("tv-site-mental-health-centre", "Brackenmoor Mental Health Centre", MentalHealthTrustId, "R9C01", Geography.Towns[2], "Mental health centre", "PSYCHF", "Psychiatric healthcare facility");
         var cmht = AddService("tv-hs-cmht", MentalHealthTrustId, mh, "Community mental health team", "394587001", "Psychiatry");
-        AddService("tv-hs-memory-service", MentalHealthTrustId, mh, "Memory assessment service", "394587001", "Psychiatry");
-        AddStaff("tv-mh-psychiatrist-1", MentalHealthTrustId, mh, cmht, "158965000", "Doctor", "Dr", "394587001", "Psychiatry");
-        for (var n = 1; n <= 3; n++)
-        {
-            AddStaff($"tv-mh-nurse-{n}", MentalHealthTrustId, mh, cmht, "224535009", "Registered nurse", null, "394587001", "Psychiatry");
-        }
+        var memory = AddService("tv-hs-memory-service", MentalHealthTrustId, mh, "Memory assessment service", "394587001", "Psychiatry");
+        var cmhtStaff = new List<Staff> { AddStaff("tv-mh-psychiatrist-1", MentalHealthTrustId, mh, cmht, Occupations.Doctor, "394587001", "Psychiatry") };
+        cmhtStaff.AddRange(Enumerable.Range(1, 3).Select(n => AddStaff($"tv-mh-nurse-{n}", MentalHealthTrustId, mh, cmht, Occupations.Nurse, "394587001", "Psychiatry")));
+        cmhtStaff.Add(AddStaff("tv-mh-social-worker-1", MentalHealthTrustId, mh, cmht, Occupations.SocialWorker, "394587001", "Psychiatry"));
+        CommunityMentalHealth = new Team(MentalHealthTrustId, MentalHealthTrustName, cmht, mh, cmhtStaff);
+        MemoryService = new Team(MentalHealthTrustId, MentalHealthTrustName, memory, mh,
+        [
+            AddStaff("tv-mh-old-age-psychiatrist-1", MentalHealthTrustId, mh, memory, Occupations.Doctor, "394587001", "Psychiatry"),
+            AddStaff("tv-mh-memory-nurse-1", MentalHealthTrustId, mh, memory, Occupations.Nurse, "394587001", "Psychiatry"),
+        ]);
+        AddOfficeStaff(MentalHealthTrustId, mh, cmht, administrators: 2);
     }
 
     private void BuildCouncil()
     {
         var town = Geography.Towns[0];
         AddOrganisation(CouncilId, "X9T", CouncilName, "govt", "Government", town, null, "Local authority (adult and children's social care)");
-        var hall = AddSite("tv-site-county-hall", "County Hall, Tessford", CouncilId, "X9T01", town, "Council offices", "OF", "Outpatient facility");
-        var adult = AddService(AdultSocialCareServiceId, CouncilId, hall, "Adult social care", null, null);
-        var children = AddService(ChildrenSocialCareServiceId, CouncilId, hall, "Children's social care", null, null);
-        AdultSocialWorkers = Enumerable.Range(1, 6).Select(n => AddStaff($"tv-council-adult-social-worker-{n}", CouncilId, hall, adult, "106328005", "Social worker", null, null, null)).ToList();
-        ChildrenSocialWorkers = Enumerable.Range(1, 3).Select(n => AddStaff($"tv-council-children-social-worker-{n}", CouncilId, hall, children, "106328005", "Social worker", null, null, null)).ToList();
+        CountyHall = AddSite("tv-site-county-hall", "County Hall, Tessford", CouncilId, "X9T01", town, "Council offices", "OF", "Outpatient facility");
+        var adult = AddService(AdultSocialCareServiceId, CouncilId, CountyHall, "Adult social care", null, null);
+        var children = AddService(ChildrenSocialCareServiceId, CouncilId, CountyHall, "Children's social care", null, null);
+        AdultSocialWorkers = Enumerable.Range(1, 6).Select(n => AddStaff($"tv-council-adult-social-worker-{n}", CouncilId, CountyHall, adult, Occupations.SocialWorker, null, null)).ToList();
+        ChildrenSocialWorkers = Enumerable.Range(1, 3).Select(n => AddStaff($"tv-council-children-social-worker-{n}", CouncilId, CountyHall, children, Occupations.SocialWorker, null, null)).ToList();
+        AddOfficeStaff(CouncilId, CountyHall, adult, administrators: 3);
     }
 
     private void BuildHospiceAmbulanceAnd111()
     {
         var town = Geography.Towns[1];
-        AddOrganisation(HospiceId, "N9H", "Vale Hospice", "prov", "Healthcare Provider", town, null, "Hospice (charity)");
+        AddOrganisation(HospiceId, "N9H", HospiceName, "prov", "Healthcare Provider", town, null, "Hospice (charity)");
         HospiceInpatientUnit = AddSite("tv-site-vale-hospice", "Vale Hospice Inpatient Unit", HospiceId, "N9H01", town, "Hospice", "HOSP", "Hospital");
         var palliative = AddService("tv-hs-hospice", HospiceId, HospiceInpatientUnit, "Specialist palliative care", "394806003", "Palliative medicine");
         HospiceStaff =
         [
-            AddStaff("tv-hospice-doctor-1", HospiceId, HospiceInpatientUnit, palliative, "158965000", "Doctor", "Dr", "394806003", "Palliative medicine"),
-            AddStaff("tv-hospice-nurse-1", HospiceId, HospiceInpatientUnit, palliative, "224535009", "Registered nurse", null, "394806003", "Palliative medicine"),
-            AddStaff("tv-hospice-nurse-2", HospiceId, HospiceInpatientUnit, palliative, "224535009", "Registered nurse", null, "394806003", "Palliative medicine"),
+            AddStaff("tv-hospice-doctor-1", HospiceId, HospiceInpatientUnit, palliative, Occupations.Doctor, "394806003", "Palliative medicine"),
+            AddStaff("tv-hospice-nurse-1", HospiceId, HospiceInpatientUnit, palliative, Occupations.Nurse, "394806003", "Palliative medicine"),
+            AddStaff("tv-hospice-nurse-2", HospiceId, HospiceInpatientUnit, palliative, Occupations.Nurse, "394806003", "Palliative medicine"),
         ];
+        AddOfficeStaff(HospiceId, HospiceInpatientUnit, palliative, administrators: 1);
 
-        AddOrganisation(AmbulanceId, "R9D", "Tessvale Ambulance Service NHS Trust", "prov", "Healthcare Provider", Geography.Towns[0], null, "NHS ambulance trust");
+        AddOrganisation(AmbulanceId, "R9D", AmbulanceName, "prov", "Healthcare Provider", Geography.Towns[0], null, "NHS ambulance trust");
         var station = AddSite("tv-site-ambulance-hq", "Tessvale Ambulance Headquarters", AmbulanceId, "R9D01", Geography.Towns[0], "Ambulance station", "AMB", "Ambulance");
         var emergency = AddService("tv-hs-999", AmbulanceId, station, "Emergency ambulance (999)", "394576009", "Accident & emergency");
-        for (var n = 1; n <= 8; n++)
-        {
-            AddStaff($"tv-ambulance-paramedic-{n}", AmbulanceId, station, emergency, "397897005", "Paramedic", null, null, null);
-        }
+        Ambulance = new Team(AmbulanceId, AmbulanceName, emergency, station,
+            Enumerable.Range(1, 8).Select(n => AddStaff($"tv-ambulance-paramedic-{n}", AmbulanceId, station, emergency, Occupations.Paramedic, null, null)).ToList());
+        AddOfficeStaff(AmbulanceId, station, emergency, administrators: 2);
 
-        AddOrganisation(Nhs111Id, "N9E", "Tessvale Integrated Urgent Care (NHS 111)", "prov", "Healthcare Provider", Geography.Towns[0], null, "NHS 111 provider");
+        AddOrganisation(Nhs111Id, "N9E", Nhs111Name, "prov", "Healthcare Provider", Geography.Towns[0], null, "NHS 111 provider");
         var callCentre = AddSite("tv-site-111", "Tessvale 111 Clinical Assessment Service", Nhs111Id, "N9E01", Geography.Towns[0], "Call centre", "OF", "Outpatient facility");
         var service = AddService("tv-hs-111", Nhs111Id, callCentre, "NHS 111 telephone and online", "394576009", "Accident & emergency");
-        AddStaff("tv-111-nurse-adviser-1", Nhs111Id, callCentre, service, "224535009", "Registered nurse", null, null, null);
-        AddStaff("tv-111-nurse-adviser-2", Nhs111Id, callCentre, service, "224535009", "Registered nurse", null, null, null);
+        Nhs111 = new Team(Nhs111Id, Nhs111Name, service, callCentre,
+        [
+            AddStaff("tv-111-nurse-adviser-1", Nhs111Id, callCentre, service, Occupations.NurseAdviser111, null, null),
+            AddStaff("tv-111-nurse-adviser-2", Nhs111Id, callCentre, service, Occupations.NurseAdviser111, null, null),
+            AddStaff("tv-111-nurse-adviser-3", Nhs111Id, callCentre, service, Occupations.NurseAdviser111, null, null),
+            AddStaff("tv-111-gp-1", Nhs111Id, callCentre, service, Occupations.Gp111, "394814009", "General practice (specialty)"),
+        ]);
+        AddOfficeStaff(Nhs111Id, callCentre, service, administrators: 2);
     }
 
     private void BuildPharmaciesAndVoluntarySector(int population)
     {
-        var pharmacies = Math.Max(2, population / 5000);
-        for (var i = 0; i < pharmacies; i++)
+        var pharmacies = new List<Team>();
+        var count = Math.Max(2, population / 5000);
+        for (var i = 0; i < count; i++)
         {
             var town = Geography.Towns[i % Geography.Towns.Length];
             var ods = $"F9{(char)('A' + (i / 100 % 26))}{i % 100:00}";
@@ -220,8 +291,11 @@ internal sealed class RegionDirectory
             AddOrganisation(id, ods, name, "prov", "Healthcare Provider", town, null, "Community pharmacy");
             var site = AddSite($"{id}-site", name, id, ods + "01", town, "Pharmacy", "PHARM", "Pharmacy");
             var service = AddService($"{id}-service", id, site, "Community pharmacy dispensing", null, null);
-            AddStaff($"{id}-pharmacist", id, site, service, "46255001", "Pharmacist", null, null, null);
+            var pharmacist = AddStaff($"{id}-pharmacist", id, site, service, Occupations.Pharmacist, null, null);
+            pharmacies.Add(new Team(id, name, service, site, [pharmacist]));
         }
+
+        Pharmacies = pharmacies;
 
         (string Key, string Name, string Service)[] voluntary =
         [
@@ -231,6 +305,7 @@ internal sealed class RegionDirectory
             ("food-bank", "Tessford Food Bank", "Emergency food parcels"),
             ("older-peoples-forum", "Tessvale Older People's Forum", "Befriending and social groups"),
         ];
+        var services = new List<Team>();
         for (var i = 0; i < voluntary.Length; i++)
         {
             var v = voluntary[i];
@@ -238,7 +313,27 @@ internal sealed class RegionDirectory
             var id = $"tv-vcs-{v.Key}";
             AddOrganisation(id, $"N9V{i + 1:00}", v.Name, "cg", "Community Group", town, null, "Voluntary sector");
             var site = AddSite($"{id}-site", v.Name, id, $"N9V{i + 1:00}01", town, "Community centre", "OF", "Outpatient facility");
-            AddService($"{id}-service", id, site, v.Service, null, null);
+            var service = AddService($"{id}-service", id, site, v.Service, null, null);
+            var coordinator = AddStaff($"{id}-coordinator", id, site, service, Occupations.VolunteerCoordinator, null, null);
+            services.Add(new Team(id, v.Name, service, site, [coordinator]));
+        }
+
+        VoluntaryServices = services;
+    }
+
+    /// <summary>The hospital formulary as shared UK Core Medication resources, coded with dm+d.</summary>
+    private void BuildFormulary()
+    {
+        foreach (var medicine in Catalogue.Formulary)
+        {
+            _resources.Add(new Medication
+            {
+                Id = MedicationId(medicine),
+                Meta = FhirBuild.Profile(UkCore.Medication),
+                Code = FhirBuild.Concept(Systems.Dmd, medicine.Code, medicine.Display),
+                Status = Medication.MedicationStatusCodes.Active,
+                Form = medicine.Form is null ? null : FhirBuild.Snomed(medicine.Form.Value.Code, medicine.Form.Value.Display),
+            });
         }
     }
 
@@ -262,7 +357,10 @@ internal sealed class RegionDirectory
 
     private Site AddSite(string id, string name, string organisationId, string siteCode, Town town, string typeText, string typeCode, string typeDisplay, Site? partOf = null, bool physicalWard = false, bool clinic = false)
     {
-        var (lat, lon) = partOf is null ? Geography.Near(_rng, town) : (FindPosition(partOf.LocationId).Latitude, FindPosition(partOf.LocationId).Longitude);
+        // A ward or clinic sits at its hospital's position; a building is scattered near its town's centre.
+        var (lat, lon) = partOf is null ? Geography.Near(_rng, town) : (_positions[partOf.LocationId].Latitude!.Value, _positions[partOf.LocationId].Longitude!.Value);
+        var position = new Location.PositionComponent { Latitude = lat, Longitude = lon };
+        _positions[id] = position;
         var location = new Location
         {
             Id = id,
@@ -273,7 +371,7 @@ internal sealed class RegionDirectory
             Mode = Location.LocationMode.Instance,
             Type = [new CodeableConcept { Coding = [new Coding("http://terminology.hl7.org/CodeSystem/v3-RoleCode", typeCode, typeDisplay)], Text = typeText }],
             PhysicalType = FhirBuild.Concept("http://terminology.hl7.org/CodeSystem/location-physical-type", physicalWard ? "wa" : clinic ? "ro" : "bu", physicalWard ? "Ward" : clinic ? "Room" : "Building"),
-            Position = new Location.PositionComponent { Latitude = lat, Longitude = lon },
+            Position = position,
             ManagingOrganization = FhirBuild.Ref("Organization", organisationId),
             PartOf = partOf is null ? null : FhirBuild.Ref("Location", partOf.LocationId),
             Address = partOf is null ? FhirBuild.Address(Geography.StreetLine(_rng), town.Name, Geography.Postcode(_rng, town), Geography.County, Address.AddressUse.Work) : null,
@@ -281,9 +379,6 @@ internal sealed class RegionDirectory
         _resources.Add(location);
         return new Site(id, name, organisationId);
     }
-
-    private Location.PositionComponent FindPosition(string locationId) =>
-        _resources.OfType<Location>().First(l => l.Id == locationId).Position!;
 
     private string AddService(string id, string organisationId, Site site, string name, string? specialtyCode, string? specialtyDisplay)
     {
@@ -302,7 +397,7 @@ internal sealed class RegionDirectory
         return id;
     }
 
-    private Staff AddStaff(string key, string organisationId, Site site, string serviceId, string roleCode, string roleDisplay, string? prefix, string? specialtyCode, string? specialtyDisplay)
+    private Staff AddStaff(string key, string organisationId, Site site, string serviceId, Occupation occupation, string? specialtyCode, string? specialtyDisplay)
     {
         var male = _rng.Chance(0.45);
         var birthYear = _rng.Between(1960, 1998);
@@ -310,6 +405,7 @@ internal sealed class RegionDirectory
         var family = _rng.Chance(0.75) ? NameData.EnglishSurname(_rng) : NameData.Surname(_rng, (NameGroup)_rng.Between(1, 9));
         var practitionerId = $"{key}";
         var roleId = $"{key}-role";
+        var prefix = occupation.Prefix;
         var display = $"{(prefix is null ? string.Empty : prefix + " ")}{given} {family}";
         _resources.Add(new Practitioner
         {
@@ -327,12 +423,29 @@ internal sealed class RegionDirectory
             Active = true,
             Practitioner = FhirBuild.Ref("Practitioner", practitionerId, display),
             Organization = FhirBuild.Ref("Organization", organisationId),
-            Code = [FhirBuild.Snomed(roleCode, roleDisplay)],
+            Code = [RoleCode(occupation)],
             Specialty = specialtyCode is null ? [] : [FhirBuild.Snomed(specialtyCode, specialtyDisplay!)],
             Location = [FhirBuild.Ref("Location", site.LocationId)],
             HealthcareService = [FhirBuild.Ref("HealthcareService", serviceId)],
         });
-        return new Staff(practitionerId, roleId, display);
+        return new Staff(practitionerId, roleId, display, organisationId);
+    }
+
+    /// <summary>The SNOMED CT occupation first (what the person is), then the Tessera access role (what a policy grants).</summary>
+    private static CodeableConcept RoleCode(Occupation occupation)
+    {
+        var concept = new CodeableConcept { Text = occupation.Role == "ig-lead" ? Occupations.RoleDisplay("ig-lead") : occupation.Display };
+        if (occupation.SnomedCode is not null)
+        {
+            concept.Coding.Add(new Coding(Systems.Snomed, occupation.SnomedCode, occupation.Display));
+        }
+
+        if (occupation.Role is not null)
+        {
+            concept.Coding.Add(new Coding(Occupations.RoleSystem, occupation.Role, Occupations.RoleDisplay(occupation.Role)));
+        }
+
+        return concept;
     }
 }
 

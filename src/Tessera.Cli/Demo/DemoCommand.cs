@@ -4,6 +4,7 @@ using Spectre.Console;
 using Tessera.Demo;
 using Tessera.Demo.Loading;
 using Tessera.RecordStore;
+using Tessera.RecordStore.Storage;
 
 namespace Tessera.Cli.Demo;
 
@@ -16,7 +17,8 @@ internal static class DemoCommand
         var seed = new Option<int>("--seed") { Description = "The random seed: the same seed gives the same region.", DefaultValueFactory = _ => 42 };
         var db = CommonOptions.Database();
         var output = new Option<string?>("--out") { Description = "Write transaction bundles, NDJSON and truth.csv to this folder instead of loading the store." };
-        var command = new Command("demo", "Generate a synthetic health and social care region (organisations, people, histories) and load it.") { patients, seed, db, output };
+        var format = new Option<RegionOutput>("--format") { Description = "With --out: Bundles, Ndjson or Both.", DefaultValueFactory = _ => RegionOutput.Both };
+        var command = new Command("demo", "Generate a synthetic health and social care region (organisations, people, histories) and load it.") { patients, seed, db, output, format };
         command.SetAction(async (parse, ct) =>
         {
             var count = parse.GetValue(patients);
@@ -30,18 +32,30 @@ internal static class DemoCommand
             if (parse.GetValue(output) is { Length: > 0 } dir)
             {
                 RegionWriteSummary written = null!;
-                await Progress($"Writing {count} people to {dir}", count, async p => written = await RegionWriter.WriteAsync(generator, dir, p, ct));
+                await Progress($"Writing {count} people to {dir}", count, async p => written = await RegionWriter.WriteAsync(generator, dir, p, parse.GetValue(format), ct));
                 var table = new Table().Title("Demo region written").AddColumns("What", "Count");
                 table.AddRow("Organisation bundles", written.OrganisationBundles.ToString(System.Globalization.CultureInfo.InvariantCulture));
                 table.AddRow("People", written.People.ToString(System.Globalization.CultureInfo.InvariantCulture));
                 table.AddRow("Source Patient records", written.SourcePatients.ToString(System.Globalization.CultureInfo.InvariantCulture));
                 table.AddRow("Resources", written.Resources.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                table.AddRow("Megabytes written", (written.Bytes / 1_000_000).ToString(System.Globalization.CultureInfo.InvariantCulture));
+                table.AddRow("Resources per second", (written.Resources / Math.Max(0.001, written.Elapsed.TotalSeconds)).ToString("N0", System.Globalization.CultureInfo.InvariantCulture));
                 table.AddRow("Time", written.Elapsed.ToString(@"hh\:mm\:ss", System.Globalization.CultureInfo.InvariantCulture));
                 AnsiConsole.Write(table);
                 return 0;
             }
 
-            var location = CommonOptions.Resolve(parse.GetValue(db));
+            DatabaseLocation location;
+            try
+            {
+                location = CommonOptions.Resolve(parse.GetValue(db));
+            }
+            catch (FormatException e)
+            {
+                AnsiConsole.MarkupLineInterpolated($"[red]{e.Message}[/]");
+                return 2;
+            }
+
             await using var store = await FhirStore.OpenAsync(location, ct: ct);
             var summary = await LoadAsync(store, generator, ct);
             return summary.FailedBundles > 0 ? 1 : 0;
