@@ -9,6 +9,8 @@ using Hl7.Fhir.Serialization;
 // Usage: dotnet run -c Release --project bench/Tessera.Bench.Store -- [base-url] [scale] [create,read,bundle] [client counts, e.g. 1,16]
 // Measures single creates, reads by id and 100-resource transaction bundles with 1 and 16 clients.
 // Reads need ids: a read-only run creates its sample patients first, untimed.
+// /fhir needs a token: register a system client first (tessera clients add --id bench --secret-stdin --scopes "system/*.cruds")
+// and pass it as BENCH_CLIENT_ID and BENCH_CLIENT_SECRET; the benchmark takes a client-credentials token from /auth/token.
 var baseUrl = (args.Length > 0 ? args[0] : "http://127.0.0.1:8080/fhir").TrimEnd('/');
 var scale = args.Length > 1 ? double.Parse(args[1], CultureInfo.InvariantCulture) : 1.0;
 using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64 }) { Timeout = TimeSpan.FromMinutes(5) };
@@ -17,7 +19,22 @@ if (Environment.GetEnvironmentVariable("TESSERA_TOKEN") is { Length: > 0 } token
 {
     http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
 }
+else if (Environment.GetEnvironmentVariable("BENCH_CLIENT_ID") is { Length: > 0 } clientId)
+{
+    var origin = new Uri(baseUrl).GetLeftPart(UriPartial.Authority);
+    using var tokenResponse = await http.PostAsync($"{origin}/auth/token", new FormUrlEncodedContent(new Dictionary<string, string>
+    {
+        ["grant_type"] = "client_credentials",
+        ["client_id"] = clientId,
+        ["client_secret"] = Environment.GetEnvironmentVariable("BENCH_CLIENT_SECRET") ?? string.Empty,
+        ["scope"] = "system/*.cruds",
+    }));
+    var accessToken = System.Text.Json.JsonDocument.Parse(await tokenResponse.EnsureSuccessStatusCode().Content.ReadAsStringAsync()).RootElement.GetProperty("access_token").GetString();
+    http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", accessToken);
+}
+
 var serializer = new FhirJsonSerializer();
+
 var createdIds = new List<string>();
 var only = args.Length > 2 ? args[2].Split(',') : ["create", "read", "bundle"];
 var clientCounts = args.Length > 3 ? args[3].Split(',').Select(c => int.Parse(c, CultureInfo.InvariantCulture)).ToArray() : [1, 16];
