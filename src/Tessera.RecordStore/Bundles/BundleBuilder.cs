@@ -22,17 +22,22 @@ internal static class BundleBuilder
             Total = page.Total,
             Meta = new Meta { LastUpdated = DateTimeOffset.UtcNow },
         };
-        var applied = query.Applied.Where(a => a.Key is not ("_cursor" or "_offset")).ToList();
-        bundle.Link.Add(new Bundle.LinkComponent { Relation = "self", Url = Url(baseUrl, path, applied, query.Cursor, query.Offset) });
-        bundle.Link.Add(new Bundle.LinkComponent { Relation = "first", Url = Url(baseUrl, path, applied, null, 0) });
-        if (query.Sort.Count > 0 && query.Offset > 0)
+        var applied = query.Applied.Where(a => a.Key != "_cursor").ToList();
+        bundle.Link.Add(new Bundle.LinkComponent { Relation = "self", Url = Url(baseUrl, path, applied, query.Cursor) });
+        bundle.Link.Add(new Bundle.LinkComponent { Relation = "first", Url = Url(baseUrl, path, applied, null) });
+        if (page.PreviousCursor is not null)
         {
-            bundle.Link.Add(new Bundle.LinkComponent { Relation = "previous", Url = Url(baseUrl, path, applied, null, Math.Max(0, query.Offset - query.Count)) });
+            bundle.Link.Add(new Bundle.LinkComponent { Relation = "previous", Url = Url(baseUrl, path, applied, page.PreviousCursor) });
         }
 
-        if (page.NextCursor is not null || page.NextOffset is not null)
+        if (page.NextCursor is not null)
         {
-            bundle.Link.Add(new Bundle.LinkComponent { Relation = "next", Url = Url(baseUrl, path, applied, page.NextCursor, page.NextOffset ?? 0) });
+            bundle.Link.Add(new Bundle.LinkComponent { Relation = "next", Url = Url(baseUrl, path, applied, page.NextCursor) });
+        }
+
+        if (page.LastCursor is not null)
+        {
+            bundle.Link.Add(new Bundle.LinkComponent { Relation = "last", Url = Url(baseUrl, path, applied, page.LastCursor) });
         }
 
         foreach (var m in page.Matches)
@@ -45,17 +50,15 @@ internal static class BundleBuilder
             bundle.Entry.Add(Entry(baseUrl, i, Bundle.SearchEntryMode.Include, query));
         }
 
-        if (query.Ignored.Count > 0)
+        var notes = query.Ignored.Select(i => (OperationOutcome.IssueType.NotSupported, $"Ignored {i}."))
+            .Concat(page.Warnings.Select(w => (OperationOutcome.IssueType.TooCostly, w)))
+            .ToList();
+        if (notes.Count > 0)
         {
             var outcome = new OperationOutcome();
-            foreach (var ignored in query.Ignored)
+            foreach (var (code, text) in notes)
             {
-                outcome.Issue.Add(new OperationOutcome.IssueComponent
-                {
-                    Severity = OperationOutcome.IssueSeverity.Warning,
-                    Code = OperationOutcome.IssueType.NotSupported,
-                    Diagnostics = $"Ignored {ignored}.",
-                });
+                outcome.Issue.Add(new OperationOutcome.IssueComponent { Severity = OperationOutcome.IssueSeverity.Warning, Code = code, Diagnostics = text });
             }
 
             bundle.Entry.Add(new Bundle.EntryComponent { Resource = outcome, Search = new Bundle.SearchComponent { Mode = Bundle.SearchEntryMode.Outcome } });
@@ -76,17 +79,12 @@ internal static class BundleBuilder
         };
     }
 
-    private static string Url(string baseUrl, string path, List<KeyValuePair<string, string>> applied, string? cursor, int offset)
+    private static string Url(string baseUrl, string path, List<KeyValuePair<string, string>> applied, string? cursor)
     {
         var parts = applied.Select(a => Uri.EscapeDataString(a.Key) + "=" + Uri.EscapeDataString(a.Value)).ToList();
         if (cursor is not null)
         {
             parts.Add("_cursor=" + cursor);
-        }
-
-        if (offset > 0)
-        {
-            parts.Add("_offset=" + offset.ToString(CultureInfo.InvariantCulture));
         }
 
         return $"{baseUrl}/{path}" + (parts.Count > 0 ? "?" + string.Join("&", parts) : string.Empty);

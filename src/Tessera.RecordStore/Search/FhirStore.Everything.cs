@@ -8,6 +8,9 @@ namespace Tessera.RecordStore;
 /// <summary>Patient/$everything over the store's own tables (see <see cref="PatientEverything"/>).</summary>
 public sealed partial class FhirStore
 {
+    /// <summary>The search executor, for tests that lower its limits.</summary>
+    internal SearchExecutor Searcher => _search;
+
     internal async Task<FhirResponse> EverythingAsync(OperationInvocation invocation, (EverythingRequest Request, SearchQuery Links) parsed, CancellationToken ct)
     {
         var (request, links) = parsed;
@@ -38,7 +41,7 @@ public sealed partial class FhirStore
         }
 
         var matches = await _repository.ReadManyCurrentAsync(connection, null, keys, ct);
-        var page = new SearchPage(matches, [], total, next, null);
+        var page = new SearchPage(matches, [], total, next);
         return new FhirResponse { Resource = BundleBuilder.SearchSet(page, links, invocation.Request) };
     }
 }

@@ -6,13 +6,23 @@ using Tessera.RecordStore.Storage;
 
 namespace Tessera.RecordStore.Search;
 
-/// <summary>One page of matches, the total when asked for, and included resources.</summary>
-internal sealed record SearchPage(List<StoredVersion> Matches, List<StoredVersion> Included, int? Total, string? NextCursor, int? NextOffset);
+/// <summary>
+/// One page of matches, the total when asked for, included resources, the keyset cursors of the pages around
+/// it, and warnings for the bundle (e.g. includes that did not all fit).
+/// </summary>
+internal sealed record SearchPage(List<StoredVersion> Matches, List<StoredVersion> Included, int? Total, string? NextCursor, string? PreviousCursor = null, string? LastCursor = null)
+{
+    public List<string> Warnings { get; init; } = [];
+}
 
-/// <summary>Runs a planned search: finds the page of ids, then loads their current versions.</summary>
+/// <summary>Runs a planned search: finds the page of ids by keyset, then loads their current versions and includes.</summary>
 internal sealed class SearchExecutor(ResourceRepository repository)
 {
-    public const int MaxIncluded = 1000;
+    /// <summary>The most included resources one page carries; beyond it the bundle says how many were left out.</summary>
+    public int MaxIncluded { get; set; } = 1000;
+
+    /// <summary>How many rounds of :iterate includes one page follows before it says it stopped.</summary>
+    public const int MaxIncludeRounds = 8;
 
     public async Task<SearchPage> ExecuteAsync(DbConnection connection, DbTransaction? transaction, SearchQuery query, string baseUrl, CancellationToken ct)
     {
@@ -26,7 +36,7 @@ internal sealed class SearchExecutor(ResourceRepository repository)
         }
 
         int? total = null;
-        if (query.Total != "none" && (query.Cursor is null && query.Offset == 0 || query.Summary == "count"))
+        if (query.Total != "none" && (query.Cursor is null || query.Summary == "count"))
         {
             await using var countCmd = Db.Command(connection, transaction, $"SELECT COUNT(*) FROM resource r WHERE {where}", [.. builder.Parameters]);
             total = Convert.ToInt32(await countCmd.ExecuteScalarAsync(ct), CultureInfo.InvariantCulture);
@@ -34,89 +44,61 @@ internal sealed class SearchExecutor(ResourceRepository repository)
 
         if (query.Summary == "count" || query.Count == 0)
         {
-            return new SearchPage([], [], total, null, null);
+            return new SearchPage([], [], total, null);
         }
 
-        var pageWhere = where;
-        string order;
-        var keyset = query.Sort.Count == 0;
-        if (keyset)
-        {
-            if (query.Cursor is not null)
-            {
-                var (lu, id) = DecodeCursor(query.Cursor);
-                pageWhere += $" AND (r.last_updated > {builder.Param(lu)} OR (r.last_updated = {builder.Param(lu)} AND r.id > {builder.Param(id)}))";
-            }
-
-            order = "r.last_updated, r.id";
-        }
-        else
-        {
-            order = string.Join(", ", query.Sort.Select(s => SortExpression(builder, s))) + ", r.id";
-        }
-
-        var sql = $"SELECT r.resource_type, r.id, r.last_updated FROM resource r WHERE {pageWhere} ORDER BY {order} LIMIT {query.Count + 1}"
-            + (keyset ? string.Empty : $" OFFSET {query.Offset}");
-        var keys = new List<(string Type, string Id, long LastUpdated)>();
-        await using (var cmd = Db.Command(connection, transaction, sql, [.. builder.Parameters]))
-        await using (var reader = await cmd.ExecuteReaderAsync(ct))
-        {
-            while (await reader.ReadAsync(ct))
-            {
-                keys.Add((reader.GetString(0), reader.GetString(1), reader.GetInt64(2)));
-            }
-        }
-
-        string? nextCursor = null;
-        int? nextOffset = null;
-        if (keys.Count > query.Count)
-        {
-            keys.RemoveAt(keys.Count - 1);
-            if (keyset)
-            {
-                nextCursor = EncodeCursor(keys[^1].LastUpdated, keys[^1].Id);
-            }
-            else
-            {
-                nextOffset = query.Offset + query.Count;
-            }
-        }
-
-        var matches = await repository.ReadManyCurrentAsync(connection, transaction, keys.Select(k => (k.Type, k.Id)).ToList(), ct);
-        var included = await IncludeAsync(connection, transaction, query, matches, ct);
-        return new SearchPage(matches, included, total, nextCursor, nextOffset);
+        var keyset = new Keyset(SortColumns(builder, query));
+        var (keys, next, previous) = await keyset.PageAsync(connection, transaction, builder, where, query.Cursor, query.Count, ct);
+        var matches = await repository.ReadManyCurrentAsync(connection, transaction, keys, ct);
+        var page = new SearchPage(matches, [], total, next, previous, Keyset.LastCursor);
+        page.Included.AddRange(await IncludeAsync(connection, transaction, query, matches, page.Warnings, ct));
+        return page;
     }
 
-    private static string SortExpression(SearchSqlBuilder builder, SortKey key)
+    /// <summary>The sort keys of a search, ending in the id so that every row has one place in the order.</summary>
+    private static List<SortColumn> SortColumns(SearchSqlBuilder builder, SearchQuery query)
     {
-        var dir = key.Descending ? "DESC" : "ASC";
-        var agg = key.Descending ? "MAX" : "MIN";
+        if (query.Sort.Count == 0)
+        {
+            return [new("r.last_updated", false, SortKind.Long, Nullable: false), new("r.id", false, SortKind.Text, Nullable: false)];
+        }
+
+        var columns = query.Sort.Select(s => SortColumn(builder, s)).ToList();
+        if (!query.Sort.Any(s => s.Param.Code == "_id"))
+        {
+            columns.Add(new("r.id", false, SortKind.Text, Nullable: false));
+        }
+
+        return columns;
+    }
+
+    private static SortColumn SortColumn(SearchSqlBuilder builder, SortKey key)
+    {
         if (key.Param.Code == "_id")
         {
-            return $"r.id {dir}";
+            return new("r.id", key.Descending, SortKind.Text, Nullable: false);
         }
 
         if (key.Param.Code == "_lastUpdated")
         {
-            return $"r.last_updated {dir}";
+            return new("r.last_updated", key.Descending, SortKind.Long, Nullable: false);
         }
 
-        var (table, column) = key.Param.Type switch
+        var (table, column, kind) = key.Param.Type switch
         {
-            SearchParamType.String => ("idx_string", "value_norm"),
-            SearchParamType.Token => ("idx_token", "code"),
-            SearchParamType.Date => ("idx_date", key.Descending ? "high" : "low"),
-            SearchParamType.Number => ("idx_number", "low"),
-            SearchParamType.Quantity => ("idx_quantity", "low"),
-            SearchParamType.Uri => ("idx_uri", "value"),
-            _ => ("idx_string", "value_norm"),
+            SearchParamType.String => ("idx_string", "value_norm", SortKind.Text),
+            SearchParamType.Token => ("idx_token", "code", SortKind.Text),
+            SearchParamType.Date => ("idx_date", key.Descending ? "high" : "low", SortKind.Long),
+            SearchParamType.Number => ("idx_number", "low", SortKind.Double),
+            SearchParamType.Quantity => ("idx_quantity", "low", SortKind.Double),
+            SearchParamType.Uri => ("idx_uri", "value", SortKind.Text),
+            _ => ("idx_string", "value_norm", SortKind.Text),
         };
-        // Resources without a value sort last in both directions.
-        var value = $"(SELECT {agg}(s.{column}) FROM {table} s WHERE s.resource_type = r.resource_type AND s.id = r.id AND s.param = {builder.Param(key.Param.Code)})";
-        return $"CASE WHEN {value} IS NULL THEN 1 ELSE 0 END, {value} {dir}";
+        var agg = key.Descending ? "MAX" : "MIN";
+        return new($"(SELECT {agg}(s.{column}) FROM {table} s WHERE s.resource_type = r.resource_type AND s.id = r.id AND s.param = {builder.Param(key.Param.Code)})", key.Descending, kind, Nullable: true);
     }
 
-    private async Task<List<StoredVersion>> IncludeAsync(DbConnection connection, DbTransaction? transaction, SearchQuery query, List<StoredVersion> matches, CancellationToken ct)
+    private async Task<List<StoredVersion>> IncludeAsync(DbConnection connection, DbTransaction? transaction, SearchQuery query, List<StoredVersion> matches, List<string> warnings, CancellationToken ct)
     {
         var result = new List<StoredVersion>();
         if (query.Includes.Count == 0 || matches.Count == 0)
@@ -124,26 +106,34 @@ internal sealed class SearchExecutor(ResourceRepository repository)
             return result;
         }
 
+        // Includes belong to the page: each page carries those of its own matches, so paging pages them too.
         var seen = new HashSet<(string, string)>(matches.Select(m => (m.ResourceType, m.Id)));
         var frontier = matches;
-        for (var round = 0; round < 4 && frontier.Count > 0 && result.Count < MaxIncluded; round++)
+        for (var round = 0; frontier.Count > 0; round++)
         {
+            if (round == MaxIncludeRounds)
+            {
+                warnings.Add($"_include/_revinclude :iterate was followed {MaxIncludeRounds} levels deep; resources further along the chain are not in this bundle.");
+                break;
+            }
+
             var found = new List<(string Type, string Id)>();
             foreach (var spec in query.Includes.Where(i => round == 0 || i.Iterate))
             {
                 var sources = frontier.Where(f => f.ResourceType == spec.SourceType || spec.Reverse).ToList();
-                if (sources.Count == 0)
-                {
-                    continue;
-                }
-
                 foreach (var group in sources.GroupBy(s => s.ResourceType))
                 {
                     found.AddRange(await FindIncludedAsync(connection, transaction, spec, group.ToList(), ct));
                 }
             }
 
-            var fresh = found.Where(seen.Add).Take(MaxIncluded - result.Count).ToList();
+            var fresh = found.Where(seen.Add).ToList();
+            if (result.Count + fresh.Count > MaxIncluded)
+            {
+                warnings.Add($"This page's matches include more than {MaxIncluded} resources; {result.Count + fresh.Count - MaxIncluded} of them are not in this bundle. Ask for fewer matches per page (_count) to receive them all.");
+                fresh = fresh.Take(MaxIncluded - result.Count).ToList();
+            }
+
             frontier = await repository.ReadManyCurrentAsync(connection, transaction, fresh, ct);
             frontier.RemoveAll(v => v.Deleted);
             result.AddRange(frontier);
@@ -197,15 +187,5 @@ internal sealed class SearchExecutor(ResourceRepository repository)
         }
 
         return found;
-    }
-
-    private static string EncodeCursor(long lastUpdated, string id) => PageCursor.Encode(lastUpdated.ToString(CultureInfo.InvariantCulture), id);
-
-    private static (long LastUpdated, string Id) DecodeCursor(string cursor)
-    {
-        var values = PageCursor.Decode(cursor, 2);
-        return long.TryParse(values[0], NumberStyles.Integer, CultureInfo.InvariantCulture, out var lastUpdated)
-            ? (lastUpdated, values[1])
-            : throw Interactions.FhirException.BadRequest("The paging cursor is not valid: follow the bundle's paging links as given.", "_cursor");
     }
 }

@@ -47,8 +47,6 @@ internal sealed class SearchQuery
 
     public string? Cursor { get; set; }
 
-    public int Offset { get; set; }
-
     public string Total { get; set; } = "accurate";
 
     public string? Summary { get; set; }
@@ -58,7 +56,7 @@ internal sealed class SearchQuery
     /// <summary>Restricts the search to one patient's compartment (Patient/123/Observation).</summary>
     public string? CompartmentPatient { get; set; }
 
-    private static readonly HashSet<string> ResultParameters = ["_count", "_sort", "_include", "_revinclude", "_total", "_summary", "_elements", "_cursor", "_offset", "_format", "_pretty", "_contained", "_containedType"];
+    private static readonly HashSet<string> ResultParameters = ["_count", "_sort", "_include", "_revinclude", "_total", "_summary", "_elements", "_cursor", "_format", "_pretty", "_contained", "_containedType"];
 
     public static SearchQuery Parse(string resourceType, IEnumerable<KeyValuePair<string, string>> parameters, SearchParameterRegistry registry, bool strict)
     {
@@ -108,14 +106,6 @@ internal sealed class SearchQuery
 
                 Count = Math.Min(count, MaxCount);
                 Applied.Add(new(key, Count.ToString(System.Globalization.CultureInfo.InvariantCulture)));
-                return;
-            case "_offset":
-                if (!int.TryParse(value, out var offset) || offset < 0)
-                {
-                    throw FhirException.BadRequest($"_offset must be a whole number of 0 or more, not '{value}'.", "_offset");
-                }
-
-                Offset = offset;
                 return;
             case "_cursor":
                 Cursor = value;
