@@ -69,10 +69,19 @@ public sealed class MatchIndex
         }
     }
 
-    /// <summary>Share of indexed records with this first given name (at least one record's worth).</summary>
-    internal double GivenFrequency(string value) => Math.Max(1, givenCounts.GetValueOrDefault(value)) / (double)Math.Max(1, records.Count);
+    /// <summary>
+    /// How many records' worth of the model's average chance agreement a name frequency starts from. A small index
+    /// (a new region, a test) says little about how common a name is: with two records every name looks common.
+    /// The estimate moves from the model's average to the index's own count as records accumulate.
+    /// </summary>
+    internal const double PriorRecords = 1000;
 
-    internal double FamilyFrequency(string value) => Math.Max(1, familyCounts.GetValueOrDefault(value)) / (double)Math.Max(1, records.Count);
+    /// <summary>Estimated share of records with this first given name, shrunk towards <paramref name="averageU"/> while the index is small.</summary>
+    internal double GivenFrequency(string value, double averageU) => Shrunk(givenCounts.GetValueOrDefault(value), averageU);
+
+    internal double FamilyFrequency(string value, double averageU) => Shrunk(familyCounts.GetValueOrDefault(value), averageU);
+
+    private double Shrunk(int count, double averageU) => (Math.Max(1, count) + PriorRecords * averageU) / (records.Count + PriorRecords);
 
     /// <summary>Positions of indexed records sharing a blocking key with the candidate, each once.</summary>
     internal List<int> Candidates(PreparedRecord candidate, out int skippedBlocks)

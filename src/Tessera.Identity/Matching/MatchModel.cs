@@ -105,5 +105,8 @@ public sealed class TrainingSummary
 
     public bool EmConverged { get; init; }
 
+    /// <summary>Candidate pairs sharing a valid NHS number on which m was measured for the other fields (0: m from EM alone).</summary>
+    public long NhsNumberAnchorPairs { get; init; }
+
     public int Seed { get; init; }
 }

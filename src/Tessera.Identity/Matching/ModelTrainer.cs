@@ -25,6 +25,7 @@ internal static class ModelTrainer
         // Without deterministic matches there is nothing to anchor λ; assume one candidate pair in a thousand.
         var lambda = candidatePairs == 0 ? 1e-3 : Math.Clamp((double)deterministic / candidatePairs, 1e-6, 0.5);
         var (m, iterations, converged) = RunEm(patterns, u, lambda, options);
+        var anchorPairs = AnchorOnNhsNumbers(patterns, m);
         MakeMonotone(m, u);
 
         var fields = new List<FieldParameters>(MatchFields.Count);
@@ -53,12 +54,65 @@ internal static class ModelTrainer
                 DeterministicMatches = deterministic,
                 EmIterations = iterations,
                 EmConverged = converged,
+                NhsNumberAnchorPairs = anchorPairs,
                 Seed = options.Seed,
             },
         };
     }
 
     private static double Logit2(double p) => Math.Log2(p / (1 - p));
+
+    /// <summary>Fewest candidate pairs sharing a valid NHS number for their field agreement to replace EM's m.</summary>
+    internal const int MinimumAnchorPairs = 200;
+
+    /// <summary>
+    /// Where enough candidate pairs share a valid NHS number, they are a labelled sample of true matches: each
+    /// other field's m is measured on them directly (with add-one smoothing) instead of taken from EM. EM alone
+    /// can settle on a latent class that is not "same person" — in a real region, households (same surname,
+    /// address and postcode, different birth dates) form such a class, and EM then stops penalising a different
+    /// birth date. The NHS number blocking key brings these pairs in whatever their other fields say, so the
+    /// sample is not biased towards agreement. Returns how many pairs were used (0 when EM's m is kept).
+    /// </summary>
+    internal static long AnchorOnNhsNumbers(Dictionary<ulong, long> patterns, double[][] m)
+    {
+        var anchored = patterns.Where(p => Level(p.Key, (int)MatchField.NhsNumber) == 0).ToList();
+        var total = anchored.Sum(p => p.Value);
+        if (total < MinimumAnchorPairs)
+        {
+            return 0;
+        }
+
+        for (var f = 0; f < m.Length; f++)
+        {
+            if (f == (int)MatchField.NhsNumber)
+            {
+                continue;
+            }
+
+            var counts = new double[m[f].Length];
+            foreach (var (pattern, count) in anchored)
+            {
+                var level = Level(pattern, f);
+                if (level != FieldComparer.Missing)
+                {
+                    counts[level] += count;
+                }
+            }
+
+            var observed = counts.Sum();
+            if (observed < MinimumAnchorPairs)
+            {
+                continue; // too few pairs carry this field to measure it; keep EM's estimate
+            }
+
+            for (var l = 0; l < counts.Length; l++)
+            {
+                m[f][l] = (counts[l] + 1) / (observed + counts.Length);
+            }
+        }
+
+        return total;
+    }
 
     internal static (double[][] U, long Pairs) EstimateU(IReadOnlyList<PreparedRecord> records, MatchOptions options)
     {

@@ -56,12 +56,12 @@ internal sealed class PairScorer
 
     public double GivenAdjustment(PreparedRecord a, ReadOnlySpan<int> levels, MatchIndex frequencies) =>
         levels[(int)MatchField.GivenName] == NameLevel.Exact && a.GivenFirst is not null
-            ? Adjustment(givenExactU, frequencies.GivenFrequency(a.GivenFirst))
+            ? Adjustment(givenExactU, frequencies.GivenFrequency(a.GivenFirst, givenExactU))
             : 0;
 
     public double FamilyAdjustment(PreparedRecord a, ReadOnlySpan<int> levels, MatchIndex frequencies) =>
         levels[(int)MatchField.FamilyName] == NameLevel.Exact && a.Family is not null
-            ? Adjustment(familyExactU, frequencies.FamilyFrequency(a.Family))
+            ? Adjustment(familyExactU, frequencies.FamilyFrequency(a.Family, familyExactU))
             : 0;
 
     /// <summary>

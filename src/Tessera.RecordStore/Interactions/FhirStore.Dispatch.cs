@@ -35,7 +35,7 @@ public sealed partial class FhirStore
             case 1 when segments[0] == "_history":
                 return method == "GET" ? await HistoryAsync(request, null, null, ct) : throw FhirException.MethodNotAllowed("_history only answers GET.");
             case 1 when segments[0].StartsWith('$'):
-                return await InvokeOperationAsync(request, segments[0][1..], OperationLevel.System, null, null, ct);
+                return await InvokeOperationAsync(request, segments[0][1..], OperationLevel.System, null, null, scope, ct);
         }
 
         var type = segments[0];
@@ -72,7 +72,7 @@ public sealed partial class FhirStore
 
             if (second.StartsWith('$'))
             {
-                return await InvokeOperationAsync(request, second[1..], OperationLevel.Type, type, null, ct);
+                return await InvokeOperationAsync(request, second[1..], OperationLevel.Type, type, null, scope, ct);
             }
 
             RequireValidId(second, type);
@@ -89,7 +89,7 @@ public sealed partial class FhirStore
         RequireValidId(second, type);
         if (segments.Length == 3 && segments[2].StartsWith('$'))
         {
-            return await InvokeOperationAsync(request, segments[2][1..], OperationLevel.Instance, type, second, ct);
+            return await InvokeOperationAsync(request, segments[2][1..], OperationLevel.Instance, type, second, scope, ct);
         }
 
         if (segments.Length == 3 && segments[2] == "_history" && method == "GET")
@@ -111,7 +111,7 @@ public sealed partial class FhirStore
         throw new FhirException(404, Outcomes.Error(OperationOutcome.IssueType.NotSupported, $"No FHIR interaction answers {method} [base]/{request.Path}."));
     }
 
-    private async Task<FhirResponse> InvokeOperationAsync(FhirRequest request, string name, OperationLevel level, string? type, string? id, CancellationToken ct)
+    private async Task<FhirResponse> InvokeOperationAsync(FhirRequest request, string name, OperationLevel level, string? type, string? id, WriteScope? scope, CancellationToken ct)
     {
         var operation = Operations.Find(name, level, type);
         var invocation = new OperationInvocation
@@ -122,6 +122,7 @@ public sealed partial class FhirStore
             ResourceType = type,
             Id = id,
             Parameters = OperationRegistry.InputOf(request, operation),
+            Transaction = scope is null ? null : new Machinery.StoreTransaction(scope, _dialect.Kind) { Dialect = _dialect },
         };
         return await operation.ExecuteAsync(invocation, ct);
     }

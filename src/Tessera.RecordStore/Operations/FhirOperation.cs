@@ -64,6 +64,13 @@ public sealed record OperationInvocation
     /// </summary>
     public required Parameters Parameters { get; init; }
 
+    /// <summary>
+    /// The transaction the caller holds when it invoked the operation inside one
+    /// (<see cref="FhirStore.ExecuteAsync(FhirRequest, Machinery.StoreTransaction, CancellationToken)"/>, a bundle):
+    /// an operation that writes must write in it rather than open its own.
+    /// </summary>
+    public Machinery.StoreTransaction? Transaction { get; init; }
+
     /// <summary>The first value of a named parameter as a string (query values and primitive body values alike).</summary>
     public string? Value(string name) =>
         Parameters.Parameter.FirstOrDefault(p => p.Name == name)?.Value switch

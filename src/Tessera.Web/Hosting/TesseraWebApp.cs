@@ -6,6 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Tessera.Identity.Index;
 using Tessera.RecordStore;
 using Tessera.RecordStore.Interactions;
 using Tessera.RecordStore.Storage;
@@ -23,10 +24,12 @@ public static class TesseraWebApp
         builder.Services.AddOptions<TesseraOptions>()
             .Bind(builder.Configuration.GetSection(TesseraOptions.Section))
             .PostConfigure(o => o.Database = Environment.GetEnvironmentVariable("TESSERA_DB") is { Length: > 0 } env && builder.Configuration[$"{TesseraOptions.Section}:Database"] is null ? env : o.Database);
+        builder.Services.AddOptions<MpiOptions>().Bind(builder.Configuration.GetSection(MpiOptions.Section));
         builder.Services.AddSingleton<StoreHolder>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<StoreHolder>());
         builder.Services.AddSingleton(sp => sp.GetRequiredService<StoreHolder>().Store);
         AuthServices.Add(builder);
+        builder.Services.AddSingleton(sp => sp.GetRequiredService<StoreHolder>().Identity);
         builder.Logging.AddSimpleConsole(o =>
         {
             o.IncludeScopes = true;
@@ -71,11 +74,24 @@ public static class TesseraWebApp
     }
 
     /// <summary>Opens the store when the host starts, so a bad database setting stops start-up with a clear message.</summary>
-    internal sealed class StoreHolder(IOptions<TesseraOptions> options, ILoggerFactory loggers) : IHostedService, IAsyncDisposable
+    internal sealed class StoreHolder(IOptions<TesseraOptions> options, IOptions<MpiOptions> identityOptions, ILoggerFactory loggers) : IHostedService, IAsyncDisposable
     {
+        private readonly CancellationTokenSource _stopping = new();
         private FhirStore? _store;
+        private MasterPatientIndex? _identity;
+        private Task? _identityWorker;
 
         public FhirStore Store => _store ?? OpenSync();
+
+        /// <summary>The master patient index on the store (its operations are registered when the store opens).</summary>
+        public MasterPatientIndex Identity
+        {
+            get
+            {
+                _ = Store;
+                return _identity!;
+            }
+        }
 
         private FhirStore OpenSync()
         {
@@ -84,7 +100,9 @@ public static class TesseraWebApp
                 if (_store is null)
                 {
                     var location = DatabaseLocation.Parse(options.Value.Database);
-                    _store = FhirStore.OpenAsync(location, loggers).GetAwaiter().GetResult();
+                    var store = FhirStore.OpenAsync(location, loggers).GetAwaiter().GetResult();
+                    _identity = store.AddIdentityAsync(identityOptions.Value, loggers).GetAwaiter().GetResult();
+                    _store = store;
                     loggers.CreateLogger("Tessera").LogInformation("Record store open on {Database}", location.Describe());
                 }
 
@@ -95,13 +113,27 @@ public static class TesseraWebApp
         public Task StartAsync(CancellationToken cancellationToken)
         {
             _ = Store;
+            if (identityOptions.Value.RunWorker)
+            {
+                // Every Patient written is matched by following the store's version log (docs/mpi.md).
+                _identityWorker = Task.Run(() => Identity.RunAsync(_stopping.Token), CancellationToken.None);
+            }
+
             return Task.CompletedTask;
         }
 
-        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+        public async Task StopAsync(CancellationToken cancellationToken)
+        {
+            await _stopping.CancelAsync();
+            if (_identityWorker is not null)
+            {
+                await _identityWorker.WaitAsync(cancellationToken);
+            }
+        }
 
         public async ValueTask DisposeAsync()
         {
+            _stopping.Dispose();
             if (_store is not null)
             {
                 await _store.DisposeAsync();

@@ -1,0 +1,85 @@
+using System.Diagnostics;
+using System.Globalization;
+using Hl7.Fhir.Model;
+using Tessera.Bench.Matching;
+using Tessera.Demo;
+using Tessera.Identity.Index;
+using Tessera.Identity.Matching;
+
+// Tools for the built-in match model (run by hand):
+//   train-synthetic <records> <out.json>        train on the seeded synthetic population of bench/Tessera.Bench.Matching
+//   train-demo <people> <seed> <out.json>       train on a demo region's source Patients
+//   score-demo <people> <seed> [model.json]     deduplicate a demo region and score the clusters against its truth
+var invariant = CultureInfo.InvariantCulture;
+switch (args)
+{
+    case ["train-synthetic", var size, var output]:
+        {
+            var records = new SyntheticPopulation(seed: 7).Generate(int.Parse(size, invariant), duplicateShare: 0.2);
+            return await TrainAsync(records, output);
+        }
+
+    case ["train-demo", var people, var seed, var output]:
+        return await TrainAsync(DemoRecords(int.Parse(people, invariant), int.Parse(seed, invariant)).Select(r => r.Record).ToList(), output);
+
+    case ["score-demo", var people, var seed, ..] when args.Length <= 4:
+        {
+            var model = args.Length == 4 ? MatchModel.FromJson(await File.ReadAllTextAsync(args[3])) : MasterPatientIndex.DefaultModel();
+            var demo = DemoRecords(int.Parse(people, invariant), int.Parse(seed, invariant));
+            var truth = demo.ToDictionary(d => d.Record.RecordId, d => d.Person, StringComparer.Ordinal);
+            var result = new MatchEngine(model).Deduplicate(demo.Select(d => d.Record).ToList());
+            long truePairs = demo.GroupBy(d => d.Person).Sum(g => (long)g.Count() * (g.Count() - 1) / 2);
+            long found = 0, correct = 0;
+            foreach (var cluster in result.Clusters)
+            {
+                for (var i = 0; i < cluster.Records.Count; i++)
+                {
+                    for (var j = i + 1; j < cluster.Records.Count; j++)
+                    {
+                        found++;
+                        correct += truth[cluster.Records[i].RecordId] == truth[cluster.Records[j].RecordId] ? 1 : 0;
+                    }
+                }
+            }
+
+            double precision = found == 0 ? 1 : correct / (double)found, recall = truePairs == 0 ? 1 : correct / (double)truePairs;
+            Console.WriteLine($"{demo.Count} records of {truth.Values.Distinct().Count()} people: {found} linked pairs, precision {precision:0.0000}, recall {recall:0.0000}, F1 {2 * precision * recall / (precision + recall):0.0000}; {result.Pairs.Count(p => p.Decision == MatchDecision.Review)} sent to review");
+            return 0;
+        }
+
+    default:
+        Console.Error.WriteLine("usage: train-synthetic <records> <out.json> | train-demo <people> <seed> <out.json> | score-demo <people> <seed> [model.json]");
+        return 2;
+}
+
+static List<(PersonRecord Record, string Person)> DemoRecords(int people, int seed)
+{
+    var generator = new RegionGenerator(new RegionOptions { Patients = people, Seed = seed });
+    var records = new List<(PersonRecord, string)>();
+    for (var i = 0; i < people; i++)
+    {
+        var bundle = generator.GeneratePerson(i);
+        var patients = bundle.Bundle.Entry.Select(e => e.Resource).OfType<Patient>().ToList();
+        for (var k = 0; k < patients.Count; k++)
+        {
+            patients[k].Id = bundle.Truth[k].SourcePatientId;
+            records.Add((PatientDemographics.ToPersonRecord(patients[k]), bundle.PersonId));
+        }
+    }
+
+    return records;
+}
+
+static async Task<int> TrainAsync(List<PersonRecord> records, string output)
+{
+    var clock = Stopwatch.StartNew();
+    var model = MatchEngine.Train(records);
+    await File.WriteAllTextAsync(output, model.ToJson());
+    Console.WriteLine($"Trained on {records.Count} records in {clock.Elapsed.TotalSeconds:0.0} s: auto-link {model.AutoLinkThreshold:0.00} bits, review {model.ReviewThreshold:0.00} bits, lambda {model.Lambda:0.0000}, EM converged {model.Training?.EmConverged}");
+    foreach (var field in model.Fields)
+    {
+        Console.WriteLine($"  {field.Field,-16} {string.Join("  ", field.Levels.Select(l => $"{l.Name}: {l.Weight:+0.0;-0.0}"))}");
+    }
+
+    return 0;
+}
