@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
 using Hl7.Fhir.Model;
-using Task = System.Threading.Tasks.Task;
 using Microsoft.Extensions.Logging;
 using Tessera.Identity.Matching;
 using Tessera.Identity.Review;
@@ -9,6 +8,7 @@ using Tessera.RecordStore.Interactions;
 using Tessera.RecordStore.Machinery;
 using Tessera.RecordStore.Serialization;
 using Tessera.RecordStore.Storage;
+using Task = System.Threading.Tasks.Task;
 
 namespace Tessera.Identity.Index;
 

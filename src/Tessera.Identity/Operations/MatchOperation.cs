@@ -1,10 +1,10 @@
 using System.Globalization;
 using Hl7.Fhir.Model;
-using Task = System.Threading.Tasks.Task;
 using Tessera.Identity.Index;
 using Tessera.Identity.Matching;
 using Tessera.RecordStore.Interactions;
 using Tessera.RecordStore.Operations;
+using Task = System.Threading.Tasks.Task;
 
 namespace Tessera.Identity.Operations;
 

@@ -1,9 +1,9 @@
 using Hl7.Fhir.Model;
-using Task = System.Threading.Tasks.Task;
 using Tessera.Identity.Index;
 using Tessera.RecordStore.Interactions;
 using Tessera.RecordStore.Machinery;
 using Tessera.RecordStore.Operations;
+using Task = System.Threading.Tasks.Task;
 
 namespace Tessera.Identity.Operations;
 

@@ -1,8 +1,8 @@
 using Hl7.Fhir.Model;
-using Task = System.Threading.Tasks.Task;
 using Tessera.Identity.Index;
 using Tessera.RecordStore.Interactions;
 using Tessera.RecordStore.Operations;
+using Task = System.Threading.Tasks.Task;
 
 namespace Tessera.Identity.Operations;
 

@@ -40,6 +40,9 @@ public class CapabilityAndCorrelationTests(FhirHosts hosts) : IClassFixture<Fhir
         Assert.Contains(patient["operation"]!.AsArray(), o => o!["name"]!.GetValue<string>() == "everything");
         var observation = rest["resource"]!.AsArray().Single(r => r!["type"]!.GetValue<string>() == "Observation")!;
         Assert.DoesNotContain(observation["operation"]?.AsArray() ?? [], o => o!["name"]!.GetValue<string>() == "everything");
+        // The master patient index adds its own (docs/mpi.md).
+        var patientOperations = patient["operation"]!.AsArray().Select(o => o!["name"]!.GetValue<string>()).ToList();
+        Assert.Subset(patientOperations.ToHashSet(), new HashSet<string> { "match", "ihe-pix", "merge", "unmerge" });
         Assert.Contains(patient["searchParam"]!.AsArray(), p => p!["name"]!.GetValue<string>() == "family");
     }
 

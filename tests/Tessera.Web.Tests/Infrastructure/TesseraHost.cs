@@ -82,6 +82,10 @@ public sealed class TesseraHost : IAsyncDisposable
         {
             var builder = WebApplication.CreateBuilder();
             builder.Configuration["Tessera:Database"] = DatabaseSetting(database.Location);
+
+            // The index's background worker writes master Patients; contract tests that check "nothing was
+            // written" must not see it. Tests of the worker turn it on with Tessera:Identity:RunWorker=true.
+            builder.Configuration["Tessera:Identity:RunWorker"] = "false";
             foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
             {
                 builder.Configuration[key] = value;
