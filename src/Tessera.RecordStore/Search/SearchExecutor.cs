@@ -18,6 +18,8 @@ internal sealed record SearchPage(List<StoredVersion> Matches, List<StoredVersio
 /// <summary>Runs a planned search: finds the page of ids by keyset, then loads their current versions and includes.</summary>
 internal sealed class SearchExecutor(ResourceRepository repository)
 {
+    private readonly Terminology _terminology = new(repository);
+
     /// <summary>The most included resources one page carries; beyond it the bundle says how many were left out.</summary>
     public int MaxIncluded { get; set; } = 1000;
 
@@ -26,6 +28,7 @@ internal sealed class SearchExecutor(ResourceRepository repository)
 
     public async Task<SearchPage> ExecuteAsync(DbConnection connection, DbTransaction? transaction, SearchQuery query, string baseUrl, CancellationToken ct)
     {
+        await _terminology.ResolveAsync(connection, transaction, query, ct);
         var builder = new SearchSqlBuilder(baseUrl);
         var where = builder.Where("r", query.ResourceType, query.Criteria);
         if (query.CompartmentPatient is not null)

@@ -18,6 +18,9 @@ internal sealed record ChainCriterion(SearchParam Reference, IReadOnlyList<strin
 /// <summary>Reverse chaining (_has): resources referenced by a <see cref="SourceType"/> matching <see cref="Inner"/>.</summary>
 internal sealed record HasCriterion(string SourceType, string ReferenceParam, SearchCriterion Inner) : SearchCriterion;
 
+/// <summary>_list: resources that are items of one of the List resources named.</summary>
+internal sealed record ListCriterion(IReadOnlyList<string> ListIds) : SearchCriterion;
+
 internal sealed record SortKey(SearchParam Param, bool Descending);
 
 internal sealed record IncludeSpec(string SourceType, string Param, string? TargetType, bool Iterate, bool Reverse);
@@ -209,6 +212,17 @@ internal sealed class SearchQuery
 
             var inner = ParseCriterion(parts[1], parts[3], value, registry, out problem);
             return inner is null ? null : new HasCriterion(parts[1], parts[2], inner);
+        }
+
+        if (key == "_list")
+        {
+            var lists = SplitValues(value);
+            if (lists.Any(l => !Resources.ResourceWriter.IsValidId(l)))
+            {
+                throw FhirException.BadRequest($"_list takes the ids of List resources on this server (functional lists such as $current-problems are not supported), not '{value}'.", key);
+            }
+
+            return new ListCriterion(lists);
         }
 
         var dot = key.IndexOf('.', StringComparison.Ordinal);

@@ -37,6 +37,8 @@ internal sealed class SearchSqlBuilder(string baseUrl)
         MissingCriterion m => MissingSql(alias, m),
         ChainCriterion c => ChainSql(alias, c),
         HasCriterion h => HasSql(alias, h),
+        CodeSetCriterion c => Exists("idx_token", alias, c.Param.Code, CodeSetSql(c.Codes), negate: c.Negate),
+        ListCriterion l => ListSql(alias, l),
         _ => throw new InvalidOperationException("Unknown criterion " + criterion.GetType().Name),
     };
 
@@ -95,7 +97,7 @@ internal sealed class SearchSqlBuilder(string baseUrl)
 
                 if (p.Modifier is "in" or "not-in" or "above" or "below")
                 {
-                    throw FhirException.NotSupported($"The :{p.Modifier} modifier on token parameter '{p.Param.Code}' needs terminology support that this server does not have yet.");
+                    throw new InvalidOperationException($"The :{p.Modifier} criterion on '{p.Param.Code}' must be resolved by Terminology before SQL is built.");
                 }
 
                 return Exists("idx_token", alias, p.Param.Code, Or(p.Values, TokenSql));
@@ -279,6 +281,35 @@ internal sealed class SearchSqlBuilder(string baseUrl)
         "above" => $"{Param(value)} LIKE ($x.value || '%')",
         _ => $"$x.value = {Param(value)}",
     };
+
+    /// <summary>Codes of a resolved set, grouped by system; whole systems match any code; exclusions win.</summary>
+    private string CodeSetSql(CodeSet codes)
+    {
+        string Matches(IEnumerable<(string System, string? Code)> pairs)
+        {
+            var terms = new List<string>();
+            foreach (var group in pairs.Distinct().GroupBy(c => c.System, StringComparer.Ordinal))
+            {
+                var system = Param(group.Key);
+                terms.Add(group.Any(c => c.Code is null)
+                    ? $"$x.system = {system}"
+                    : $"($x.system = {system} AND $x.code IN ({string.Join(", ", group.Select(c => Param(c.Code)))}))");
+            }
+
+            return terms.Count == 0 ? "1 = 0" : string.Join(" OR ", terms);
+        }
+
+        var sql = "(" + Matches(codes.Include) + ")";
+        return codes.Exclude.Count == 0 ? sql : $"{sql} AND NOT ({Matches(codes.Exclude)})";
+    }
+
+    /// <summary>_list: resources that are an item of one of the named List resources.</summary>
+    private string ListSql(string alias, ListCriterion list)
+    {
+        var l = NextAlias("l");
+        var ids = string.Join(", ", list.ListIds.Select(id => Param(id)));
+        return $"EXISTS (SELECT 1 FROM idx_reference {l} JOIN resource {l}r ON {l}r.resource_type = {l}.resource_type AND {l}r.id = {l}.id AND {l}r.deleted = 0 WHERE {l}.resource_type = 'List' AND {l}.id IN ({ids}) AND {l}.param = 'item' AND {l}.target_type = {alias}.resource_type AND {l}.target_id = {alias}.id)";
+    }
 
     private string ChainSql(string alias, ChainCriterion chain)
     {
