@@ -185,6 +185,58 @@ public sealed class FeedTests(FeedFixture fixture) : IClassFixture<FeedFixture>
         Assert.Equal(report.Subject.Reference, hb.Subject.Reference);
     }
 
+    [Theory]
+    [MemberData(nameof(FeedFixture.Backends), MemberType = typeof(FeedFixture))]
+    public async System.Threading.Tasks.Task A40_without_the_index_merge_operation_is_dead_lettered_with_the_reason(string backend)
+    {
+        var (survivor, retired) = (Messages.NewId("M"), Messages.NewId("M"));
+        Assert.Equal("AA", (await SendAsync(backend, Messages.Adt("A28", Messages.NewId("C"), survivor))).Get("MSA-1"));
+        Assert.Equal("AA", (await SendAsync(backend, Messages.Adt("A28", Messages.NewId("C"), retired))).Get("MSA-1"));
+        var control = Messages.NewId("C");
+        var merge = Messages.Adt("A40", control, survivor, extra: $"MRG|{retired}^^^RXH^MR\r").Replace("ADT^A40^ADT_A01", "ADT^A40^ADT_A39", StringComparison.Ordinal);
+        Assert.Equal("AA", (await SendAsync(backend, merge)).Get("MSA-1"));
+
+        await fixture.Feed(backend).Pipeline.DrainAsync(16, default);
+
+        var dead = Assert.Single(await StoredAsync(backend, control));
+        Assert.Equal("dead", dead.State);
+        Assert.Contains("Patient/$merge is not available", dead.Error, StringComparison.Ordinal);
+        Assert.Single(await SearchAsync(backend, $"Patient?identifier={Messages.PatientSystem}|{retired}"));
+    }
+
+    [Fact]
+    public async System.Threading.Tasks.Task With_a_certificate_configured_every_connection_is_TLS()
+    {
+        using var certificate = Mllp.MllpListenerTests.SelfSignedCertificate();
+        var file = Path.Combine(Path.GetTempPath(), $"tessera-mllp-{Guid.NewGuid():N}.pfx");
+        await File.WriteAllBytesAsync(file, certificate.Export(System.Security.Cryptography.X509Certificates.X509ContentType.Pkcs12, "test-only"));
+        try
+        {
+            var options = FeedFixture.Options();
+            options.CertificatePath = file;
+            options.CertificatePassword = "test-only";
+            await using var feed = await Hl7Feed.StartAsync(fixture.Store("sqlite"), options);
+            await using var client = await MllpClient.ConnectAsync("localhost", feed.MllpEndPoint!.Port, new MllpClientOptions
+            {
+                UseTls = true,
+                ServerCertificateValidation = (_, presented, _, _) => presented?.GetCertHashString() == certificate.GetCertHashString(),
+            });
+
+            var ack = await client.SendAsync(Hl7Message.Parse(Messages.Adt("A28", Messages.NewId("C"), Messages.NewId("M"))));
+
+            Assert.Equal("AA", ack.Get("MSA-1"));
+            await Assert.ThrowsAnyAsync<IOException>(async () =>
+            {
+                await using var plain = await MllpClient.ConnectAsync("127.0.0.1", feed.MllpEndPoint!.Port, new MllpClientOptions { AckTimeout = TimeSpan.FromSeconds(20) });
+                await plain.SendAsync(Hl7Message.Parse(Messages.Adt("A28", Messages.NewId("C"), Messages.NewId("M"))));
+            });
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
     private async Task<Hl7Message> SendAsync(string backend, string message)
     {
         await using var client = await MllpClient.ConnectAsync("127.0.0.1", fixture.Feed(backend).MllpEndPoint!.Port);
