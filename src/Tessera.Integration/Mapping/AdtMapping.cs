@@ -30,7 +30,7 @@ internal static class AdtMapping
         }
 
         var pv1 = context.Message.GetSegment("PV1");
-        var visit = V2.Value(pv1, 19);
+        var visit = VisitIdentifier(context, pv1, patient);
         if (pv1 is null || visit is null)
         {
             if (!VisitEvents.Contains(context.Trigger))
@@ -40,13 +40,29 @@ internal static class AdtMapping
 
             throw pv1 is null
                 ? new Hl7MappingException("PV1", null, $"missing segment; ADT^{context.Trigger} needs a PV1 segment (the visit)", Hl7ErrorCode.SegmentSequenceError)
-                : context.Fail(pv1, 19, $"the visit number is required for ADT^{context.Trigger}");
+                : context.Fail(pv1, 19, $"the visit number (PV1-19, or PV1-50, or at least the admit time PV1-44) is required for ADT^{context.Trigger}");
         }
 
-        mapped.Add(Encounter(context, pv1, visit, patient), new Identifier(context.Source.EncounterSystem, visit));
+        mapped.Add(Encounter(context, pv1, visit, patient), visit);
     }
 
-    private static Encounter Encounter(MappingContext context, Hl7Segment pv1, string visit, MappedWrite patient)
+    /// <summary>
+    /// The visit number PV1-19, else the alternate visit id PV1-50; a sender that gives neither still identifies the
+    /// stay by the patient's local number and the admission time PV1-44.
+    /// </summary>
+    private static Identifier? VisitIdentifier(MappingContext context, Hl7Segment? pv1, MappedWrite patient)
+    {
+        if ((V2.Value(pv1, 19) ?? V2.Value(pv1, 50)) is { } number)
+        {
+            return new Identifier(context.Source.EncounterSystem, number) { Use = Identifier.IdentifierUse.Official };
+        }
+
+        return V2.Value(pv1, 44) is { } admitted
+            ? new Identifier(context.Source.AdmissionSystem, $"{patient.MatchOn.Value}/{admitted}") { Use = Identifier.IdentifierUse.Secondary }
+            : null;
+    }
+
+    private static Encounter Encounter(MappingContext context, Hl7Segment pv1, Identifier visit, MappedWrite patient)
     {
         var patientClass = V2.Value(pv1, 2) ?? throw context.Fail(pv1, 2, "the patient class (I, O, E, P, R, B) is required for a visit");
         var (classCode, classDisplay) = patientClass switch
@@ -55,7 +71,7 @@ internal static class AdtMapping
             "O" or "R" or "N" => ("AMB", "ambulatory"),
             "E" => ("EMER", "emergency"),
             "P" => ("PRENC", "pre-admission"),
-            _ => throw context.Fail(pv1, 2, $"patient class '{patientClass}' is not in HL7 table 0004 (I, O, E, P, R, B, N)", Hl7ErrorCode.TableValueNotFound),
+            _ => (patientClass, patientClass), // A local class (e.g. "DAY CASE"): kept as the source's own code.
         };
         var admitted = context.DateTime(pv1, 44);
         var discharged = context.DateTime(pv1, 45);
@@ -63,8 +79,8 @@ internal static class AdtMapping
         var encounter = new Encounter
         {
             Meta = MessageMapper.Profile("Encounter"),
-            Identifier = [new Identifier(context.Source.EncounterSystem, visit) { Use = Identifier.IdentifierUse.Official }],
-            Class = new Coding(ActCode, classCode, classDisplay),
+            Identifier = [visit],
+            Class = classCode == patientClass ? new Coding(V2.CodeSystem("patient-class"), classCode, classDisplay) : new Coding(ActCode, classCode, classDisplay),
             Subject = new ResourceReference(patient.Key),
             ServiceProvider = context.Source.OrganizationReference(),
             Status = Status(context, pv1, discharged, admitted),

@@ -13,6 +13,7 @@ internal sealed class Hl7Source
         var root = options.IdentifierSystem.TrimEnd('/');
         PatientSystem = string.IsNullOrWhiteSpace(options.PatientIdentifierSystem) ? root + "/local-patient-identifier" : options.PatientIdentifierSystem;
         EncounterSystem = root + "/encounter";
+        AdmissionSystem = root + "/admission";
         ReportSystem = root + "/report";
         ObservationSystem = root + "/observation";
         AppointmentSystem = root + "/appointment";
@@ -32,6 +33,9 @@ internal sealed class Hl7Source
     public string PatientSystem { get; }
 
     public string EncounterSystem { get; }
+
+    /// <summary>For stays the sender gives no visit number for: "{local patient number}/{admit time}".</summary>
+    public string AdmissionSystem { get; }
 
     public string ReportSystem { get; }
 

@@ -81,13 +81,23 @@ public sealed class MappingTests
     }
 
     [Fact]
-    public void A_visit_event_without_a_visit_number_is_an_error_on_PV1_19()
+    public void A_visit_without_a_number_is_keyed_by_patient_and_admit_time_and_without_either_is_an_error_on_PV1_19()
     {
-        var text = Messages.Adt("A01", "C1", "M1", "V1").Replace("|V1|", "||", StringComparison.Ordinal);
+        var unnumbered = Messages.Adt("A01", "C1", "M1", "V1").Replace("|V1|", "||", StringComparison.Ordinal);
 
-        var error = Assert.Throws<Hl7MappingException>(() => Map(text));
+        var encounter = Only<Encounter>(Map(unnumbered));
+        Assert.Equal((Messages.IdentifierBase + "/admission", "M1/20260301100000"), (encounter.Identifier[0].System, encounter.Identifier[0].Value));
 
+        var error = Assert.Throws<Hl7MappingException>(() => Map(unnumbered.Replace("|20260301100000\r", "|\r", StringComparison.Ordinal)));
         Assert.Equal(("PV1", 19, 4), (error.SegmentId, error.Field, error.SegmentSequence));
+    }
+
+    [Fact]
+    public void A_local_patient_class_is_kept_as_the_source_code()
+    {
+        var encounter = Only<Encounter>(Map(Messages.Adt("A01", "C1", "M1", "V1", "DAY CASE")));
+
+        Assert.Equal(("DAY CASE", "urn:tessera:hl7:codesystem:patient-class"), (encounter.Class.Code, encounter.Class.System));
     }
 
     [Fact]
