@@ -75,7 +75,7 @@ public sealed class TesseraHost : IAsyncDisposable
         return client;
     }
 
-    public static async Task<TesseraHost> StartAsync(string backend, IReadOnlyDictionary<string, string?>? settings = null)
+    public static async Task<TesseraHost> StartAsync(string backend, IReadOnlyDictionary<string, string?>? settings = null, Action<IServiceCollection>? services = null)
     {
         var database = await TestDatabase.CreateAsync(backend);
         try
@@ -92,6 +92,7 @@ public sealed class TesseraHost : IAsyncDisposable
             }
 
             builder.WebHost.UseTestServer();
+            services?.Invoke(builder.Services);
             builder.AddTessera();
 
             // Errors (an unhandled exception is logged as one) stay visible; request chatter does not.
