@@ -137,6 +137,13 @@ internal sealed class ResourceIndexer(SearchParameterRegistry registry)
                 }
 
                 break;
+            case SearchParamType.Special when param.Code == "near" && value is Location.PositionComponent { Latitude: { } lat, Longitude: { } lon }:
+                // The position as a unit vector, so that a distance search is arithmetic in SQL (no trigonometry needed there).
+                var (x, y, z) = GeoPoint.UnitVector((double)lat, (double)lon);
+                values.Numbers.Add(("near.x", x, x));
+                values.Numbers.Add(("near.y", y, y));
+                values.Numbers.Add(("near.z", z, z));
+                break;
         }
     }
 

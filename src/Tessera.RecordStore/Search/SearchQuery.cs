@@ -339,10 +339,44 @@ internal sealed class SearchQuery
                 }
 
                 break;
+            case SearchParamType.Special when param.Code == "near":
+                _ = Near(value, key);
+                break;
             default:
                 _ = modifier;
                 break;
         }
+    }
+
+    /// <summary>Default radius of <c>near</c> when the value gives none.</summary>
+    public const double DefaultNearKm = 5;
+
+    /// <summary>Parses near = latitude|longitude|distance|units (distance and units optional; km by default).</summary>
+    internal static (double Latitude, double Longitude, double Kilometres) Near(string value, string key)
+    {
+        var parts = value.Split('|');
+        var ci = System.Globalization.CultureInfo.InvariantCulture;
+        var style = System.Globalization.NumberStyles.Float;
+        if (parts.Length is < 2 or > 4
+            || !double.TryParse(parts[0], style, ci, out var lat) || lat is < -90 or > 90
+            || !double.TryParse(parts[1], style, ci, out var lon) || lon is < -180 or > 180)
+        {
+            throw FhirException.BadRequest($"'{value}' is not a valid '{key}': write latitude|longitude|distance|units, e.g. 51.5074|-0.1278|10|km (units km, m, mi or [mi_i]).", key);
+        }
+
+        var km = DefaultNearKm;
+        if (parts.Length > 2 && parts[2].Length > 0)
+        {
+            if (!double.TryParse(parts[2], style, ci, out var distance) || distance < 0
+                || Indexing.GeoPoint.Kilometres(distance, parts.Length > 3 ? parts[3] : null) is not { } converted)
+            {
+                throw FhirException.BadRequest($"'{value}' has no valid distance for '{key}': give a number of 0 or more and the units km, m, mi or [mi_i].", key);
+            }
+
+            km = converted;
+        }
+
+        return (lat, lon, km);
     }
 
     /// <summary>Splits an ordered value's prefix ("ge2020") from its value.</summary>

@@ -116,6 +116,8 @@ internal sealed class SearchSqlBuilder(string baseUrl)
                 return Exists("idx_reference", alias, p.Param.Code, Or(p.Values, v => ReferenceSql(v, p.Modifier)));
             case SearchParamType.Uri:
                 return Exists("idx_uri", alias, p.Param.Code, Or(p.Values, v => UriSql(p.Modifier, v)));
+            case SearchParamType.Special when p.Param.Code == "near":
+                return "(" + string.Join(" OR ", p.Values.Select(v => NearSql(alias, v))) + ")";
             default:
                 throw FhirException.NotSupported($"Search by {p.Param.Type.ToString().ToLowerInvariant()} parameter '{p.Param.Code}' is not supported.");
         }
@@ -301,6 +303,18 @@ internal sealed class SearchSqlBuilder(string baseUrl)
 
         var sql = "(" + Matches(codes.Include) + ")";
         return codes.Exclude.Count == 0 ? sql : $"{sql} AND NOT ({Matches(codes.Exclude)})";
+    }
+
+    /// <summary>near: the stored unit vector's dot product with the searched point's is at least cos(distance / R).</summary>
+    private string NearSql(string alias, string value)
+    {
+        var (lat, lon, km) = SearchQuery.Near(value, "near");
+        var (x, y, z) = GeoPoint.UnitVector(lat, lon);
+        var n = NextAlias("n");
+        return $"EXISTS (SELECT 1 FROM idx_number {n}x JOIN idx_number {n}y ON {n}y.resource_type = {n}x.resource_type AND {n}y.id = {n}x.id AND {n}y.param = 'near.y' "
+            + $"JOIN idx_number {n}z ON {n}z.resource_type = {n}x.resource_type AND {n}z.id = {n}x.id AND {n}z.param = 'near.z' "
+            + $"WHERE {n}x.resource_type = {alias}.resource_type AND {n}x.id = {alias}.id AND {n}x.param = 'near.x' "
+            + $"AND {n}x.low * {Param(x)} + {n}y.low * {Param(y)} + {n}z.low * {Param(z)} >= {Param(GeoPoint.MinimumDot(km))})";
     }
 
     /// <summary>_list: resources that are an item of one of the named List resources.</summary>
