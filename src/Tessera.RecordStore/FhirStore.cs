@@ -34,7 +34,7 @@ public sealed partial class FhirStore : IAsyncDisposable
         _logger = logger;
         _repository = new ResourceRepository(dialect);
         _indexer = new ResourceIndexer(Registry);
-        _writer = new ResourceWriter(_repository, _indexer, clock);
+        _writer = new ResourceWriter(_repository, _indexer, clock) { Written = NotifyWrittenAsync };
         _search = new SearchExecutor(_repository);
         _retry = new ResiliencePipelineBuilder()
             .AddRetry(new RetryStrategyOptions

@@ -69,6 +69,7 @@ public sealed partial class FhirStore
             PreferReturn = outer.PreferReturn,
             StrictHandling = outer.StrictHandling,
             Principal = outer.Principal,
+            ClientAddress = outer.ClientAddress,
         };
         if (method == Bundle.HTTPVerb.PATCH && entry.Resource is Binary binary)
         {
@@ -200,6 +201,17 @@ public sealed partial class FhirStore
     {
         try
         {
+            return await GovernAsync(plan.Request, scope, s => RunEntryAsync(s!, plan, ct), ct);
+        }
+        catch (FhirException e)
+        {
+            throw Annotate(e, plan.Index);
+        }
+    }
+
+    private async Task<FhirResponse> RunEntryAsync(WriteScope scope, EntryPlan plan, CancellationToken ct)
+    {
+        {
             if (plan.Existing is not null)
             {
                 return plan.Existing;
@@ -234,11 +246,7 @@ public sealed partial class FhirStore
                 return await _writer.UpdateAsync(scope, body, plan.TargetId, ifMatch, "PUT", ct, plan.Prepared);
             }
 
-            return await DispatchAsync(plan.Request, scope, ct);
-        }
-        catch (FhirException e)
-        {
-            throw Annotate(e, plan.Index);
+            return await GuardedDispatchAsync(plan.Request, scope, ct);
         }
     }
 

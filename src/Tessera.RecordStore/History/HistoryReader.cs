@@ -93,6 +93,13 @@ internal static class HistoryReader
             parameters.Add(("before", before));
         }
 
+        var (access, accessParameters) = FhirStore.FilterTerm("v");
+        if (access.Length > 0)
+        {
+            where.Add(access[5..]);
+            parameters.AddRange(accessParameters);
+        }
+
         var sql = "SELECT v.resource_type, v.id, v.version, v.last_updated, v.deleted, v.method, v.json, v.seq FROM resource_version v"
             + (where.Count > 0 ? " WHERE " + string.Join(" AND ", where) : string.Empty)
             + $" ORDER BY v.seq DESC LIMIT {query.Count + 1}";

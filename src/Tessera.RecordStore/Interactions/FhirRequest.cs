@@ -44,6 +44,9 @@ public sealed record FhirRequest
     /// </summary>
     public ClaimsPrincipal? Principal { get; init; }
 
+    /// <summary>The network address the request came from, for the audit trail (null for internal callers).</summary>
+    public string? ClientAddress { get; init; }
+
     public static FhirRequest FromUrl(string method, string relativeUrl, Resource? resource = null, string baseUrl = "http://localhost/fhir")
     {
         var q = relativeUrl.IndexOf('?', StringComparison.Ordinal);

@@ -15,7 +15,9 @@ namespace Tessera.RecordStore;
 /// <summary>Routing of interactions (FHIR R4 RESTful API, 3.1.0) to reads, writes, history and search.</summary>
 public sealed partial class FhirStore
 {
-    internal Task<FhirResponse> DispatchAsync(FhirRequest request, WriteScope? scope, CancellationToken ct) => GuardedDispatchAsync(request, scope, ct);
+    /// <summary>Runs one interaction: decided and recorded by the access policy, then checked by the guards, when it carries a caller.</summary>
+    internal Task<FhirResponse> DispatchAsync(FhirRequest request, WriteScope? scope, CancellationToken ct) =>
+        GovernAsync(request, scope, s => GuardedDispatchAsync(request, s, ct), ct);
 
     private async Task<FhirResponse> DispatchCoreAsync(FhirRequest request, WriteScope? scope, CancellationToken ct)
     {
@@ -152,11 +154,19 @@ public sealed partial class FhirStore
         if (scope is not null)
         {
             stored = await _repository.ReadCurrentAsync(scope.Connection, scope.Transaction, type, id, ct);
+            if (stored is { Version: > 0, Deleted: false })
+            {
+                await RequireVisibleAsync(scope.Connection, scope.Transaction, type, id, ct);
+            }
         }
         else
         {
             await using var connection = await _dialect.OpenAsync(ct);
             stored = await _repository.ReadCurrentAsync(connection, null, type, id, ct);
+            if (stored is { Version: > 0, Deleted: false })
+            {
+                await RequireVisibleAsync(connection, null, type, id, ct);
+            }
         }
 
         if (stored is null || stored.Version == 0)
@@ -193,11 +203,19 @@ public sealed partial class FhirStore
         if (scope is not null)
         {
             stored = await _repository.ReadVersionAsync(scope.Connection, type, id, version, ct);
+            if (stored is not null)
+            {
+                await RequireVisibleAsync(scope.Connection, scope.Transaction, type, id, ct);
+            }
         }
         else
         {
             await using var connection = await _dialect.OpenAsync(ct);
             stored = await _repository.ReadVersionAsync(connection, type, id, version, ct);
+            if (stored is not null)
+            {
+                await RequireVisibleAsync(connection, null, type, id, ct);
+            }
         }
 
         if (stored is null)
@@ -395,6 +413,8 @@ public sealed partial class FhirStore
             {
                 throw FhirException.NotFound($"{type}/{id} is not known.");
             }
+
+            await RequireVisibleAsync(connection, null, type!, id, ct);
         }
 
         var page = await HistoryReader.ReadAsync(connection, query, ct);

@@ -20,6 +20,9 @@ internal sealed partial class ResourceWriter(ResourceRepository repository, Reso
 
     public static string NewId() => Guid.CreateVersion7().ToString();
 
+    /// <summary>Told of each version written (null resource for a deletion), inside the write's transaction.</summary>
+    public Func<WriteScope, string, string, Resource?, CancellationToken, System.Threading.Tasks.Task>? Written { get; set; }
+
     public async Task<FhirResponse> CreateAsync(WriteScope scope, Resource resource, string? id, CancellationToken ct)
     {
         id ??= NewId();
@@ -77,6 +80,11 @@ internal sealed partial class ResourceWriter(ResourceRepository repository, Reso
         var version = current.Version + 1;
         // The deletion stays in the patient's compartment, under the key the live version had.
         await repository.WriteVersionAsync(scope, new StoredVersion(type, id, version, now, true, "DELETE", null), current.PatientKey, null, isNew: false, ct);
+        if (Written is not null)
+        {
+            await Written(scope, type, id, null, ct);
+        }
+
         return new FhirResponse { Status = 204, ResourceType = type, Id = id, Version = version, LastModified = now };
     }
 
@@ -90,6 +98,11 @@ internal sealed partial class ResourceWriter(ResourceRepository repository, Reso
         var patientKey = ResourceIndexer.PatientKey(resource, index);
         var json = FhirSerialization.ToJson(resource);
         await repository.WriteVersionAsync(scope, new StoredVersion(resource.TypeName, id, version, now, false, method, json), patientKey, index, isNew, ct);
+        if (Written is not null)
+        {
+            await Written(scope, resource.TypeName, id, resource, ct);
+        }
+
         return new FhirResponse
         {
             Status = status,

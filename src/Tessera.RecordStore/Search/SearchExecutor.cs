@@ -38,6 +38,9 @@ internal sealed class SearchExecutor(ResourceRepository repository)
                 : $" AND r.patient_key = {builder.Param(query.CompartmentPatient)}";
         }
 
+        // The caller's access filter (FhirStore.Access) applies to the count, the page and its next link alike.
+        where += FhirStore.FilterSql("r", builder.Param);
+
         int? total = null;
         if (query.Total != "none" && (query.Cursor is null || query.Summary == "count"))
         {
@@ -130,7 +133,7 @@ internal sealed class SearchExecutor(ResourceRepository repository)
                 }
             }
 
-            var fresh = found.Where(seen.Add).ToList();
+            var fresh = await FhirStore.VisibleAsync(connection, transaction, found.Where(seen.Add).ToList(), ct);
             if (result.Count + fresh.Count > MaxIncluded)
             {
                 warnings.Add($"This page's matches include more than {MaxIncluded} resources; {result.Count + fresh.Count - MaxIncluded} of them are not in this bundle. Ask for fewer matches per page (_count) to receive them all.");

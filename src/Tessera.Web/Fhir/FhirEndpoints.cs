@@ -130,6 +130,7 @@ internal static class FhirEndpoints
             PreferReturn = prefer.TryGetValue("return", out var r) ? r : null,
             StrictHandling = prefer.TryGetValue("handling", out var h) && h == "strict",
             BaseUrl = baseUrl,
+            ClientAddress = context.Connection.RemoteIpAddress?.ToString(),
         };
     }
 

@@ -7,6 +7,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Tessera.Identity.Index;
+using Tessera.Governance;
 using Tessera.RecordStore;
 using Tessera.RecordStore.Interactions;
 using Tessera.RecordStore.Storage;
@@ -25,6 +26,7 @@ public static class TesseraWebApp
             .Bind(builder.Configuration.GetSection(TesseraOptions.Section))
             .PostConfigure(o => o.Database = Environment.GetEnvironmentVariable("TESSERA_DB") is { Length: > 0 } env && builder.Configuration[$"{TesseraOptions.Section}:Database"] is null ? env : o.Database);
         builder.Services.AddOptions<MpiOptions>().Bind(builder.Configuration.GetSection(MpiOptions.Section));
+        builder.Services.AddOptions<GovernanceOptions>().Bind(builder.Configuration.GetSection("Governance"));
         builder.Services.AddSingleton<StoreHolder>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<StoreHolder>());
         builder.Services.AddSingleton(sp => sp.GetRequiredService<StoreHolder>().Store);
@@ -74,12 +76,16 @@ public static class TesseraWebApp
     }
 
     /// <summary>Opens the store when the host starts, so a bad database setting stops start-up with a clear message.</summary>
-    internal sealed class StoreHolder(IOptions<TesseraOptions> options, IOptions<MpiOptions> identityOptions, ILoggerFactory loggers) : IHostedService, IAsyncDisposable
+    internal sealed class StoreHolder(IOptions<TesseraOptions> options, IOptions<MpiOptions> identityOptions, IOptions<GovernanceOptions> governanceOptions, ILoggerFactory loggers) : IHostedService, IAsyncDisposable
     {
         private readonly CancellationTokenSource _stopping = new();
         private FhirStore? _store;
         private MasterPatientIndex? _identity;
         private Task? _identityWorker;
+        private StoreGovernance? _governance;
+
+        /// <summary>Governance on the store: the access policy for every signed-in caller, the audit trail, break-glass.</summary>
+        public StoreGovernance Governance => Store is not null && _governance is not null ? _governance : throw new InvalidOperationException("The store is not open.");
 
         public FhirStore Store => _store ?? OpenSync();
 
@@ -102,6 +108,7 @@ public static class TesseraWebApp
                     var location = DatabaseLocation.Parse(options.Value.Database);
                     var store = FhirStore.OpenAsync(location, loggers).GetAwaiter().GetResult();
                     _identity = store.AddIdentityAsync(identityOptions.Value, loggers).GetAwaiter().GetResult();
+                    _governance = store.AddGovernanceAsync(governanceOptions.Value, loggers).GetAwaiter().GetResult();
                     _store = store;
                     loggers.CreateLogger("Tessera").LogInformation("Record store open on {Database}", location.Describe());
                 }
@@ -134,6 +141,11 @@ public static class TesseraWebApp
         public async ValueTask DisposeAsync()
         {
             _stopping.Dispose();
+            if (_governance is not null)
+            {
+                await _governance.DisposeAsync();
+            }
+
             if (_store is not null)
             {
                 await _store.DisposeAsync();

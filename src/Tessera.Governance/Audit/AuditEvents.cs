@@ -1,0 +1,280 @@
+using System.Text.Json;
+using Hl7.Fhir.Model;
+using Tessera.Governance.Policy;
+using Tessera.Governance.Relationships;
+using Tessera.RecordStore.Access;
+using Tessera.RecordStore.Interactions;
+
+namespace Tessera.Governance.Audit;
+
+/// <summary>
+/// AuditEvents shaped as IHE Basic Audit Log Patterns (BALP): RESTful interaction type and subtype, the user and
+/// client agents with the network address, the server as source, the patient and the resources or query as
+/// entities, the purpose of use and the outcome.
+/// </summary>
+internal static class AuditEvents
+{
+    public const string DicomSystem = "http://dicom.nema.org/resources/ontology/DCM";
+    public const string PurposeSystem = "http://terminology.hl7.org/CodeSystem/v3-ActReason";
+    public const string GovernanceSystem = "urn:tessera:governance";
+
+    private static readonly Coding RestType = new("http://terminology.hl7.org/CodeSystem/audit-event-type", "rest", "RESTful Operation");
+
+    /// <summary>An audited interaction: the event and the patients it concerns (for the patient index of the trail).</summary>
+    public sealed record Entry(AuditEvent Event, IReadOnlyList<string> Patients);
+
+    public static Entry ForInteraction(AccessRequest access, Caller? caller, AccessDecision decision, AccessOutcome outcome, DateTimeOffset now, string? purpose)
+    {
+        var patients = new SortedSet<string>(StringComparer.Ordinal);
+        var entities = new List<AuditEvent.EntityComponent>();
+        if (access.CompartmentPatient is { } cp)
+        {
+            patients.Add(cp);
+        }
+
+        if (access.ResourceType == "Patient" && access.Id is not null)
+        {
+            patients.Add(access.Id);
+        }
+
+        foreach (var (key, value) in access.Request.Query)
+        {
+            if (key is "patient" or "subject" or "subject:Patient" or "patient:Patient" && (References.Local(value) ?? (value.Contains('/') ? null : "Patient/" + value)) is { } local && local.StartsWith("Patient/", StringComparison.Ordinal))
+            {
+                patients.Add(local["Patient/".Length..]);
+            }
+        }
+
+        var response = outcome.Response;
+        if (outcome.Succeeded)
+        {
+            CollectReturned(response, access, entities, patients);
+        }
+        else if (access.ResourceType is not null && access.Id is not null)
+        {
+            entities.Add(ResourceEntity($"{access.ResourceType}/{access.Id}"));
+        }
+
+        if (access.Interaction is AccessInteraction.Search or AccessInteraction.History || (access.Interaction == AccessInteraction.Operation && access.Request.Query.Count > 0))
+        {
+            var query = string.Join('&', access.Request.Query.Select(q => $"{Uri.EscapeDataString(q.Key)}={Uri.EscapeDataString(q.Value)}"));
+            var text = access.Request.Path + (query.Length > 0 ? "?" + query : string.Empty);
+            entities.Add(new AuditEvent.EntityComponent
+            {
+                Type = new Coding("http://terminology.hl7.org/CodeSystem/audit-entity-type", "2", "System Object"),
+                Role = new Coding("http://terminology.hl7.org/CodeSystem/object-role", "24", "Query"),
+                Query = System.Text.Encoding.UTF8.GetBytes(text),
+                Description = text,
+            });
+        }
+
+        var ev = Base(now, caller, access.Principal, access.Request.ClientAddress, purpose);
+        ev.Subtype = [new Coding("http://hl7.org/fhir/restful-interaction", Subtype(access), access.Operation is null ? null : "$" + access.Operation)];
+        ev.Action = Action(access.Interaction);
+        SetOutcome(ev, outcome.Status, outcome.Succeeded ? null : decision.Permitted ? Describe(response.Outcome) : decision.Reason);
+        foreach (var p in patients)
+        {
+            ev.Entity.Add(PatientEntity(p));
+        }
+
+        ev.Entity.AddRange(entities.Take(200));
+        return new Entry(ev, [.. patients]);
+    }
+
+    /// <summary>A governance event (break-glass, subject access export, sign-in) with its own type code.</summary>
+    public static Entry ForGovernanceEvent(string code, string display, Caller? caller, System.Security.Claims.ClaimsPrincipal? principal, string? address, string? patient, string? purpose, string? detail, DateTimeOffset now, bool succeeded = true)
+    {
+        var ev = Base(now, caller, principal, address, purpose);
+        ev.Subtype = [new Coding(GovernanceSystem, code, display)];
+        ev.Action = AuditEvent.AuditEventAction.E;
+        SetOutcome(ev, succeeded ? 200 : 403, succeeded ? null : detail);
+        if (patient is not null)
+        {
+            ev.Entity.Add(PatientEntity(patient));
+        }
+
+        if (detail is not null && succeeded)
+        {
+            ev.Entity.Add(new AuditEvent.EntityComponent { Type = new Coding("http://terminology.hl7.org/CodeSystem/audit-entity-type", "2", "System Object"), Description = detail });
+        }
+
+        return new Entry(ev, patient is null ? [] : [patient]);
+    }
+
+    private static AuditEvent Base(DateTimeOffset now, Caller? caller, System.Security.Claims.ClaimsPrincipal? principal, string? address, string? purpose)
+    {
+        var ev = new AuditEvent
+        {
+            Type = RestType,
+            Recorded = now,
+            Source = new AuditEvent.SourceComponent
+            {
+                Site = "Tessera",
+                Observer = new ResourceReference { Display = "Tessera record store" },
+                Type = [new Coding("http://terminology.hl7.org/CodeSystem/security-source-type", "4", "Application Server")],
+            },
+        };
+        ev.Meta = new Meta { Profile = ["https://profiles.ihe.net/ITI/BALP/StructureDefinition/IHE.BasicAudit.PatientRead"] };
+        var subject = caller?.Subject ?? principal?.FindFirst("sub")?.Value ?? "unknown";
+        var user = new AuditEvent.AgentComponent
+        {
+            Type = new CodeableConcept("http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "IRCP", "information recipient"),
+            Who = new ResourceReference
+            {
+                Reference = caller?.FhirUser,
+                Identifier = new Identifier("urn:tessera:user", subject),
+                Display = caller?.Role,
+            },
+            AltId = caller?.PractitionerRole,
+            Requestor = true,
+            Role = caller is null ? [] : [new CodeableConcept(GovernanceSystem + ":role", caller.Role)],
+            Network = address is null ? null : new AuditEvent.NetworkComponent { Address = address, Type = AuditEvent.AuditEventAgentNetworkType.N2 },
+        };
+        if (purpose is not null)
+        {
+            user.PurposeOfUse = [new CodeableConcept(PurposeSystem, purpose)];
+            ev.PurposeOfEvent = [new CodeableConcept(PurposeSystem, purpose)];
+        }
+
+        if (caller?.Organization is { } org)
+        {
+            user.Policy = [org];
+        }
+
+        ev.Agent.Add(user);
+        if (caller?.ClientId is { } client)
+        {
+            ev.Agent.Add(new AuditEvent.AgentComponent
+            {
+                Type = new CodeableConcept(DicomSystem, "110153", "Source Role ID"),
+                Who = new ResourceReference { Identifier = new Identifier("urn:tessera:client", client) },
+                Requestor = false,
+                Network = address is null ? null : new AuditEvent.NetworkComponent { Address = address, Type = AuditEvent.AuditEventAgentNetworkType.N2 },
+            });
+        }
+
+        ev.Agent.Add(new AuditEvent.AgentComponent
+        {
+            Type = new CodeableConcept(DicomSystem, "110152", "Destination Role ID"),
+            Who = new ResourceReference { Display = "Tessera FHIR server" },
+            Requestor = false,
+        });
+        return ev;
+    }
+
+    private static void SetOutcome(AuditEvent ev, int status, string? description)
+    {
+        ev.Outcome = status < 400 ? AuditEvent.AuditEventOutcome.N0 : status < 500 ? AuditEvent.AuditEventOutcome.N4 : AuditEvent.AuditEventOutcome.N8;
+        if (status >= 400)
+        {
+            ev.OutcomeDesc = $"{status} {description}".TrimEnd();
+        }
+    }
+
+    private static string? Describe(OperationOutcome? outcome) => outcome?.Issue.FirstOrDefault()?.Diagnostics;
+
+    public static AuditEvent.EntityComponent PatientEntity(string id) => new()
+    {
+        What = new ResourceReference($"Patient/{id}"),
+        Type = new Coding("http://terminology.hl7.org/CodeSystem/audit-entity-type", "1", "Person"),
+        Role = new Coding("http://terminology.hl7.org/CodeSystem/object-role", "1", "Patient"),
+    };
+
+    private static AuditEvent.EntityComponent ResourceEntity(string reference) => new()
+    {
+        What = new ResourceReference(reference),
+        Type = new Coding("http://terminology.hl7.org/CodeSystem/audit-entity-type", "2", "System Object"),
+        Role = new Coding("http://terminology.hl7.org/CodeSystem/object-role", "4", "Domain Resource"),
+    };
+
+    /// <summary>The resources a response returned (or wrote), and their patients.</summary>
+    private static void CollectReturned(FhirResponse response, AccessRequest access, List<AuditEvent.EntityComponent> entities, SortedSet<string> patients)
+    {
+        if (response.Resource is Bundle bundle)
+        {
+            foreach (var r in bundle.Entry.Select(e => e.Resource).OfType<Resource>().Where(r => r is not OperationOutcome))
+            {
+                entities.Add(ResourceEntity($"{r.TypeName}/{r.Id}" + (r.Meta?.VersionId is { } v ? "/_history/" + v : string.Empty)));
+                if (PatientOf(r) is { } p)
+                {
+                    patients.Add(p);
+                }
+            }
+
+            return;
+        }
+
+        if (response.ResourceType is { } type && response.Id is { } id)
+        {
+            entities.Add(ResourceEntity($"{type}/{id}" + (response.Version is { } v ? "/_history/" + v : string.Empty)));
+            var patient = type == "Patient" ? id : response.Resource is { } resource and not OperationOutcome ? PatientOf(resource) : response.Json is { } json ? PatientOfJson(json) : null;
+            if (patient is not null)
+            {
+                patients.Add(patient);
+            }
+        }
+    }
+
+    private static readonly string[] PatientElements = ["subject", "patient", "beneficiary", "individual"];
+
+    /// <summary>The patient a resource is about, from its usual top-level reference elements.</summary>
+    internal static string? PatientOf(Resource resource)
+    {
+        if (resource is Patient)
+        {
+            return resource.Id;
+        }
+
+        foreach (var (name, value) in resource.EnumerateElements())
+        {
+            if (Array.IndexOf(PatientElements, name) >= 0 && value is ResourceReference reference && References.IdOf(reference, "Patient") is { } id)
+            {
+                return id;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The same from stored JSON, without building the resource.</summary>
+    internal static string? PatientOfJson(string json)
+    {
+        using var doc = JsonDocument.Parse(json);
+        foreach (var name in PatientElements)
+        {
+            if (doc.RootElement.TryGetProperty(name, out var element) && element.ValueKind == JsonValueKind.Object
+                && element.TryGetProperty("reference", out var reference) && reference.GetString() is { } value
+                && References.Local(value) is { } local && local.StartsWith("Patient/", StringComparison.Ordinal))
+            {
+                return local["Patient/".Length..];
+            }
+        }
+
+        return null;
+    }
+
+    private static string Subtype(AccessRequest access) => access.Interaction switch
+    {
+        AccessInteraction.Read => "read",
+        AccessInteraction.VRead => "vread",
+        AccessInteraction.Search => access.ResourceType is null ? "search-system" : "search-type",
+        AccessInteraction.History => access.Id is not null ? "history-instance" : access.ResourceType is not null ? "history-type" : "history-system",
+        AccessInteraction.Create => "create",
+        AccessInteraction.Update => "update",
+        AccessInteraction.Patch => "patch",
+        AccessInteraction.Delete => "delete",
+        AccessInteraction.Batch => "batch",
+        AccessInteraction.Transaction => "transaction",
+        AccessInteraction.Capabilities => "capabilities",
+        _ => "operation",
+    };
+
+    private static AuditEvent.AuditEventAction Action(AccessInteraction interaction) => interaction switch
+    {
+        AccessInteraction.Create => AuditEvent.AuditEventAction.C,
+        AccessInteraction.Update or AccessInteraction.Patch => AuditEvent.AuditEventAction.U,
+        AccessInteraction.Delete => AuditEvent.AuditEventAction.D,
+        AccessInteraction.Read or AccessInteraction.VRead or AccessInteraction.Search or AccessInteraction.History => AuditEvent.AuditEventAction.R,
+        _ => AuditEvent.AuditEventAction.E,
+    };
+}

@@ -1,0 +1,66 @@
+using System.Globalization;
+using Tessera.RecordStore;
+using Tessera.RecordStore.Access;
+
+namespace Tessera.Governance.Policy;
+
+/// <summary>
+/// Builds the row filter the store applies inside its queries. Each piece is a SQL condition over a row
+/// <c>{r}</c> (resource_type, id, patient_key) against the governance index and the store's own index tables,
+/// written once here for both databases.
+/// </summary>
+internal sealed class AccessSql(long now)
+{
+    private readonly List<(string Name, object? Value)> _parameters = [];
+
+    /// <summary>Types outside the Patient compartment (directory and definitional resources) hold no personal record.</summary>
+    private static readonly string CompartmentTypes = string.Join(", ", FhirStore.PatientCompartmentTypes.Select(t => $"'{t}'"));
+
+    public const string CareBases = "'registered', 'encounter', 'episode', 'referral', 'care-team', 'break-glass'";
+
+    public string P(object? value)
+    {
+        var name = "acc_" + _parameters.Count.ToString(CultureInfo.InvariantCulture);
+        _parameters.Add((name, value));
+        return "@" + name;
+    }
+
+    public string List(IEnumerable<string> values) => string.Join(", ", values.Select(v => P(v)));
+
+    public AccessFilter Build(string predicate) => new(predicate, _parameters);
+
+    public string Now => P(now);
+
+    /// <summary>A row that holds no personal record: no patient and not a compartment type.</summary>
+    public static string NonPersonal => $"({{r}}.patient_key IS NULL AND {{r}}.resource_type NOT IN ({CompartmentTypes}))";
+
+    /// <summary>Patient keys with a current relationship of the given bases to one of the parties.</summary>
+    public string RelatedKeys(IEnumerable<string> parties, string bases) =>
+        $"SELECT g.patient_key FROM gov_relationship g WHERE g.party IN ({List(parties)}) AND g.basis IN ({bases}) AND (g.expires IS NULL OR g.expires > {Now})";
+
+    /// <summary>The row belongs to one of <paramref name="keys"/> or to a record of the same person (master patient links).</summary>
+    public static string OfPerson(string keys) =>
+        $"({{r}}.patient_key IN ({keys}) OR {{r}}.patient_key IN (SELECT l2.patient_key FROM gov_person_link l1 JOIN gov_person_link l2 ON l2.person_key = l1.person_key WHERE l1.patient_key IN ({keys})))";
+
+    /// <summary>
+    /// A consent rule of the row's person hides it from this caller: an opt-out, a deny for the caller's organisation,
+    /// or a restricted security label on the row — unless the caller's organisation recorded the row (meta.source).
+    /// </summary>
+    public string DeniedByConsent(string? org)
+    {
+        var orgMatch = org is null ? "c.org IS NULL" : $"(c.org IS NULL OR c.org = {P(org)})";
+        var rule = $"{orgMatch} AND (c.expires IS NULL OR c.expires > {Now}) AND (c.label IS NULL OR EXISTS (SELECT 1 FROM idx_token s WHERE s.resource_type = {{r}}.resource_type AND s.id = {{r}}.id AND s.param = '_security' AND s.code = c.label))";
+        var denied = $"(EXISTS (SELECT 1 FROM gov_consent_rule c WHERE c.patient_key = {{r}}.patient_key AND {rule}) OR EXISTS (SELECT 1 FROM gov_person_link l1 JOIN gov_person_link l2 ON l2.person_key = l1.person_key JOIN gov_consent_rule c ON c.patient_key = l2.patient_key WHERE l1.patient_key = {{r}}.patient_key AND {rule}))";
+        return org is null ? denied : $"({denied} AND NOT {RecordedBy(org)})";
+    }
+
+    /// <summary>The recording organisation of a row is its meta.source: "Organization/id", optionally followed by "#..." or "/...".</summary>
+    public string RecordedBy(string org) =>
+        $"EXISTS (SELECT 1 FROM idx_uri u WHERE u.resource_type = {{r}}.resource_type AND u.id = {{r}}.id AND u.param = '_source' AND (u.value = {P(org)} OR u.value LIKE {P(org + "#%")} OR u.value LIKE {P(org + "/%")}))";
+
+    /// <summary>Laboratory results: Specimens, and Observations and DiagnosticReports in the laboratory category.</summary>
+    public static string LabResult =>
+        "({r}.resource_type = 'Specimen' OR ({r}.resource_type IN ('Observation', 'DiagnosticReport') AND EXISTS (SELECT 1 FROM idx_token t WHERE t.resource_type = {r}.resource_type AND t.id = {r}.id AND t.param = 'category' AND t.code IN ('laboratory', 'LAB'))))";
+
+    public string Types(IEnumerable<string> types) => $"{{r}}.resource_type IN ({string.Join(", ", types.Select(t => $"'{t}'"))})";
+}

@@ -1,0 +1,230 @@
+using Tessera.Governance.Audit;
+using Tessera.RecordStore.Access;
+using Tessera.RecordStore.Machinery;
+using Task = System.Threading.Tasks.Task;
+
+namespace Tessera.Governance.Policy;
+
+/// <summary>
+/// Who may see what (docs/governance.md): practitioners through a care relationship or break-glass, within the
+/// person's consent and their role's categories; citizens their own record; carers the record of a person who
+/// allowed it; the IG lead the audit and consents; system clients what their scopes name. Every decision is audited.
+/// </summary>
+internal sealed class GovernancePolicy(AuditTrail audit, AuditQuery auditQuery) : IAccessPolicy
+{
+    /// <summary>Types the information governance lead reads besides directory resources.</summary>
+    private static readonly string[] IgLeadTypes = ["Patient", "Consent", "Communication", "Provenance"];
+
+    public Task<AccessDecision> DecideAsync(AccessRequest request, CancellationToken ct) => Task.FromResult(Decide(request));
+
+    internal AccessDecision Decide(AccessRequest request)
+    {
+        if (Caller.From(request.Principal) is not { } caller)
+        {
+            return AccessDecision.Deny("The access token names no known tessera_role and subject (sub); sign in again through Tessera's authorization server.", 401);
+        }
+
+        var type = request.ResourceType;
+        switch (request.Interaction)
+        {
+            case AccessInteraction.Capabilities:
+                return new AccessDecision { Permitted = true, Record = false };
+            case AccessInteraction.Batch or AccessInteraction.Transaction:
+                return AccessDecision.Permit(RowFilter(caller), caller);
+        }
+
+        if (type == "AuditEvent")
+        {
+            return DecideAudit(request, caller);
+        }
+
+        if (request.Interaction == AccessInteraction.Operation)
+        {
+            return request.Operation switch
+            {
+                BreakGlass.BreakGlassOperation.OperationName => Roles.IsClinical(caller.Role)
+                    ? AccessDecision.Permit(RowFilter(caller), caller)
+                    : AccessDecision.Deny($"Only clinical roles may break the glass; a {caller.Role} may not."),
+                SubjectAccess.ExportRecordOperation.OperationName => DecideExport(request, caller),
+                _ => AccessDecision.Permit(RowFilter(caller), caller),
+            };
+        }
+
+        if (request.IsWrite)
+        {
+            if (type is null || !MayWrite(caller, type))
+            {
+                return AccessDecision.Deny($"A {caller.Role} may not {request.Interaction.ToString().ToLowerInvariant()} {type ?? "resources"} (role or token scopes).");
+            }
+
+            return AccessDecision.Permit(RowFilter(caller), caller);
+        }
+
+        if (type is not null && !MaySee(caller, type))
+        {
+            return AccessDecision.Deny($"A {caller.Role} may not read {type}: the role's categories{(caller.Scopes.ReadsEverything ? string.Empty : " or the token's scopes")} do not include it.");
+        }
+
+        return AccessDecision.Permit(RowFilter(caller), caller);
+    }
+
+    private AccessDecision DecideAudit(AccessRequest request, Caller caller)
+    {
+        if (request.Interaction is not (AccessInteraction.Read or AccessInteraction.Search))
+        {
+            return AccessDecision.Deny("The audit trail is written only by Tessera itself and cannot be changed; it is read with GET AuditEvent?patient=... or AuditEvent/[id].");
+        }
+
+        string? person = null;
+        if (caller.Role == Roles.Citizen)
+        {
+            person = caller.UserId("Patient");
+            if (person is null)
+            {
+                return AccessDecision.Deny("A citizen's token must name their Patient record in fhirUser.");
+            }
+        }
+        else if (caller.Role != Roles.IgLead)
+        {
+            return AccessDecision.Deny($"Only the information governance lead reads the audit trail (and citizens the audit of their own record); a {caller.Role} may not.");
+        }
+
+        return new AccessDecision { Permitted = true, State = caller, Answer = ct => auditQuery.AnswerAsync(request, person, ct) };
+    }
+
+    private AccessDecision DecideExport(AccessRequest request, Caller caller)
+    {
+        if (request.CompartmentPatient is not { } patient)
+        {
+            return AccessDecision.Deny("$export-record is invoked on a patient: POST [base]/Patient/[id]/$export-record.", 400);
+        }
+
+        if (caller.Role == Roles.IgLead || (caller.Role == Roles.Citizen && caller.UserId("Patient") == patient))
+        {
+            // The export sees the person's record and nothing else, whoever asks.
+            var sql = new AccessSql(audit.Now.ToUnixTimeMilliseconds());
+            return AccessDecision.Permit(sql.Build($"{AccessSql.NonPersonal} OR {AccessSql.OfPerson(sql.P(patient))}"), caller);
+        }
+
+        return AccessDecision.Deny("Only the person themselves, or the information governance lead on their behalf, may export a record.");
+    }
+
+    private static bool MaySee(Caller caller, string type)
+    {
+        if (!caller.Scopes.CanRead(type))
+        {
+            return false;
+        }
+
+        var personal = Tessera.RecordStore.FhirStore.PatientCompartmentTypes.Contains(type);
+        return caller.Role switch
+        {
+            Roles.AdminStaff => type == "Patient" || !personal,
+            Roles.IgLead => !personal || Array.IndexOf(IgLeadTypes, type) >= 0,
+            _ => true,
+        };
+    }
+
+    private static bool MayWrite(Caller caller, string type)
+    {
+        if (!caller.Scopes.CanWrite(type))
+        {
+            return false;
+        }
+
+        return caller.Role switch
+        {
+            Roles.Carer => false,
+            Roles.AdminStaff => type == "Patient",
+            Roles.IgLead => type == "Consent",
+            _ => true,
+        };
+    }
+
+    /// <summary>The rows this caller may see and write.</summary>
+    internal AccessFilter? RowFilter(Caller caller)
+    {
+        var sql = new AccessSql(audit.Now.ToUnixTimeMilliseconds());
+        var terms = new List<string>();
+        switch (caller.Role)
+        {
+            case Roles.System:
+                break;
+            case Roles.Citizen:
+                terms.Add($"({AccessSql.NonPersonal} OR {AccessSql.OfPerson(sql.P(caller.UserId("Patient") ?? string.Empty))})");
+                break;
+            case Roles.Carer:
+                {
+                    var rp = sql.P(caller.UserId("RelatedPerson") is { } id ? "RelatedPerson/" + id : string.Empty);
+                    var now = sql.Now;
+                    var allowed = $"SELECT a.patient_key FROM gov_relationship a WHERE a.party = {rp} AND a.basis = 'carer-consent' AND (a.expires IS NULL OR a.expires > {now}) AND EXISTS (SELECT 1 FROM gov_relationship b WHERE b.party = a.party AND b.patient_key = a.patient_key AND b.basis = 'related-person' AND (b.expires IS NULL OR b.expires > {now}))";
+                    terms.Add($"({AccessSql.NonPersonal} OR ({AccessSql.OfPerson(allowed)} AND NOT {sql.DeniedByConsent(null)}))");
+                    break;
+                }
+
+            case Roles.IgLead:
+                terms.Add($"({AccessSql.NonPersonal} OR {{r}}.resource_type IN ('Patient', 'Consent') OR ({{r}}.resource_type = 'Communication' AND EXISTS (SELECT 1 FROM idx_token t WHERE t.resource_type = {{r}}.resource_type AND t.id = {{r}}.id AND t.param = '_tag' AND t.code = 'break-glass')))");
+                break;
+            default:
+                {
+                    var parties = caller.Parties().ToList();
+                    var care = $"({AccessSql.OfPerson(sql.RelatedKeys(parties, AccessSql.CareBases.Replace(", 'break-glass'", string.Empty, StringComparison.Ordinal)))} AND NOT {sql.DeniedByConsent(caller.Organization)})";
+                    var glass = Roles.IsClinical(caller.Role) ? $" OR {AccessSql.OfPerson(sql.RelatedKeys(["user:" + caller.Subject], "'break-glass'"))}" : string.Empty;
+                    terms.Add($"({AccessSql.NonPersonal} OR {care}{glass})");
+                    if (caller.Role == Roles.AdminStaff)
+                    {
+                        terms.Add($"({{r}}.resource_type = 'Patient' OR {AccessSql.NonPersonal})");
+                    }
+
+                    if (caller.Role == Roles.SocialWorker)
+                    {
+                        terms.Add($"NOT ({AccessSql.LabResult} AND NOT {AccessSql.OfPerson(sql.RelatedKeys(parties, "'care-team'"))})");
+                    }
+
+                    break;
+                }
+        }
+
+        if (!caller.Scopes.ReadsEverything)
+        {
+            terms.Add(caller.Scopes.ReadTypes.Count == 0 ? "1 = 0" : sql.Types(caller.Scopes.ReadTypes));
+        }
+
+        if (caller.Scopes.PatientOnly)
+        {
+            // patient/ scopes bind to the launch patient; a citizen's own record is their context when none was launched.
+            var launch = caller.Patient ?? (caller.Role == Roles.Citizen ? caller.UserId("Patient") : null);
+            terms.Add(launch is not null ? $"({AccessSql.NonPersonal} OR {AccessSql.OfPerson(sql.P(launch))})" : AccessSql.NonPersonal);
+        }
+
+        return terms.Count == 0 ? null : sql.Build(string.Join(" AND ", terms));
+    }
+
+    public async Task RecordAsync(AccessRequest request, AccessDecision decision, AccessOutcome outcome, StoreTransaction? transaction, CancellationToken ct)
+    {
+        var caller = decision.State as Caller ?? Caller.From(request.Principal);
+        var entry = AuditEvents.ForInteraction(request, caller, decision, outcome, audit.Now, Purpose(caller));
+        if (transaction is not null)
+        {
+            await audit.AppendAsync(transaction, [entry], ct);
+        }
+        else if (!outcome.Succeeded)
+        {
+            audit.RecordLater(entry);
+        }
+        else
+        {
+            await audit.RecordDurablyAsync(entry);
+        }
+    }
+
+    /// <summary>Purpose of use (v3 ActReason) by role: treatment, patient or family request, operations.</summary>
+    internal static string? Purpose(Caller? caller) => caller?.Role switch
+    {
+        null => null,
+        Roles.Citizen => "PATRQT",
+        Roles.Carer => "FAMRQT",
+        Roles.IgLead or Roles.System or Roles.AdminStaff => "HOPERAT",
+        _ => "TREAT",
+    };
+}

@@ -1,0 +1,219 @@
+using Hl7.Fhir.Model;
+using Tessera.RecordStore;
+using Tessera.RecordStore.Access;
+using Tessera.RecordStore.Machinery;
+using Task = System.Threading.Tasks.Task;
+
+namespace Tessera.Governance.Relationships;
+
+/// <summary>
+/// Keeps the governance index from the resources that establish care relationships, person links and consent,
+/// in the transaction that writes them: a relationship never lags the resource that created or ended it.
+/// </summary>
+internal sealed class RelationshipIndex : IResourceWriteObserver
+{
+    /// <summary>Resource types this index reads; every other write passes straight through.</summary>
+    public static readonly string[] Sources = ["Patient", "Encounter", "EpisodeOfCare", "ServiceRequest", "CareTeam", "Consent", "RelatedPerson"];
+
+    private static readonly HashSet<Encounter.EncounterStatus> OpenEncounter =
+        [Encounter.EncounterStatus.Planned, Encounter.EncounterStatus.Arrived, Encounter.EncounterStatus.Triaged, Encounter.EncounterStatus.InProgress, Encounter.EncounterStatus.Onleave];
+
+    private static readonly HashSet<EpisodeOfCare.EpisodeOfCareStatus> OpenEpisode =
+        [EpisodeOfCare.EpisodeOfCareStatus.Planned, EpisodeOfCare.EpisodeOfCareStatus.Waitlist, EpisodeOfCare.EpisodeOfCareStatus.Active, EpisodeOfCare.EpisodeOfCareStatus.Onhold];
+
+    private static readonly HashSet<RequestStatus> OpenRequest = [RequestStatus.Active, RequestStatus.OnHold];
+
+    public const string MpiSystem = "urn:tessera:mpi";
+
+    public async Task OnWrittenAsync(StoreTransaction transaction, string resourceType, string id, Resource? resource, CancellationToken ct)
+    {
+        if (Array.IndexOf(Sources, resourceType) < 0)
+        {
+            return;
+        }
+
+        await transaction.ExecuteAsync("DELETE FROM gov_relationship WHERE source_type = @t AND source_id = @id", ct, ("@t", resourceType), ("@id", id));
+        if (resourceType == "Consent")
+        {
+            await transaction.ExecuteAsync("DELETE FROM gov_consent_rule WHERE consent_id = @id", ct, ("@id", id));
+        }
+
+        if (resourceType == "Patient")
+        {
+            await transaction.ExecuteAsync("DELETE FROM gov_person_link WHERE person_key = @id", ct, ("@id", id));
+        }
+
+        if (resource is null)
+        {
+            return;
+        }
+
+        foreach (var (patient, party, basis, expires) in Relationships(resource))
+        {
+            await transaction.ExecuteAsync(
+                "INSERT INTO gov_relationship (patient_key, party, basis, source_type, source_id, expires) VALUES (@p, @party, @basis, @t, @id, @exp)",
+                ct, ("@p", patient), ("@party", party), ("@basis", basis), ("@t", resourceType), ("@id", id), ("@exp", expires));
+        }
+
+        if (resource is Patient master && IsMaster(master))
+        {
+            var members = master.Link.Where(l => l.Type is not Patient.LinkType.ReplacedBy).Select(l => References.IdOf(l.Other, "Patient")).OfType<string>().Append(id).Distinct();
+            foreach (var member in members)
+            {
+                await transaction.ExecuteAsync("INSERT INTO gov_person_link (person_key, patient_key) VALUES (@m, @p)", ct, ("@m", id), ("@p", member));
+            }
+        }
+
+        if (resource is Consent consent)
+        {
+            foreach (var (patient, org, label, expires) in ConsentRules(consent))
+            {
+                await transaction.ExecuteAsync(
+                    "INSERT INTO gov_consent_rule (consent_id, patient_key, org, label, expires) VALUES (@id, @p, @org, @label, @exp)",
+                    ct, ("@id", id), ("@p", patient), ("@org", org), ("@label", label), ("@exp", expires));
+            }
+        }
+    }
+
+    public static bool IsMaster(Patient patient) => patient.Meta?.Tag.Any(t => t.System == MpiSystem && t.Code == "master") == true;
+
+    /// <summary>(patient, party, basis, expires) for each care relationship the resource establishes while it is open.</summary>
+    internal static IEnumerable<(string Patient, string Party, string Basis, long? Expires)> Relationships(Resource resource)
+    {
+        switch (resource)
+        {
+            case Patient p when p.Id is not null:
+                foreach (var gp in p.GeneralPractitioner)
+                {
+                    if (References.Local(gp) is { } party)
+                    {
+                        yield return (p.Id, party, "registered", null);
+                    }
+                }
+
+                break;
+            case Encounter e when References.IdOf(e.Subject, "Patient") is { } patient && e.Status is { } status && OpenEncounter.Contains(status):
+                foreach (var party in Parties([e.ServiceProvider, .. e.Participant.Select(x => x.Individual)]))
+                {
+                    yield return (patient, party, "encounter", null);
+                }
+
+                break;
+            case EpisodeOfCare ep when References.IdOf(ep.Patient, "Patient") is { } patient && ep.Status is { } status && OpenEpisode.Contains(status):
+                foreach (var party in Parties([ep.ManagingOrganization, ep.CareManager, .. ep.Team]))
+                {
+                    yield return (patient, party, "episode", End(ep.Period));
+                }
+
+                break;
+            case ServiceRequest sr when References.IdOf(sr.Subject, "Patient") is { } patient && sr.Status is { } status && OpenRequest.Contains(status):
+                foreach (var party in Parties(sr.Performer))
+                {
+                    yield return (patient, party, "referral", null);
+                }
+
+                break;
+            case CareTeam team when References.IdOf(team.Subject, "Patient") is { } patient && team.Status is null or CareTeam.CareTeamStatus.Active:
+                foreach (var party in Parties([.. team.Participant.Select(x => x.Member), .. team.Participant.Select(x => x.OnBehalfOf)]).Append($"CareTeam/{team.Id}"))
+                {
+                    yield return (patient, party, "care-team", End(team.Period));
+                }
+
+                break;
+            case RelatedPerson rp when References.IdOf(rp.Patient, "Patient") is { } patient && rp.Active != false:
+                yield return (patient, $"RelatedPerson/{rp.Id}", "related-person", End(rp.Period));
+                break;
+            case Consent c when References.IdOf(c.Patient, "Patient") is { } patient && c.Status == Consent.ConsentState.Active:
+                foreach (var provision in Provisions(c.Provision).Where(x => x.Type == Consent.ConsentProvisionType.Permit))
+                {
+                    foreach (var actor in provision.Actor)
+                    {
+                        if (References.Local(actor.Reference) is { } party && party.StartsWith("RelatedPerson/", StringComparison.Ordinal))
+                        {
+                            yield return (patient, party, "carer-consent", End(provision.Period) ?? End(c.Provision?.Period));
+                        }
+                    }
+                }
+
+                break;
+        }
+    }
+
+    /// <summary>
+    /// (patient, organisation or null for everyone, security label code or null for all data, expires) for each
+    /// deny provision of an active Consent: an opt-out (deny, no actor, no label), a deny for a named organisation,
+    /// or restricted sensitive categories (deny with security labels).
+    /// </summary>
+    internal static IEnumerable<(string Patient, string? Org, string? Label, long? Expires)> ConsentRules(Consent consent)
+    {
+        if (References.IdOf(consent.Patient, "Patient") is not { } patient || consent.Status != Consent.ConsentState.Active)
+        {
+            yield break;
+        }
+
+        foreach (var provision in Provisions(consent.Provision).Where(x => x.Type == Consent.ConsentProvisionType.Deny))
+        {
+            var expires = End(provision.Period) ?? End(consent.Provision?.Period);
+            var orgs = provision.Actor.Select(a => References.Local(a.Reference)).Where(r => r?.StartsWith("Organization/", StringComparison.Ordinal) == true).ToList();
+            var labels = provision.SecurityLabel.Select(l => l.Code).Where(c => !string.IsNullOrEmpty(c)).ToList();
+            if (provision.Actor.Count > 0 && orgs.Count == 0)
+            {
+                continue; // A deny aimed only at people or roles is not modelled here; see docs/governance.md.
+            }
+
+            foreach (var org in orgs.Count == 0 ? [null] : orgs)
+            {
+                foreach (var label in labels.Count == 0 ? [null] : labels.Cast<string?>())
+                {
+                    yield return (patient, org, label, expires);
+                }
+            }
+        }
+    }
+
+    private static IEnumerable<Consent.provisionComponent> Provisions(Consent.provisionComponent? root)
+    {
+        if (root is null)
+        {
+            yield break;
+        }
+
+        yield return root;
+        foreach (var nested in root.Provision.SelectMany(Provisions))
+        {
+            yield return nested;
+        }
+    }
+
+    private static IEnumerable<string> Parties(IEnumerable<ResourceReference?> references) =>
+        references.Select(References.Local).OfType<string>().Distinct();
+
+    private static long? End(Period? period) => period?.EndElement?.ToDateTimeOffset(TimeSpan.Zero).ToUnixTimeMilliseconds();
+
+    /// <summary>Rebuilds the index from the stored resources (first start on a store that already holds data).</summary>
+    public async Task RebuildAsync(FhirStore store, CancellationToken ct)
+    {
+        foreach (var type in Sources)
+        {
+            string? cursor = null;
+            do
+            {
+                var url = type + "?_count=500" + (cursor is null ? string.Empty : "&_cursor=" + cursor);
+                var response = await store.ExecuteAsync(Tessera.RecordStore.Interactions.FhirRequest.FromUrl("GET", url), ct);
+                var bundle = (Bundle)FhirStore.Materialise(response);
+                await store.WriteAsync(async tx =>
+                {
+                    foreach (var resource in bundle.Entry.Select(e => e.Resource).OfType<Resource>())
+                    {
+                        await OnWrittenAsync(tx, type, resource.Id!, resource, ct);
+                    }
+
+                    return 0;
+                }, ct);
+                var next = bundle.NextLink?.ToString();
+                cursor = next is null ? null : Tessera.RecordStore.Interactions.FhirRequest.FromUrl("GET", next).Query.FirstOrDefault(p => p.Key == "_cursor").Value;
+            }
+            while (cursor is not null);
+        }
+    }
+}

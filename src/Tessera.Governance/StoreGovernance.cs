@@ -1,0 +1,90 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Tessera.Governance.Audit;
+using Tessera.Governance.BreakGlass;
+using Tessera.Governance.Policy;
+using Tessera.Governance.Relationships;
+using Tessera.Governance.Storage;
+using Tessera.Governance.SubjectAccess;
+using Tessera.RecordStore;
+
+namespace Tessera.Governance;
+
+/// <summary>Governance settings (section "Governance" of the host's configuration).</summary>
+public sealed class GovernanceOptions
+{
+    /// <summary>How long a break-glass grant lasts when the clinician does not say.</summary>
+    public int BreakGlassMinutes { get; set; } = 60;
+
+    /// <summary>The longest break-glass grant a clinician may ask for.</summary>
+    public int BreakGlassMaxMinutes { get; set; } = 240;
+
+    /// <summary>Who else receives break-glass notifications besides the person's GP: the IG lead, e.g. "Practitioner/ig-lead" or "Organization/ig-office".</summary>
+    public string? IgLeadRecipient { get; set; }
+
+    /// <summary>The clock (tests move it to expire grants).</summary>
+    public TimeProvider Clock { get; set; } = TimeProvider.System;
+}
+
+/// <summary>
+/// Governance on a store: the access policy every caller's interaction goes through, the index of care
+/// relationships and consents it decides by, the hash-chained audit trail, break-glass and subject access.
+/// </summary>
+public sealed class StoreGovernance : IAsyncDisposable
+{
+    private readonly FhirStore _store;
+    private readonly RecordExporter _exporter;
+
+    private StoreGovernance(FhirStore store, AuditTrail audit)
+    {
+        _store = store;
+        Audit = audit;
+        _exporter = new RecordExporter(store);
+    }
+
+    /// <summary>The audit trail (e.g. for the authorization server to record sign-ins).</summary>
+    public AuditTrail Audit { get; }
+
+    internal static async Task<StoreGovernance> AttachAsync(FhirStore store, GovernanceOptions options, ILoggerFactory? loggers, CancellationToken ct)
+    {
+        await store.MigratePartAsync("governance", GovernanceSchema.Steps, ct);
+        var index = new RelationshipIndex();
+        await using (var connection = await store.OpenConnectionAsync(ct))
+        await using (var cmd = connection.CreateCommand())
+        {
+            cmd.CommandText = "SELECT value FROM gov_state WHERE name = 'index'";
+            if (await cmd.ExecuteScalarAsync(ct) is null)
+            {
+                // First start on a store that may already hold records: build the index from them.
+                await index.RebuildAsync(store, ct);
+                await store.WriteAsync(tx => tx.ExecuteAsync("INSERT INTO gov_state (name, value) VALUES ('index', 'built')", ct), ct);
+            }
+        }
+
+        var audit = new AuditTrail(store, options.Clock, (loggers ?? NullLoggerFactory.Instance).CreateLogger<AuditTrail>());
+        var governance = new StoreGovernance(store, audit);
+        store.AddWriteObserver(index);
+        store.UseAccessPolicy(new GovernancePolicy(audit, new AuditQuery(store)));
+        store.Operations.Register(new BreakGlassOperation(audit, options));
+        store.Operations.Register(new ExportRecordOperation(governance._exporter, audit));
+        return governance;
+    }
+
+    /// <summary>Checks the audit trail's hash chain; any changed or deleted row is reported with its position.</summary>
+    public Task<AuditVerification> VerifyAuditAsync(CancellationToken ct = default) => AuditVerifier.VerifyAsync(_store, ct);
+
+    /// <summary>Everything held about a person, with the audit of access to their record (subject access).</summary>
+    public Task<Hl7.Fhir.Model.Bundle> ExportRecordAsync(string patientId, CancellationToken ct = default) => _exporter.ExportAsync(patientId, null, ct);
+
+    public ValueTask DisposeAsync() => Audit.DisposeAsync();
+}
+
+public static class GovernanceExtensions
+{
+    /// <summary>
+    /// Puts the store under governance: from now on every interaction that carries a caller is decided by the
+    /// access policy and audited. Call once, where the store is opened.
+    /// </summary>
+    public static Task<StoreGovernance> AddGovernanceAsync(this FhirStore store, GovernanceOptions? options = null, ILoggerFactory? loggers = null, CancellationToken ct = default) =>
+        StoreGovernance.AttachAsync(store, options ?? new GovernanceOptions(), loggers, ct);
+}

@@ -1,0 +1,275 @@
+using System.Data.Common;
+using Hl7.Fhir.Model;
+using Tessera.RecordStore.Access;
+using Tessera.RecordStore.Indexing;
+using Tessera.RecordStore.Interactions;
+using Tessera.RecordStore.Machinery;
+using Tessera.RecordStore.Storage;
+using Task = System.Threading.Tasks.Task;
+
+namespace Tessera.RecordStore;
+
+/// <summary>
+/// Access control beneath the REST layer: every interaction with a caller is decided by the registered
+/// <see cref="IAccessPolicy"/>, and its filter travels (as an async-local grant) into every query the
+/// interaction runs, including those of operations and bundle entries.
+/// </summary>
+public sealed partial class FhirStore
+{
+    private static readonly AsyncLocal<AccessGrant?> CurrentGrant = new();
+    private readonly List<IResourceWriteObserver> _observers = [];
+
+    /// <summary>The policy deciding interactions that carry a caller; null leaves the store open (internal use only).</summary>
+    public IAccessPolicy? AccessPolicy { get; private set; }
+
+    public void UseAccessPolicy(IAccessPolicy policy) => AccessPolicy = policy;
+
+    /// <summary>The resource types of the FHIR R4 Patient compartment, Patient included: the types that hold personal records.</summary>
+    public static IReadOnlyCollection<string> PatientCompartmentTypes { get; } = [.. PatientCompartment.Parameters.Keys.Append("Patient").Order(StringComparer.Ordinal)];
+
+    /// <summary>
+    /// Runs an interaction outside any caller's grant — for a part's own checks (e.g. that a patient exists before a
+    /// break-glass), never to answer a caller with what their grant would not show them.
+    /// </summary>
+    public async Task<FhirResponse> ExecuteUnrestrictedAsync(FhirRequest request, CancellationToken ct = default)
+    {
+        CurrentGrant.Value = null;
+        return await ExecuteAsync(request with { Principal = null }, ct);
+    }
+
+    /// <summary>A command on a connection from <see cref="OpenConnectionAsync"/>; parameters are named as in the SQL ("@name").</summary>
+    public static DbCommand Command(DbConnection connection, string sql, params (string Name, object? Value)[] parameters) =>
+        Db.Command(connection, null, sql, parameters);
+
+    /// <summary>Registers an observer told of every version written, inside the write's transaction.</summary>
+    public void AddWriteObserver(IResourceWriteObserver observer) => _observers.Add(observer);
+
+    /// <summary>The row filter of the interaction running on this async flow; null when unrestricted.</summary>
+    private static AccessFilter? Filter => CurrentGrant.Value?.Filter;
+
+    private sealed record AccessGrant(AccessFilter? Filter);
+
+    /// <summary>Decides, runs and records one interaction; ungoverned callers run straight through.</summary>
+    private async Task<FhirResponse> GovernAsync(FhirRequest request, WriteScope? scope, Func<WriteScope?, Task<FhirResponse>> run, CancellationToken ct)
+    {
+        if (AccessPolicy is not { } policy || request.Principal is null)
+        {
+            return await run(scope);
+        }
+
+        var access = Classify(request);
+        var decision = await policy.DecideAsync(access, ct);
+        if (!decision.Permitted)
+        {
+            var refusal = new FhirException(decision.Status, Outcomes.Error(OperationOutcome.IssueType.Forbidden, decision.Reason ?? "You are not allowed to do this."));
+            await RecordFailureAsync(policy, access, decision, refusal, ct);
+            throw refusal;
+        }
+
+        CurrentGrant.Value = new AccessGrant(decision.Filter);
+        try
+        {
+            if (decision.Answer is { } answer)
+            {
+                var answered = await answer(ct);
+                await RecordAsync(policy, access, decision, answered, scope, ct);
+                return answered;
+            }
+
+            if (access.IsWrite)
+            {
+                return await InWriteAsync(scope, async s =>
+                {
+                    await RequireWritableAsync(s, access with { BodyPatientKey = BodyPatientKey(request) }, decision.Filter, ct);
+                    var written = await run(s);
+                    await RecordAsync(policy, access, decision, written, s, ct);
+                    return written;
+                }, ct);
+            }
+
+            var response = await run(scope);
+            await RecordAsync(policy, access, decision, response, scope, ct);
+            return response;
+        }
+        catch (FhirException e)
+        {
+            await RecordFailureAsync(policy, access, decision, e, ct);
+            throw;
+        }
+    }
+
+    private async Task RecordAsync(IAccessPolicy policy, AccessRequest access, AccessDecision decision, FhirResponse response, WriteScope? scope, CancellationToken ct)
+    {
+        if (decision.Record)
+        {
+            var transaction = scope is null ? null : new StoreTransaction(scope, _dialect.Kind) { Dialect = _dialect };
+            await policy.RecordAsync(access, decision, new AccessOutcome(response), transaction, ct);
+        }
+    }
+
+    /// <summary>Refusals and failures are recorded outside any transaction, which they roll back.</summary>
+    private static async Task RecordFailureAsync(IAccessPolicy policy, AccessRequest access, AccessDecision decision, FhirException e, CancellationToken ct)
+    {
+        if (decision.Record)
+        {
+            await policy.RecordAsync(access, decision, new AccessOutcome(new FhirResponse { Status = e.Status, Outcome = e.Outcome, Resource = e.Outcome }), null, ct);
+        }
+    }
+
+    private string? BodyPatientKey(FhirRequest request) =>
+        request.Resource is { } body and not Bundle ? ResourceIndexer.PatientKey(body, _indexer.Extract(body)) : null;
+
+    /// <summary>A write must be on a resource the caller can see, and must not put a resource where they cannot.</summary>
+    private async Task RequireWritableAsync(WriteScope scope, AccessRequest access, AccessFilter? filter, CancellationToken ct)
+    {
+        if (filter is null || access.ResourceType is null)
+        {
+            return;
+        }
+
+        if (access.Id is null && access.Interaction != AccessInteraction.Create)
+        {
+            throw new FhirException(403, Outcomes.Error(OperationOutcome.IssueType.Forbidden, $"Conditional {access.Interaction.ToString().ToLowerInvariant()} is not open to callers whose access is limited; address the {access.ResourceType} by id."));
+        }
+
+        if (access.Id is not null && !await IsVisibleAsync(scope.Connection, scope.Transaction, access.ResourceType, access.Id, filter, ct))
+        {
+            throw Forbidden(access.ResourceType, access.Id);
+        }
+
+        if (access.Interaction is AccessInteraction.Create or AccessInteraction.Update)
+        {
+            var sql = $"SELECT 1 FROM (SELECT CAST(@t AS TEXT) AS resource_type, CAST(@id AS TEXT) AS id, CAST(@pk AS TEXT) AS patient_key) w WHERE {filter.For("w")}";
+            await using var cmd = Db.Command(scope.Connection, scope.Transaction, sql, [("t", access.ResourceType), ("id", access.Id ?? string.Empty), ("pk", access.BodyPatientKey), .. filter.Parameters]);
+            if (await cmd.ExecuteScalarAsync(ct) is null)
+            {
+                throw new FhirException(403, Outcomes.Error(OperationOutcome.IssueType.Forbidden, $"You may not write this {access.ResourceType}: it belongs to a record you have no access to."));
+            }
+        }
+    }
+
+    private static FhirException Forbidden(string type, string id) =>
+        new(403, Outcomes.Error(OperationOutcome.IssueType.Forbidden, $"You have no access to {type}/{id}: no care relationship, consent or role allows it. A clinician with an urgent need may use break-glass (Patient/[id]/$break-glass)."));
+
+    /// <summary>Throws 403 unless the current resource row passes the interaction's filter.</summary>
+    private static async Task RequireVisibleAsync(DbConnection connection, DbTransaction? transaction, string type, string id, CancellationToken ct)
+    {
+        if (Filter is { } filter && !await IsVisibleAsync(connection, transaction, type, id, filter, ct))
+        {
+            throw Forbidden(type, id);
+        }
+    }
+
+    private static async Task<bool> IsVisibleAsync(DbConnection connection, DbTransaction? transaction, string type, string id, AccessFilter filter, CancellationToken ct)
+    {
+        await using var cmd = Db.Command(connection, transaction, $"SELECT 1 FROM resource r WHERE r.resource_type = @t AND r.id = @id AND {filter.For("r")}", [("t", type), ("id", id), .. filter.Parameters]);
+        return await cmd.ExecuteScalarAsync(ct) is not null;
+    }
+
+    /// <summary>The keys among <paramref name="keys"/> the interaction's filter lets through (for includes).</summary>
+    internal static async Task<List<(string Type, string Id)>> VisibleAsync(DbConnection connection, DbTransaction? transaction, List<(string Type, string Id)> keys, CancellationToken ct)
+    {
+        if (Filter is not { } filter || keys.Count == 0)
+        {
+            return keys;
+        }
+
+        var visible = new HashSet<(string, string)>();
+        foreach (var chunk in keys.Chunk(200))
+        {
+            var clauses = new List<string>();
+            var parameters = new List<(string, object?)>(filter.Parameters);
+            for (var i = 0; i < chunk.Length; i++)
+            {
+                clauses.Add($"(r.resource_type = @vt{i} AND r.id = @vi{i})");
+                parameters.Add(($"vt{i}", chunk[i].Type));
+                parameters.Add(($"vi{i}", chunk[i].Id));
+            }
+
+            await using var cmd = Db.Command(connection, transaction, $"SELECT r.resource_type, r.id FROM resource r WHERE ({string.Join(" OR ", clauses)}) AND {filter.For("r")}", [.. parameters]);
+            await using var reader = await cmd.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                visible.Add((reader.GetString(0), reader.GetString(1)));
+            }
+        }
+
+        return keys.Where(visible.Contains).ToList();
+    }
+
+    /// <summary>The filter as an extra WHERE term over <paramref name="alias"/>, with its parameters; empty when unrestricted.</summary>
+    internal static (string Sql, (string, object?)[] Parameters) FilterTerm(string alias) =>
+        Filter is { } filter ? (" AND " + filter.For(alias), [.. filter.Parameters]) : (string.Empty, []);
+
+    /// <summary>The filter as an extra WHERE term whose values are bound through <paramref name="bind"/> (a query builder's parameters).</summary>
+    internal static string FilterSql(string alias, Func<object?, string> bind)
+    {
+        if (Filter is not { } filter)
+        {
+            return string.Empty;
+        }
+
+        var sql = filter.For(alias);
+        foreach (var (name, value) in filter.Parameters.OrderByDescending(p => p.Name.Length))
+        {
+            sql = sql.Replace("@" + name, bind(value), StringComparison.Ordinal);
+        }
+
+        return " AND " + sql;
+    }
+
+    private async Task NotifyWrittenAsync(WriteScope scope, string type, string id, Resource? resource, CancellationToken ct)
+    {
+        if (_observers.Count == 0)
+        {
+            return;
+        }
+
+        var transaction = new StoreTransaction(scope, _dialect.Kind) { Dialect = _dialect };
+        foreach (var observer in _observers)
+        {
+            await observer.OnWrittenAsync(transaction, type, id, resource, ct);
+        }
+    }
+
+    /// <summary>What an interaction is, from its method and path, as the dispatcher routes it.</summary>
+    private static AccessRequest Classify(FhirRequest request)
+    {
+        var s = request.Path.Length == 0 ? [] : request.Path.Split('/');
+        var m = request.Method;
+        AccessRequest Make(AccessInteraction interaction, string? type = null, string? id = null, string? compartment = null, string? operation = null) =>
+            new() { Request = request, Principal = request.Principal!, Interaction = interaction, ResourceType = type, Id = id, CompartmentPatient = compartment, Operation = operation };
+
+        static bool IsRead(string method) => method is "GET" or "HEAD";
+        return s.Length switch
+        {
+            0 => Make(request.Resource is Bundle { Type: Bundle.BundleType.Transaction } ? AccessInteraction.Transaction : AccessInteraction.Batch),
+            1 when s[0] == "metadata" => Make(AccessInteraction.Capabilities),
+            1 when s[0] == "_history" => Make(AccessInteraction.History),
+            1 when s[0].StartsWith('$') => Make(AccessInteraction.Operation, operation: s[0][1..]),
+            1 => m switch
+            {
+                "POST" => Make(AccessInteraction.Create, s[0]),
+                "PUT" => Make(AccessInteraction.Update, s[0]),
+                "DELETE" => Make(AccessInteraction.Delete, s[0]),
+                "PATCH" => Make(AccessInteraction.Patch, s[0]),
+                _ => Make(AccessInteraction.Search, s[0]),
+            },
+            2 when s[1] == "_search" => Make(AccessInteraction.Search, s[0]),
+            2 when s[1] == "_history" => Make(AccessInteraction.History, s[0]),
+            2 when s[1].StartsWith('$') => Make(AccessInteraction.Operation, s[0], operation: s[1][1..]),
+            2 => m switch
+            {
+                "PUT" => Make(AccessInteraction.Update, s[0], s[1]),
+                "DELETE" => Make(AccessInteraction.Delete, s[0], s[1]),
+                "PATCH" => Make(AccessInteraction.Patch, s[0], s[1]),
+                _ => Make(AccessInteraction.Read, s[0], s[1]),
+            },
+            3 when s[2].StartsWith('$') => Make(AccessInteraction.Operation, s[0], s[1], s[0] == "Patient" ? s[1] : null, s[2][1..]),
+            3 when s[2] == "_history" => Make(AccessInteraction.History, s[0], s[1]),
+            3 when s[0] == "Patient" && IsRead(m) => Make(AccessInteraction.Search, s[2], compartment: s[1]),
+            4 when s[2] == "_history" => Make(AccessInteraction.VRead, s[0], s[1]),
+            _ => Make(IsRead(m) ? AccessInteraction.Read : AccessInteraction.Operation, s[0]),
+        };
+    }
+}

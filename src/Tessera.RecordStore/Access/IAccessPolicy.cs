@@ -1,0 +1,119 @@
+using System.Security.Claims;
+using Hl7.Fhir.Model;
+using Tessera.RecordStore.Interactions;
+using Tessera.RecordStore.Machinery;
+using Task = System.Threading.Tasks.Task;
+
+namespace Tessera.RecordStore.Access;
+
+/// <summary>
+/// Decides every interaction that carries a caller (<see cref="FhirRequest.Principal"/>) before it runs, and
+/// records its outcome after. The store applies the decision's <see cref="AccessFilter"/> inside its own
+/// queries — reads, searches and their counts, includes, history, compartments, and every interaction an
+/// operation runs on the caller's behalf — so that no path goes around it.
+/// </summary>
+public interface IAccessPolicy
+{
+    Task<AccessDecision> DecideAsync(AccessRequest request, CancellationToken ct);
+
+    /// <summary>
+    /// Records the outcome. For a write, <paramref name="transaction"/> is the write's own transaction, so the
+    /// record commits or rolls back with it; for reads and refusals it is null (or the enclosing transaction of a
+    /// transaction bundle).
+    /// </summary>
+    Task RecordAsync(AccessRequest request, AccessDecision decision, AccessOutcome outcome, StoreTransaction? transaction, CancellationToken ct);
+}
+
+/// <summary>Kinds of interaction (FHIR R4 RESTful API 3.1.0), as the policy sees them.</summary>
+public enum AccessInteraction
+{
+    Capabilities,
+    Read,
+    VRead,
+    Search,
+    History,
+    Create,
+    Update,
+    Patch,
+    Delete,
+    Operation,
+    Batch,
+    Transaction,
+}
+
+/// <summary>One interaction to decide: who, what, on which resource or patient.</summary>
+public sealed record AccessRequest
+{
+    public required FhirRequest Request { get; init; }
+
+    public required ClaimsPrincipal Principal { get; init; }
+
+    public required AccessInteraction Interaction { get; init; }
+
+    public string? ResourceType { get; init; }
+
+    public string? Id { get; init; }
+
+    /// <summary>The patient of a compartment search (Patient/123/Observation) or of an instance operation on a Patient.</summary>
+    public string? CompartmentPatient { get; init; }
+
+    /// <summary>The operation's name without '$', for <see cref="AccessInteraction.Operation"/>.</summary>
+    public string? Operation { get; init; }
+
+    /// <summary>For create and update: the patient whose compartment the new version will be in, if any.</summary>
+    public string? BodyPatientKey { get; init; }
+
+    public bool IsWrite => Interaction is AccessInteraction.Create or AccessInteraction.Update or AccessInteraction.Patch or AccessInteraction.Delete;
+}
+
+/// <summary>
+/// A row-level restriction the store adds to its SQL: <see cref="Predicate"/> is a boolean SQL expression over a
+/// row alias written <c>{r}</c> with the columns <c>resource_type</c>, <c>id</c> and <c>patient_key</c> (of the
+/// resource or version tables). Parameter names must start with "acc_"; they are written "@acc_..." in the SQL.
+/// </summary>
+public sealed record AccessFilter(string Predicate, IReadOnlyList<(string Name, object? Value)> Parameters)
+{
+    public string For(string alias) => "(" + Predicate.Replace("{r}", alias, StringComparison.Ordinal) + ")";
+}
+
+/// <summary>The policy's answer: refuse, permit everything, permit rows matching a filter, or answer in its place.</summary>
+public sealed record AccessDecision
+{
+    public bool Permitted { get; init; }
+
+    /// <summary>The HTTP status of a refusal: 403, or 401 when the caller is not identified well enough.</summary>
+    public int Status { get; init; } = 403;
+
+    public string? Reason { get; init; }
+
+    /// <summary>Rows the caller may see and write; null means all.</summary>
+    public AccessFilter? Filter { get; init; }
+
+    /// <summary>A response the policy gives itself (e.g. the audit trail, held outside the resource tables).</summary>
+    public Func<CancellationToken, Task<FhirResponse>>? Answer { get; init; }
+
+    /// <summary>Whether to call <see cref="IAccessPolicy.RecordAsync"/> for this interaction.</summary>
+    public bool Record { get; init; } = true;
+
+    /// <summary>Anything the policy wants back in <see cref="IAccessPolicy.RecordAsync"/>.</summary>
+    public object? State { get; init; }
+
+    public static AccessDecision Deny(string reason, int status = 403) => new() { Permitted = false, Reason = reason, Status = status };
+
+    public static AccessDecision Permit(AccessFilter? filter, object? state = null) => new() { Permitted = true, Filter = filter, State = state };
+}
+
+/// <summary>What happened: the response (also for refusals and errors) and the resources it returned.</summary>
+public sealed record AccessOutcome(FhirResponse Response)
+{
+    public int Status => Response.Status;
+
+    public bool Succeeded => Status < 400;
+}
+
+/// <summary>Told of every version written, inside the write's transaction (e.g. to keep a part's own index of it).</summary>
+public interface IResourceWriteObserver
+{
+    /// <summary><paramref name="resource"/> is null for a deletion.</summary>
+    Task OnWrittenAsync(StoreTransaction transaction, string resourceType, string id, Resource? resource, CancellationToken ct);
+}
