@@ -96,7 +96,7 @@ internal static class HistoryReader
         var (access, accessParameters) = FhirStore.FilterTerm("v");
         if (access.Length > 0)
         {
-            where.Add(access[5..]);
+            where.Add(access[" AND ".Length..]);
             parameters.AddRange(accessParameters);
         }
 

@@ -29,6 +29,8 @@ public sealed partial class FhirStore
                 throw new FhirException(410, Outcomes.Error(OperationOutcome.IssueType.Deleted, $"Patient/{id} was deleted (version {patient.Version})."));
             }
 
+            await RequireVisibleAsync(connection, null, "Patient", id, ct);
+
             request = request with { Patients = await PatientEverything.PersonAsync(connection, id, ct) };
         }
 

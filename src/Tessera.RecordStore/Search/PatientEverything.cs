@@ -150,6 +150,12 @@ internal static class PatientEverything
         }
 
         var filters = new List<string> { "r.deleted = 0" };
+        var (access, accessParameters) = FhirStore.FilterTerm("r");
+        if (access.Length > 0)
+        {
+            filters.Add(access[" AND ".Length..]);
+        }
+
         if (request.Types is { Count: > 0 } types)
         {
             filters.Add($"r.resource_type IN ({string.Join(", ", types.Select(t => builder.Param(t)))})");
@@ -181,7 +187,7 @@ internal static class PatientEverything
         int? total = null;
         if (withTotal)
         {
-            await using var countCmd = Db.Command(connection, null, from.Replace("$columns", "COUNT(*)", StringComparison.Ordinal) + " WHERE " + string.Join(" AND ", filters), [.. builder.Parameters]);
+            await using var countCmd = Db.Command(connection, null, from.Replace("$columns", "COUNT(*)", StringComparison.Ordinal) + " WHERE " + string.Join(" AND ", filters), [.. builder.Parameters, .. accessParameters]);
             total = Convert.ToInt32(await countCmd.ExecuteScalarAsync(ct), CultureInfo.InvariantCulture);
         }
 
@@ -194,7 +200,7 @@ internal static class PatientEverything
         var sql = from.Replace("$columns", "r.resource_type, r.id", StringComparison.Ordinal)
             + $" WHERE {string.Join(" AND ", filters)} ORDER BY r.resource_type, r.id LIMIT {(request.Count + 1).ToString(CultureInfo.InvariantCulture)}";
         var keys = new List<(string, string)>();
-        await using var cmd = Db.Command(connection, null, sql, [.. builder.Parameters]);
+        await using var cmd = Db.Command(connection, null, sql, [.. builder.Parameters, .. accessParameters]);
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct))
         {

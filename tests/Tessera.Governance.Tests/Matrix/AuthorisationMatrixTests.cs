@@ -31,6 +31,8 @@ public sealed class AuthorisationMatrixTests(GovernedStores stores) : IClassFixt
 
     private static TestCaller CallerNamed(string name) => Callers.All.Single(c => c.Name == name);
 
+    private static readonly ParallelOptions Parallelism = new() { MaxDegreeOfParallelism = 12 };
+
     private Region Region { get; set; } = new();
 
     private FhirStore StoreFor(string backend)
@@ -49,7 +51,7 @@ public sealed class AuthorisationMatrixTests(GovernedStores stores) : IClassFixt
         var caller = CallerNamed(callerName);
         var store = StoreFor(backend);
         var wrong = new ConcurrentBag<string>();
-        await Parallel.ForEachAsync(Region.Items, new ParallelOptions { MaxDegreeOfParallelism = 12 }, async (item, ct) =>
+        await Parallel.ForEachAsync(Region.Items, Parallelism, async (item, ct) =>
         {
             var expected = Oracle.Visible(caller, item, Region) ? 200 : 403;
             var read = await store.ExecuteAsync(GovernedStores.Request(caller, "GET", item.Key), ct);
@@ -172,11 +174,11 @@ public sealed class AuthorisationMatrixTests(GovernedStores stores) : IClassFixt
     {
         var caller = CallerNamed(callerName);
         var store = StoreFor(backend);
-        foreach (var patient in Region.PersonOf.Keys)
+        await Parallel.ForEachAsync(Region.PersonOf.Keys, Parallelism, async (patient, ct) =>
         {
             foreach (var type in new[] { "Observation", "Condition" })
             {
-                var response = await store.ExecuteAsync(GovernedStores.Request(caller, "GET", $"Patient/{patient}/{type}?_count=100"));
+                var response = await store.ExecuteAsync(GovernedStores.Request(caller, "GET", $"Patient/{patient}/{type}?_count=100"), ct);
                 if (!Oracle.TypeAllowed(caller, type))
                 {
                     Assert.Equal(403, response.Status);
@@ -186,7 +188,7 @@ public sealed class AuthorisationMatrixTests(GovernedStores stores) : IClassFixt
                 var found = ((Bundle)response.Resource!).Entry.Select(e => $"{type}/{e.Resource.Id}");
                 Assert.Equal(Expected(caller, i => i.Type == type && i.Patient == patient).Order(), found.Order());
             }
-        }
+        });
     }
 
     [Theory]
@@ -207,6 +209,33 @@ public sealed class AuthorisationMatrixTests(GovernedStores stores) : IClassFixt
             .Where(x => !x.status.StartsWith(Oracle.Visible(caller, x.item, Region) ? "200" : "403", StringComparison.Ordinal))
             .Select(x => $"{x.item.Key}: {x.status}").ToList();
         Assert.Empty(wrong);
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public async System.Threading.Tasks.Task Everything_holds_only_allowed_resources_of_the_person(string backend, string callerName)
+    {
+        var caller = CallerNamed(callerName);
+        var store = StoreFor(backend);
+        await Parallel.ForEachAsync(Region.PersonOf, Parallelism, async (pair, ct) =>
+        {
+            var (patient, person) = pair;
+            var response = await store.ExecuteAsync(GovernedStores.Request(caller, "GET", $"Patient/{patient}/$everything?_count=1000"), ct);
+            var self = Region.Items.Single(i => i.Key == $"Patient/{patient}");
+            if (!Oracle.Visible(caller, self, Region))
+            {
+                Assert.Equal(403, response.Status);
+                return;
+            }
+
+            Assert.Equal(200, response.Status);
+            var bundle = (Bundle)response.Resource!;
+            var returned = bundle.Entry.Select(e => $"{e.Resource.TypeName}/{e.Resource.Id}").ToList();
+            var personal = Expected(caller, i => i.Patient is not null && person.Contains(i.Patient));
+            Assert.Equal(personal.Order(), returned.Where(r => Region.Items.Any(i => i.Key == r && i.Patient is not null)).Order());
+            Assert.All(returned, r => Assert.True(Region.Items.Any(i => i.Key == r && Oracle.Visible(caller, i, Region)), r));
+            Assert.Equal(returned.Count, bundle.Total);
+        });
     }
 
     private static string Key(string fullUrl) => string.Join('/', fullUrl.Split('/')[^2..]);
