@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Tessera.Cli.Audit;
 using Tessera.Cli.Clients;
 using Tessera.Cli.Demo;
 using Tessera.Cli.Hl7;
@@ -20,6 +21,7 @@ internal static class Program
             Hl7Command.Create(),
             UsersCommand.Create(),
             ClientsCommand.Create(),
+            AuditCommand.Create(),
         };
         return await root.Parse(args).InvokeAsync();
     }

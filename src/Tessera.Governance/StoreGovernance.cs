@@ -74,7 +74,13 @@ public sealed class StoreGovernance : IAsyncDisposable
     public Task<AuditVerification> VerifyAuditAsync(CancellationToken ct = default) => AuditVerifier.VerifyAsync(_store, ct);
 
     /// <summary>Everything held about a person, with the audit of access to their record (subject access).</summary>
-    public Task<Hl7.Fhir.Model.Bundle> ExportRecordAsync(string patientId, CancellationToken ct = default) => _exporter.ExportAsync(patientId, null, ct);
+    public async Task<Hl7.Fhir.Model.Bundle> ExportRecordAsync(string patientId, CancellationToken ct = default)
+    {
+        var bundle = await _exporter.ExportAsync(patientId, null, ct);
+        var entry = AuditEvents.ForGovernanceEvent("subject-access-export", "Subject access export", null, null, null, patientId, "HOPERAT", $"{bundle.Entry.Count} resources exported by an operator (tessera audit export)", Audit.Now);
+        await Audit.RecordAsync(entry.Event, entry.Patients, ct);
+        return bundle;
+    }
 
     public ValueTask DisposeAsync() => Audit.DisposeAsync();
 }

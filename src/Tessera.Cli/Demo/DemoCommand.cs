@@ -3,6 +3,7 @@ using System.Diagnostics;
 using Spectre.Console;
 using Tessera.Demo;
 using Tessera.Demo.Loading;
+using Tessera.Governance;
 using Tessera.RecordStore;
 using Tessera.RecordStore.Storage;
 
@@ -57,6 +58,8 @@ internal static class DemoCommand
             }
 
             await using var store = await FhirStore.OpenAsync(location, ct: ct);
+            // Governance keeps its index of care relationships and consents from every write, also these.
+            await using var governance = await store.AddGovernanceAsync(ct: ct);
             var summary = await LoadAsync(store, generator, ct);
             return summary.FailedBundles > 0 ? 1 : 0;
         });

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using Microsoft.Extensions.Configuration;
 using Spectre.Console;
+using Tessera.Governance;
 using Tessera.Integration.Hl7;
 using Tessera.Integration.Inbox;
 using Tessera.Integration.Mllp;
@@ -109,6 +110,7 @@ internal static class Hl7Command
         command.SetAction(async (parse, ct) =>
         {
             await using var store = await FhirStore.OpenAsync(CommonOptions.Resolve(parse.GetValue(db)), ct: ct);
+            await using var governance = await store.AddGovernanceAsync(ct: ct);
             var options = new Hl7FeedOptions();
             new ConfigurationBuilder().AddJsonFile(Path.Combine(Environment.CurrentDirectory, "appsettings.json"), optional: true).AddEnvironmentVariables().Build()
                 .GetSection(Hl7FeedOptions.Section).Bind(options);

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Spectre.Console;
+using Tessera.Governance;
 using Tessera.RecordStore;
 
 namespace Tessera.Cli.Import;
@@ -28,6 +29,8 @@ internal static class ImportCommand
 
             var location = CommonOptions.Resolve(parse.GetValue(db));
             await using var store = await FhirStore.OpenAsync(location, ct: ct);
+            // Governance keeps its index of care relationships and consents from every write, also these.
+            await using var governance = await store.AddGovernanceAsync(ct: ct);
             var importer = new ResourceImporter(store);
             var report = new ImportReport();
             await AnsiConsole.Progress()

@@ -2,6 +2,7 @@ using System.CommandLine;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Hosting;
+using Tessera.Governance;
 using Tessera.Integration.Pipeline;
 using Tessera.Web.Hosting;
 
@@ -28,6 +29,7 @@ internal static class ServeCommand
             {
                 // A newcomer's first start shows a living region rather than an empty store.
                 await using var store = await RecordStore.FhirStore.OpenAsync(location, ct: ct);
+                await using var governance = await store.AddGovernanceAsync(ct: ct);
                 if ((await store.CountByTypeAsync(ct)).Count == 0)
                 {
                     Console.WriteLine($"The embedded store is empty: loading a demo region of {FirstStartPeople} synthetic people (tessera demo; --no-demo skips this).");

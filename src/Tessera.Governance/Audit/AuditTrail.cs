@@ -36,7 +36,7 @@ public sealed class AuditTrail : IAsyncDisposable
         _writer = Task.Run(WriteQueuedAsync);
     }
 
-    private sealed record Pending(AuditEvents.Entry Entry, TaskCompletionSource? Done);
+    private sealed record Pending(AuditEvents.Entry? Entry, TaskCompletionSource? Done);
 
     internal DateTimeOffset Now => _clock.GetUtcNow();
 
@@ -54,6 +54,11 @@ public sealed class AuditTrail : IAsyncDisposable
                 n = reader.GetInt64(0);
                 prev = reader.GetString(1);
             }
+        }
+
+        if (entries.Count == 0)
+        {
+            return;
         }
 
         var first = n;
@@ -91,7 +96,12 @@ public sealed class AuditTrail : IAsyncDisposable
     }
 
     /// <summary>Queues an event; the task completes once it is committed (group commit, see the class summary).</summary>
-    internal Task RecordDurablyAsync(AuditEvents.Entry entry)
+    internal Task RecordDurablyAsync(AuditEvents.Entry entry) => EnqueueAsync(entry);
+
+    /// <summary>Completes once every event queued before it has been committed.</summary>
+    public Task FlushAsync() => EnqueueAsync(null);
+
+    private Task EnqueueAsync(AuditEvents.Entry? entry)
     {
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         if (!_queue.Writer.TryWrite(new Pending(entry, done)))
@@ -128,7 +138,7 @@ public sealed class AuditTrail : IAsyncDisposable
             {
                 await _store.WriteAsync(async tx =>
                 {
-                    await AppendAsync(tx, batch.Select(b => b.Entry).ToList(), CancellationToken.None);
+                    await AppendAsync(tx, batch.Select(b => b.Entry).OfType<AuditEvents.Entry>().ToList(), CancellationToken.None);
                     return 0;
                 });
                 foreach (var p in batch)
