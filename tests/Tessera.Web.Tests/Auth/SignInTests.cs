@@ -38,7 +38,7 @@ public class SignInTests(FhirHosts hosts) : IClassFixture<FhirHosts>
         await PutAsync("PractitionerRole", $"gp-{key}-role", $$$"""{"resourceType":"PractitionerRole","id":"gp-{{{key}}}-role","active":true,"practitioner":{"reference":"Practitioner/gp-{{{key}}}"},"organization":{"reference":"Organization/org-{{{key}}}"}}""");
         foreach (var p in new[] { "me", "other" })
         {
-            await PutAsync("Patient", $"{p}-{key}", $$$"""{"resourceType":"Patient","id":"{{{p}}}-{{{key}}}","name":[{"family":"Smith{{{key}}}","given":["{{{p}}}"]}]}""");
+            await PutAsync("Patient", $"{p}-{key}", $$$"""{"resourceType":"Patient","id":"{{{p}}}-{{{key}}}","name":[{"family":"Smith{{{key}}}","given":["{{{p}}}"]}],"generalPractitioner":[{"reference":"Organization/org-{{{key}}}"}]}""");
             await PutAsync("Observation", $"obs-{p}-{key}", $$$"""{"resourceType":"Observation","id":"obs-{{{p}}}-{{{key}}}","status":"final","code":{"text":"pulse"},"subject":{"reference":"Patient/{{{p}}}-{{{key}}}"}}""");
         }
 
