@@ -89,6 +89,17 @@ internal sealed class ClientRegistry(IOpenIddictApplicationManager applications)
         await applications.CreateAsync(descriptor, ct);
     }
 
+    /// <summary>Registers a client afresh, replacing one of the same id (the demo system's secret changes at each start).</summary>
+    public async Task ReplaceAsync(NewClient spec, CancellationToken ct)
+    {
+        if (await applications.FindByClientIdAsync(spec.ClientId, ct) is { } existing)
+        {
+            await applications.DeleteAsync(existing, ct);
+        }
+
+        await AddAsync(spec, ct);
+    }
+
     /// <summary>The scopes a client is registered for.</summary>
     public async Task<IReadOnlyCollection<string>> AllowedScopesAsync(object application, CancellationToken ct) =>
         ScopesOf(await applications.GetPermissionsAsync(application, ct));
