@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Tessera.Governance;
 using Tessera.Integration.Pipeline;
@@ -60,6 +61,11 @@ internal static class ServeCommand
             if (parse.GetValue(mllp) is { } port)
             {
                 Console.WriteLine($"Tessera is receiving HL7 v2 over MLLP on port {port}");
+            }
+
+            if (await Tessera.Web.Auth.DemoAccounts.SignInSheetAsync(app.Services.GetRequiredService<RecordStore.FhirStore>(), listen.Split(';')[0], ct) is { } sheet)
+            {
+                Console.Write(sheet);
             }
 
             Console.WriteLine($"Database: {location.Describe()}. Press Ctrl+C to stop.");

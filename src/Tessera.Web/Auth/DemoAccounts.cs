@@ -16,7 +16,7 @@ internal sealed record DemoSignIn(string UserName, string Password, string Role,
 internal static class DemoAccounts
 {
     public const string SystemClientId = "demo-system";
-    private const string Snomed = "http://snomed.info/sct";
+    private const string TesseraRoles = "urn:tessera:role";
 
     /// <summary>Whether the store holds the demo region (its acute trust has a fixed id).</summary>
     public static async Task<bool> IsDemoRegionAsync(FhirStore store, CancellationToken ct) =>
@@ -50,35 +50,49 @@ internal static class DemoAccounts
         return (signIns, secret);
     }
 
+    /// <summary>
+    /// In demo mode (the store holds the demo region), the sign-in details to print at start; otherwise null.
+    /// </summary>
+    public static async Task<string?> SignInSheetAsync(FhirStore store, string baseUrl, CancellationToken ct)
+    {
+        if (!await IsDemoRegionAsync(store, ct))
+        {
+            return null;
+        }
+
+        await using var admin = await AuthAdministration.OpenAsync(store, ct);
+        var (users, secret) = await PrepareAsync(store, admin, ct);
+        var sheet = new System.Text.StringBuilder();
+        sheet.AppendLine($"Demo sign-in (demo mode only; passwords change at every start). Sign in at {baseUrl.TrimEnd('/')}/auth/signin through a SMART app, or take a token:");
+        foreach (var user in users)
+        {
+            sheet.AppendLine($"  {user.Role,-14} {user.UserName,-20} password {user.Password}   ({user.Who})");
+        }
+
+        sheet.AppendLine($"  system client  {SystemClientId,-20} secret   {secret}   (client_credentials, system/*.cruds)");
+        sheet.AppendLine($"  e.g. curl -s -d grant_type=client_credentials -d client_id={SystemClientId} -d client_secret={secret} -d 'scope=system/*.rs' {baseUrl.TrimEnd('/')}/auth/token");
+        return sheet.ToString();
+    }
+
     private static string NewPassword() => Convert.ToHexString(RandomNumberGenerator.GetBytes(8)).ToLowerInvariant();
 
     private static async Task<List<NewUser>> SpecsAsync(FhirStore store, CancellationToken ct)
     {
         var specs = new List<NewUser>();
-        async Task AddRoleAsync(string role, string query, Func<PractitionerRole, bool>? filter = null)
+        async Task AddRoleAsync(string role, string query)
         {
-            var found = (await SearchAsync<PractitionerRole>(store, query, ct)).FirstOrDefault(r => filter?.Invoke(r) ?? true);
+            var found = (await SearchAsync<PractitionerRole>(store, query, ct)).FirstOrDefault();
             if (found is not null)
             {
                 specs.Add(new NewUser($"demo-{role}", role, PractitionerRole: found.Id, IsDemo: true));
             }
         }
 
-        await AddRoleAsync("gp", $"PractitionerRole?role={Snomed}|62247001");
-        await AddRoleAsync("nurse", $"PractitionerRole?role={Snomed}|224535009&_count=50", r => r.Id.Contains("-nurse-", StringComparison.Ordinal) && !r.Id.StartsWith("tv-", StringComparison.Ordinal));
-        await AddRoleAsync("paramedic", $"PractitionerRole?role={Snomed}|397897005");
-        await AddRoleAsync("clinician-111", "PractitionerRole?organization=Organization/tv-nhs-111");
-        await AddRoleAsync("social-worker", $"PractitionerRole?role={Snomed}|106328005");
-        var practice = specs.FirstOrDefault(s => s.Role == "gp")?.PractitionerRole is { } gpRole
-            ? (await ReadAsync<PractitionerRole>(store, $"PractitionerRole/{gpRole}", ct))?.Organization?.Reference
-            : null;
-        // The region has no administrative or information governance staff of its own: add one of each.
-        if (practice is not null)
+        // The demo region marks its staff's roles in the code system the access policy reads (docs/demo.md).
+        foreach (var role in new[] { "gp", "nurse", "paramedic", "clinician-111", "social-worker", "admin-staff", "ig-lead" })
         {
-            specs.Add(new NewUser("demo-admin-staff", "admin-staff", PractitionerRole: await AddStaffAsync(store, "tv-demo-admin", practice, "224608005", "Administrative healthcare staff", ct), IsDemo: true));
+            await AddRoleAsync(role, $"PractitionerRole?role={TesseraRoles}|{role}");
         }
-
-        specs.Add(new NewUser("demo-ig-lead", "ig-lead", PractitionerRole: await AddStaffAsync(store, "tv-demo-ig-lead", "Organization/tv-acute-trust", null, "Information governance lead", ct), IsDemo: true));
 
         var patients = (await SearchAsync<Patient>(store, "Patient?_count=20", ct))
             .Where(p => !p.Meta?.Tag.Any(t => t.System == "urn:tessera:mpi") ?? true).Take(2).ToList();
@@ -104,21 +118,6 @@ internal static class DemoAccounts
         return specs;
     }
 
-    private static async Task<string> AddStaffAsync(FhirStore store, string id, string organization, string? code, string display, CancellationToken ct)
-    {
-        await PutAsync(store, new Practitioner { Id = id, Active = true, Name = [new HumanName { Family = "Demo", Given = [display] }] }, ct);
-        var role = new PractitionerRole
-        {
-            Id = $"{id}-role",
-            Active = true,
-            Practitioner = new ResourceReference($"Practitioner/{id}"),
-            Organization = new ResourceReference(organization),
-            Code = [code is null ? new CodeableConcept { Text = display } : new CodeableConcept(Snomed, code, display, display)],
-        };
-        await PutAsync(store, role, ct);
-        return role.Id;
-    }
-
     private static async Task PutAsync(FhirStore store, Resource resource, CancellationToken ct)
     {
         var response = await store.ExecuteAsync(FhirRequest.FromUrl("PUT", $"{resource.TypeName}/{resource.Id}", resource), ct);
@@ -133,12 +132,5 @@ internal static class DemoAccounts
     {
         var response = await store.ExecuteAsync(FhirRequest.FromUrl("GET", query), ct);
         return response.Resource is Bundle bundle ? [.. bundle.Entry.Select(e => e.Resource).OfType<T>()] : [];
-    }
-
-    private static async Task<T?> ReadAsync<T>(FhirStore store, string path, CancellationToken ct)
-        where T : Resource
-    {
-        var response = await store.ExecuteAsync(FhirRequest.FromUrl("GET", path), ct);
-        return response.Status == 200 ? FhirStore.Materialise(response) as T : null;
     }
 }
