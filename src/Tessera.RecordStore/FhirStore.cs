@@ -81,11 +81,14 @@ public sealed partial class FhirStore : IAsyncDisposable
     }
 
     /// <summary>Runs one interaction; FHIR errors come back as responses with an OperationOutcome.</summary>
-    public async Task<FhirResponse> ExecuteAsync(FhirRequest request, CancellationToken ct = default)
+    public Task<FhirResponse> ExecuteAsync(FhirRequest request, CancellationToken ct = default) => RunAsync(request, null, ct);
+
+    /// <summary>Dispatches one interaction, turning FHIR errors into responses with their OperationOutcome.</summary>
+    private async Task<FhirResponse> RunAsync(FhirRequest request, WriteScope? scope, CancellationToken ct)
     {
         try
         {
-            return await DispatchAsync(request, null, ct);
+            return await DispatchAsync(request, scope, ct);
         }
         catch (FhirException e)
         {

@@ -7,15 +7,9 @@ internal static class SchemaMigrator
 {
     public static async Task MigrateAsync(SqlDialect dialect, CancellationToken ct)
     {
-        await using var scope = await dialect.BeginWriteAsync(ct);
-        // Several nodes may start at once against one database: the lock makes one of them migrate.
-        await dialect.LockKeyAsync(scope.Connection, scope.Transaction, "tessera-schema", ct);
+        await using var scope = await BeginLockedAsync(dialect, ct);
         await Db.ExecuteAsync(scope, "CREATE TABLE IF NOT EXISTS tessera_schema (version INTEGER NOT NULL)", ct);
-        var current = Convert.ToInt32(await Db.ScalarAsync(scope, "SELECT COALESCE(MAX(version), 0) FROM tessera_schema", ct) ?? 0, System.Globalization.CultureInfo.InvariantCulture);
-        if (current > dialect.MigrationCount)
-        {
-            throw new InvalidOperationException($"The database schema is version {current}, newer than this Tessera knows ({dialect.MigrationCount}). Upgrade Tessera before using this database.");
-        }
+        var current = await VersionAsync(scope, "SELECT COALESCE(MAX(version), 0) FROM tessera_schema", "database schema", dialect.MigrationCount, ct);
 
         for (var v = current; v < dialect.MigrationCount; v++)
         {
@@ -28,6 +22,53 @@ internal static class SchemaMigrator
         }
 
         await scope.CommitAsync(ct);
+    }
+
+    /// <summary>Creates or upgrades a part's own tables (see FhirStore.MigratePartAsync), one statement text per step.</summary>
+    public static async Task MigratePartAsync(SqlDialect dialect, string part, IReadOnlyList<string> steps, CancellationToken ct)
+    {
+        await using var scope = await BeginLockedAsync(dialect, ct);
+        await Db.ExecuteAsync(scope, "CREATE TABLE IF NOT EXISTS tessera_part_schema (part TEXT PRIMARY KEY, version INTEGER NOT NULL)", ct);
+        var current = await VersionAsync(scope, "SELECT COALESCE(MAX(version), 0) FROM tessera_part_schema WHERE part = @part", $"database's {part} schema", steps.Count, ct, ("@part", part));
+        for (var v = current; v < steps.Count; v++)
+        {
+            await Db.ExecuteAsync(scope, steps[v], ct);
+        }
+
+        if (steps.Count > current)
+        {
+            await Db.ExecuteAsync(scope, current == 0 ? "INSERT INTO tessera_part_schema (part, version) VALUES (@part, @v)" : "UPDATE tessera_part_schema SET version = @v WHERE part = @part", ct, ("@part", part), ("@v", steps.Count));
+        }
+
+        await scope.CommitAsync(ct);
+    }
+
+    /// <summary>A write transaction holding the schema lock: several nodes may start at once, and one of them migrates.</summary>
+    private static async Task<WriteScope> BeginLockedAsync(SqlDialect dialect, CancellationToken ct)
+    {
+        var scope = await dialect.BeginWriteAsync(ct);
+        try
+        {
+            await dialect.LockKeyAsync(scope.Connection, scope.Transaction, "tessera-schema", ct);
+            return scope;
+        }
+        catch
+        {
+            await scope.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>The version the database is at, refusing one newer than this code knows.</summary>
+    private static async Task<int> VersionAsync(WriteScope scope, string sql, string what, int known, CancellationToken ct, params (string Name, object? Value)[] parameters)
+    {
+        var current = Convert.ToInt32(await Db.ScalarAsync(scope, sql, ct, parameters) ?? 0, System.Globalization.CultureInfo.InvariantCulture);
+        if (current > known)
+        {
+            throw new InvalidOperationException($"The {what} is version {current}, newer than this Tessera knows ({known}). Upgrade Tessera before using this database.");
+        }
+
+        return current;
     }
 }
 
