@@ -4,6 +4,7 @@ using Tessera.Cli.Clients;
 using Tessera.Cli.Demo;
 using Tessera.Cli.Hl7;
 using Tessera.Cli.Import;
+using Tessera.Cli.Mpi;
 using Tessera.Cli.Serve;
 using Tessera.Cli.Users;
 
@@ -19,6 +20,7 @@ internal static class Program
             ImportCommand.Create(),
             DemoCommand.Create(),
             Hl7Command.Create(),
+            MpiCommand.Create(),
             UsersCommand.Create(),
             ClientsCommand.Create(),
             AuditCommand.Create(),

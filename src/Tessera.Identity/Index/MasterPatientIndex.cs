@@ -141,18 +141,33 @@ public sealed class MasterPatientIndex
     public async Task<IndexCounts> CountAsync(CancellationToken ct = default)
     {
         await using var connection = await Store.OpenConnectionAsync(ct);
-        var row = (await connection.QueryAsync(
-            """
-            SELECT (SELECT COUNT(*) FROM mpi_source WHERE deleted = 0),
-                   (SELECT COUNT(DISTINCT master_id) FROM mpi_source WHERE deleted = 0 AND master_id IS NOT NULL),
-                   (SELECT COUNT(*) FROM mpi_review WHERE status = 'requested'),
-                   (SELECT COUNT(*) FROM mpi_source WHERE deleted = 0 AND nhs_status = 'Invalid'),
-                   (SELECT COUNT(*) FROM mpi_source WHERE deleted = 0 AND link_kind = 'auto')
-            """,
-            r => new IndexCounts(r.Long(0), r.Long(1), r.Long(2), r.Long(3), r.Long(4)),
-            ct))[0];
-        return row;
+        return (await connection.QueryAsync(CountSql, ReadCounts, ct))[0];
     }
+
+    internal async Task<IndexCounts> CountAsync(StoreTransaction tx, CancellationToken ct) => (await tx.QueryAsync(CountSql, ReadCounts, ct))[0];
+
+    /// <summary>
+    /// Re-matches the whole index from the stored source records (see <see cref="IndexRebuild"/>) in one
+    /// transaction holding the feed's lock, so a running server's worker waits for it (PostgreSQL: skips its
+    /// rounds) and then carries on from where the rebuild left the cursor. Running it again changes nothing.
+    /// </summary>
+    public async Task<RebuildSummary> RebuildAsync(IProgress<RebuildProgress>? progress = null, CancellationToken ct = default)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await CatchUpAsync(ct);
+        var summary = await UnderLockAsync(null, work => IndexRebuild.RunAsync(work, progress, ct), ct);
+        return summary with { Elapsed = clock.Elapsed };
+    }
+
+    private const string CountSql = """
+        SELECT (SELECT COUNT(*) FROM mpi_source WHERE deleted = 0),
+               (SELECT COUNT(DISTINCT master_id) FROM mpi_source WHERE deleted = 0 AND master_id IS NOT NULL),
+               (SELECT COUNT(*) FROM mpi_review WHERE status = 'requested'),
+               (SELECT COUNT(*) FROM mpi_source WHERE deleted = 0 AND nhs_status = 'Invalid'),
+               (SELECT COUNT(*) FROM mpi_source WHERE deleted = 0 AND link_kind = 'auto')
+        """;
+
+    private static IndexCounts ReadCounts(System.Data.Common.DbDataReader r) => new(r.Long(0), r.Long(1), r.Long(2), r.Long(3), r.Long(4));
 
     /// <summary>Runs work on the index under its lock, in the caller's transaction when it holds one.</summary>
     internal async Task<T> UnderLockAsync<T>(StoreTransaction? outer, Func<IndexWork, Task<T>> work, CancellationToken ct)

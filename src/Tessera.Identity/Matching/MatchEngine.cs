@@ -87,34 +87,7 @@ public sealed class MatchEngine
         ArgumentNullException.ThrowIfNull(records);
         var index = CreateIndex(records);
         var prepared = index.Records;
-        var found = new List<(int I, int J, double Weight, MatchDecision Decision, bool Conflict)>();
-        var gate = new object();
-        long candidatePairs = 0;
-        var review = Model.ReviewThreshold;
-
-        index.ForEachCandidatePair(
-            options.Parallel,
-            () => (Found: new List<(int, int, double, MatchDecision, bool)>(), Levels: new int[MatchFields.Count], Count: new long[1]),
-            (i, j, state) =>
-            {
-                state.Count[0]++;
-                var score = scorer.Evaluate(prepared[i], prepared[j], index, state.Levels);
-                if (score.Weight >= review)
-                {
-                    state.Found.Add((i, j, score.Weight, score.Decision, score.NhsConflict));
-                }
-            },
-            state =>
-            {
-                lock (gate)
-                {
-                    found.AddRange(state.Found);
-                    candidatePairs += state.Count[0];
-                }
-            });
-
-        // Deterministic order whatever the thread timing: by weight, then by position.
-        found.Sort((x, y) => y.Weight != x.Weight ? y.Weight.CompareTo(x.Weight) : x.I != y.I ? x.I.CompareTo(y.I) : x.J.CompareTo(y.J));
+        var found = ScoreCandidatePairs(index, out var candidatePairs);
 
         var clusters = new ClusterBuilder(prepared);
         var pairs = new List<ScoredPair>(found.Count);
@@ -148,4 +121,45 @@ public sealed class MatchEngine
             Blocking = new BlockingReport(prepared.Count, index.BlockCount, index.OversizedBlocks, candidatePairs),
         };
     }
+
+    /// <summary>
+    /// Scores every candidate pair of the index (in parallel) and returns those at or above the review
+    /// threshold, strongest first, in an order that does not depend on thread timing.
+    /// </summary>
+    internal List<ScoredPosition> ScoreCandidatePairs(MatchIndex index, out long candidatePairs)
+    {
+        var prepared = index.Records;
+        var found = new List<ScoredPosition>();
+        var gate = new object();
+        long counted = 0;
+        var review = Model.ReviewThreshold;
+
+        index.ForEachCandidatePair(
+            options.Parallel,
+            () => (Found: new List<ScoredPosition>(), Levels: new int[MatchFields.Count], Count: new long[1]),
+            (i, j, state) =>
+            {
+                state.Count[0]++;
+                var score = scorer.Evaluate(prepared[i], prepared[j], index, state.Levels);
+                if (score.Weight >= review)
+                {
+                    state.Found.Add(new ScoredPosition(i, j, score.Weight, score.Decision, score.NhsConflict));
+                }
+            },
+            state =>
+            {
+                lock (gate)
+                {
+                    found.AddRange(state.Found);
+                    counted += state.Count[0];
+                }
+            });
+
+        found.Sort((x, y) => y.Weight != x.Weight ? y.Weight.CompareTo(x.Weight) : x.I != y.I ? x.I.CompareTo(y.I) : x.J.CompareTo(y.J));
+        candidatePairs = counted;
+        return found;
+    }
 }
+
+/// <summary>A scored pair of index positions (i &lt; j).</summary>
+internal readonly record struct ScoredPosition(int I, int J, double Weight, MatchDecision Decision, bool Conflict);
