@@ -36,30 +36,87 @@ internal sealed class ResourceIndexer(SearchParameterRegistry registry)
                 continue;
             }
 
-            IEnumerable<Base> selected;
-            try
+            if (param.Components is { } components)
             {
-                var expression = param.IsCommon ? $"{resource.TypeName}.{param.Expression}" : param.Expression;
-                if (Compile(expression) is not { } compiled)
-                {
-                    continue;
-                }
-
-                selected = compiled(node, Context).Select(n => n.Poco).OfType<Base>().ToList();
-            }
-            catch (Exception e) when (e is InvalidOperationException or ArgumentException or FormatException or NotSupportedException)
-            {
-                // A definition the engine cannot evaluate on this instance indexes nothing rather than refusing the write.
+                AddComposite(values, param.Code, param.Expression, components, node);
                 continue;
             }
 
-            foreach (var value in selected)
+            var expression = param.IsCommon ? $"{resource.TypeName}.{param.Expression}" : param.Expression;
+            foreach (var value in Evaluate(expression, node, Context))
             {
-                Add(values, param, value);
+                Add(values, param.Type, new IndexKey(param.Code), value);
             }
         }
 
         return values;
+    }
+
+    /// <summary>
+    /// The values an expression selects, or none when the engine cannot evaluate it on this instance (a definition
+    /// that does not fit the data indexes nothing rather than refusing the write).
+    /// </summary>
+    private static List<Base> Evaluate(string expression, PocoNode node, FhirEvaluationContext context)
+    {
+        try
+        {
+            return Compile(expression) is { } compiled ? [.. compiled(node, context).Select(n => n.Poco).OfType<Base>()] : [];
+        }
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException or FormatException or NotSupportedException)
+        {
+            return [];
+        }
+    }
+
+    /// <summary>
+    /// A composite: each node the composite's expression selects is one tuple, its components evaluated relative
+    /// to that node, so that the code and value of one Observation.component stay together. Each component's rows
+    /// go to its type's table under <c>code$i#n</c> (component i of tuple n); a tuple with a component that has no
+    /// value cannot match any search and is not indexed.
+    /// </summary>
+    private static void AddComposite(IndexValues values, string code, string expression, IReadOnlyList<CompositeComponent> components, PocoNode resource)
+    {
+        var context = new FhirEvaluationContext { ElementResolver = ResolveStub, Resource = resource, RootResource = resource };
+        var tuple = 0;
+        foreach (var selected in EvaluateNodes(expression, resource, context))
+        {
+            var parts = new List<Base>[components.Count];
+            for (var i = 0; i < components.Count; i++)
+            {
+                parts[i] = [.. Evaluate(components[i].Expression, selected, context)];
+            }
+
+            if (parts.Any(p => p.Count == 0))
+            {
+                continue;
+            }
+
+            for (var i = 0; i < components.Count; i++)
+            {
+                var key = new IndexKey(CompositeComponentCode(code, i), "#" + tuple.ToString(CultureInfo.InvariantCulture));
+                foreach (var value in parts[i])
+                {
+                    Add(values, components[i].Type, key, value);
+                }
+            }
+
+            tuple++;
+        }
+    }
+
+    /// <summary>The index parameter name of a composite's component i (its tuple number follows as #n).</summary>
+    internal static string CompositeComponentCode(string code, int component) => code + "$" + component.ToString(CultureInfo.InvariantCulture);
+
+    private static List<PocoNode> EvaluateNodes(string expression, PocoNode node, FhirEvaluationContext context)
+    {
+        try
+        {
+            return Compile(expression) is { } compiled ? [.. compiled(node, context).OfType<PocoNode>()] : [];
+        }
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException or FormatException or NotSupportedException)
+        {
+            return [];
+        }
     }
 
     private static CompiledExpression? Compile(string expression) =>
@@ -103,41 +160,50 @@ internal sealed class ResourceIndexer(SearchParameterRegistry registry)
         return null;
     }
 
-    private static void Add(IndexValues values, SearchParam param, Base value)
+    /// <summary>
+    /// The name of the index rows of one parameter: its code, then a kind suffix for derived rows
+    /// (<c>:identifier</c>, <c>:of-type</c>, <c>:ucum</c>), then the tuple of a composite component (<c>#n</c>).
+    /// </summary>
+    private readonly record struct IndexKey(string Code, string Tuple = "")
     {
-        switch (param.Type)
+        public string Name(string suffix = "") => Code + suffix + Tuple;
+    }
+
+    private static void Add(IndexValues values, SearchParamType type, IndexKey key, Base value)
+    {
+        switch (type)
         {
             case SearchParamType.String:
-                AddStrings(values, param.Code, value);
+                AddStrings(values, key.Name(), value);
                 break;
             case SearchParamType.Token:
-                AddTokens(values, param.Code, value);
+                AddTokens(values, key, value);
                 break;
             case SearchParamType.Date:
-                AddDates(values, param.Code, value);
+                AddDates(values, key.Name(), value);
                 break;
             case SearchParamType.Number:
                 if (Primitive(value) is { } n && decimal.TryParse(n, NumberStyles.Float, CultureInfo.InvariantCulture, out var number))
                 {
                     var (low, high) = PrecisionRange(number, n);
-                    values.Numbers.Add((param.Code, low, high));
+                    values.Numbers.Add((key.Name(), low, high));
                 }
 
                 break;
             case SearchParamType.Quantity:
-                AddQuantity(values, param.Code, value);
+                AddQuantity(values, key, value);
                 break;
             case SearchParamType.Reference:
-                AddReference(values, param.Code, value);
+                AddReference(values, key, value);
                 break;
             case SearchParamType.Uri:
                 if (Primitive(value) is { Length: > 0 } uri)
                 {
-                    values.Uris.Add((param.Code, uri));
+                    values.Uris.Add((key.Name(), uri));
                 }
 
                 break;
-            case SearchParamType.Special when param.Code == "near" && value is Location.PositionComponent { Latitude: { } lat, Longitude: { } lon }:
+            case SearchParamType.Special when key.Code == "near" && value is Location.PositionComponent { Latitude: { } lat, Longitude: { } lon }:
                 // The position as a unit vector, so that a distance search is arithmetic in SQL (no trigonometry needed there).
                 var (x, y, z) = GeoPoint.UnitVector((double)lat, (double)lon);
                 values.Numbers.Add(("near.x", x, x));
@@ -197,8 +263,9 @@ internal sealed class ResourceIndexer(SearchParameterRegistry registry)
         }
     }
 
-    private static void AddTokens(IndexValues values, string code, Base value)
+    private static void AddTokens(IndexValues values, IndexKey key, Base value)
     {
+        var code = key.Name();
         switch (value)
         {
             case CodeableConcept cc:
@@ -223,7 +290,7 @@ internal sealed class ResourceIndexer(SearchParameterRegistry registry)
                     foreach (var t in id.Type.Coding)
                     {
                         // :of-type needs the identifier type and value together.
-                        values.Tokens.Add((code + ":of-type", t.System, $"{t.Code}|{id.Value}", null));
+                        values.Tokens.Add((key.Name(":of-type"), t.System, $"{t.Code}|{id.Value}", null));
                     }
                 }
 
@@ -299,8 +366,9 @@ internal sealed class ResourceIndexer(SearchParameterRegistry registry)
         }
     }
 
-    private static void AddQuantity(IndexValues values, string code, Base value)
+    private static void AddQuantity(IndexValues values, IndexKey key, Base value)
     {
+        var code = key.Name();
         switch (value)
         {
             case Quantity q when q.Value is not null:
@@ -321,8 +389,9 @@ internal sealed class ResourceIndexer(SearchParameterRegistry registry)
         }
     }
 
-    private static void AddReference(IndexValues values, string code, Base value)
+    private static void AddReference(IndexValues values, IndexKey key, Base value)
     {
+        var code = key.Name();
         switch (value)
         {
             case ResourceReference rr:
@@ -334,7 +403,7 @@ internal sealed class ResourceIndexer(SearchParameterRegistry registry)
 
                 if (rr.Identifier is { } ident)
                 {
-                    values.Tokens.Add((code + ":identifier", ident.System, ident.Value, null));
+                    values.Tokens.Add((key.Name(":identifier"), ident.System, ident.Value, null));
                 }
 
                 break;

@@ -3,8 +3,11 @@ using Hl7.Fhir.Model;
 
 namespace Tessera.RecordStore.Indexing;
 
+/// <summary>One component of a composite parameter: its type and its expression, relative to the composite's node.</summary>
+public sealed record CompositeComponent(SearchParamType Type, string Expression, string Definition);
+
 /// <summary>One search parameter as the server applies it to one resource type.</summary>
-public sealed record SearchParam(string ResourceType, string Code, SearchParamType Type, string? Expression, string Url, IReadOnlyList<string> Targets)
+public sealed record SearchParam(string ResourceType, string Code, SearchParamType Type, string? Expression, string Url, IReadOnlyList<string> Targets, IReadOnlyList<CompositeComponent>? Components = null)
 {
     /// <summary>Parameters every resource has and which the store answers from its own columns or meta.</summary>
     public bool IsCommon => Code.StartsWith('_');
@@ -23,9 +26,19 @@ public sealed class SearchParameterRegistry
 
     private SearchParameterRegistry()
     {
+        // Composite components name other definitions by url; their type is what a component is searched as.
+        var typeByUrl = new Dictionary<string, SearchParamType>(StringComparer.Ordinal);
         foreach (var def in ModelInfo.SearchParameters)
         {
-            if (def.Resource is null || def.Code is null || def.Type == SearchParamType.Composite || string.IsNullOrEmpty(def.Expression))
+            if (def.Url is not null)
+            {
+                typeByUrl.TryAdd(def.Url, def.Type);
+            }
+        }
+
+        foreach (var def in ModelInfo.SearchParameters)
+        {
+            if (def.Resource is null || def.Code is null || string.IsNullOrEmpty(def.Expression))
             {
                 continue;
             }
@@ -36,9 +49,45 @@ public sealed class SearchParameterRegistry
                 continue;
             }
 
+            IReadOnlyList<CompositeComponent>? components = null;
+            if (def.Type == SearchParamType.Composite)
+            {
+                components = Components(def, typeByUrl);
+                if (components is null)
+                {
+                    continue;
+                }
+            }
+
             var targets = def.Target?.Select(t => t.ToString()).ToArray() ?? [];
-            Add(new SearchParam(def.Resource, def.Code, def.Type, expression, def.Url ?? string.Empty, targets));
+            Add(new SearchParam(def.Resource, def.Code, def.Type, expression, def.Url ?? string.Empty, targets, components));
         }
+    }
+
+    /// <summary>A composite's components with their types, or null when one cannot be resolved (then it is not offered).</summary>
+    private static List<CompositeComponent>? Components(SearchParamDefinition def, Dictionary<string, SearchParamType> typeByUrl)
+    {
+        if (def.Component is not { Length: >= 2 } parts)
+        {
+            return null;
+        }
+
+        var result = new List<CompositeComponent>();
+        foreach (var part in parts)
+        {
+            if (part.Definition is null || string.IsNullOrEmpty(part.Expression) || !typeByUrl.TryGetValue(part.Definition, out var type)
+                || type is SearchParamType.Composite or SearchParamType.Special)
+            {
+                return null;
+            }
+
+            // R4 writes value.as(DateTime) in code-value-date; the FHIR type is dateTime (DateTime is System.DateTime,
+            // which a FHIR element is not), so as written it would select nothing.
+            var expression = part.Expression.Replace("as(DateTime)", "as(dateTime)", StringComparison.Ordinal);
+            result.Add(new CompositeComponent(type, expression, part.Definition));
+        }
+
+        return result;
     }
 
     public static readonly IReadOnlyList<SearchParam> CommonParameters =

@@ -10,6 +10,9 @@ internal abstract record SearchCriterion;
 /// <summary>Values of one parameter, any of which may match (comma means OR).</summary>
 internal sealed record ParamCriterion(SearchParam Param, string? Modifier, IReadOnlyList<string> Values) : SearchCriterion;
 
+/// <summary>A composite parameter: tuples (one per comma-separated value), each component searched by its own type.</summary>
+internal sealed record CompositeCriterion(SearchParam Param, IReadOnlyList<IReadOnlyList<string>> Tuples) : SearchCriterion;
+
 internal sealed record MissingCriterion(SearchParam Param, bool Missing) : SearchCriterion;
 
 /// <summary>A chained parameter: resources whose reference points at a target matching <see cref="Inner"/>.</summary>
@@ -282,6 +285,11 @@ internal sealed class SearchQuery
         }
 
         ValidateModifier(param, modifier, key);
+        if (param.Components is { } components)
+        {
+            return ParseComposite(param, components, key, value);
+        }
+
         var values = SplitValues(value);
         if (values.Count == 0 || values.Any(v => v.Length == 0))
         {
@@ -290,10 +298,57 @@ internal sealed class SearchQuery
 
         foreach (var v in values)
         {
-            ValidateValue(param, modifier, v, key);
+            ValidateValue(param.Type, param.Code, v, key);
         }
 
         return new ParamCriterion(param, modifier, values);
+    }
+
+    /// <summary>A composite's value: tuples separated by commas, components by <c>$</c> (<c>\$</c> and <c>\,</c> escape them).</summary>
+    private static CompositeCriterion ParseComposite(SearchParam param, IReadOnlyList<CompositeComponent> components, string key, string value)
+    {
+        var tuples = new List<IReadOnlyList<string>>();
+        foreach (var raw in SplitUnescaped(value, ','))
+        {
+            var parts = SplitUnescaped(raw, '$');
+            if (parts.Count != components.Count || parts.Any(p => p.Length == 0))
+            {
+                var example = string.Join("$", components.Select(c => c.Type.ToString().ToLowerInvariant()));
+                throw FhirException.BadRequest($"'{raw}' is not a valid value for composite parameter '{key}': give {components.Count} components separated by '$' ({example}), none of them empty.", key);
+            }
+
+            var unescaped = parts.Select(p => SplitValues(p)[0]).ToList();
+            for (var i = 0; i < components.Count; i++)
+            {
+                ValidateValue(components[i].Type, param.Code, unescaped[i], key);
+            }
+
+            tuples.Add(unescaped);
+        }
+
+        return new CompositeCriterion(param, tuples);
+    }
+
+    /// <summary>Splits on a separator not escaped with a backslash, keeping the escapes for the next stage.</summary>
+    private static List<string> SplitUnescaped(string value, char separator)
+    {
+        var result = new List<string>();
+        var start = 0;
+        for (var i = 0; i < value.Length; i++)
+        {
+            if (value[i] == '\\')
+            {
+                i++;
+            }
+            else if (value[i] == separator)
+            {
+                result.Add(value[start..i]);
+                start = i + 1;
+            }
+        }
+
+        result.Add(value[start..]);
+        return result;
     }
 
     private static void ValidateModifier(SearchParam param, string? modifier, string key)
@@ -317,9 +372,9 @@ internal sealed class SearchQuery
         }
     }
 
-    private static void ValidateValue(SearchParam param, string? modifier, string value, string key)
+    private static void ValidateValue(SearchParamType type, string code, string value, string key)
     {
-        switch (param.Type)
+        switch (type)
         {
             case SearchParamType.Date:
                 var (_, date) = Prefix(value);
@@ -335,15 +390,12 @@ internal sealed class SearchQuery
                 var number = rest.Split('|')[0];
                 if (!decimal.TryParse(number, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out _))
                 {
-                    throw FhirException.BadRequest($"'{value}' is not a valid {param.Type.ToString().ToLowerInvariant()} for '{key}'.", key);
+                    throw FhirException.BadRequest($"'{value}' is not a valid {type.ToString().ToLowerInvariant()} for '{key}'.", key);
                 }
 
                 break;
-            case SearchParamType.Special when param.Code == "near":
+            case SearchParamType.Special when code == "near":
                 _ = Near(value, key);
-                break;
-            default:
-                _ = modifier;
                 break;
         }
     }

@@ -34,6 +34,8 @@ internal sealed class SearchSqlBuilder(string baseUrl)
     public string Criterion(string alias, SearchCriterion criterion) => criterion switch
     {
         ParamCriterion p => ParamSql(alias, p),
+        CompositeCriterion c => "(" + string.Join(" OR ", c.Tuples.Select(t => CompositeSql(alias, c.Param, t))) + ")",
+        MissingCriterion { Param.Components: not null } m => CompositeMissingSql(alias, m),
         MissingCriterion m => MissingSql(alias, m),
         ChainCriterion c => ChainSql(alias, c),
         HasCriterion h => HasSql(alias, h),
@@ -60,6 +62,57 @@ internal sealed class SearchSqlBuilder(string baseUrl)
 
         var table = TableFor(m.Param.Type);
         return Exists(table, alias, m.Param.Code, "1 = 1", negate: m.Missing);
+    }
+
+    /// <summary>
+    /// One tuple of a composite: the rows of its components must belong to the same tuple of the same resource
+    /// (rows <c>code$i#n</c> share their <c>#n</c>), and each matches its own component's value.
+    /// </summary>
+    private string CompositeSql(string alias, SearchParam param, IReadOnlyList<string> tuple)
+    {
+        var components = param.Components!;
+        var first = ResourceIndexer.CompositeComponentCode(param.Code, 0);
+        var c = NextAlias("k");
+        var tupleOf = $"substr({c}0.param, {Param(first.Length + 1)})";
+        var from = new System.Text.StringBuilder($"{TableFor(components[0].Type)} {c}0");
+        var conditions = new List<string>
+        {
+            $"{c}0.resource_type = {alias}.resource_type",
+            $"{c}0.id = {alias}.id",
+            $"substr({c}0.param, 1, {Param(first.Length + 1)}) = {Param(first + "#")}",
+            ComponentSql(components[0].Type, tuple[0]).Replace("$x", c + "0", StringComparison.Ordinal),
+        };
+        for (var i = 1; i < components.Count; i++)
+        {
+            var ci = c + i.ToString(CultureInfo.InvariantCulture);
+            from.Append($" JOIN {TableFor(components[i].Type)} {ci} ON {ci}.resource_type = {c}0.resource_type AND {ci}.id = {c}0.id")
+                .Append($" AND {ci}.param = {Param(ResourceIndexer.CompositeComponentCode(param.Code, i))} || {tupleOf}");
+            conditions.Add(ComponentSql(components[i].Type, tuple[i]).Replace("$x", ci, StringComparison.Ordinal));
+        }
+
+        return $"EXISTS (SELECT 1 FROM {from} WHERE {string.Join(" AND ", conditions.Select(x => "(" + x + ")"))})";
+    }
+
+    /// <summary>The condition on one index row ($x) for a value of a parameter of this type, without modifiers.</summary>
+    private string ComponentSql(SearchParamType type, string value) => type switch
+    {
+        SearchParamType.String => StringSql(null, value),
+        SearchParamType.Token => TokenSql(value),
+        SearchParamType.Date => RangeSql(value, "$x.low", "$x.high"),
+        SearchParamType.Number => NumberSql(value),
+        SearchParamType.Quantity => QuantitySql(value),
+        SearchParamType.Reference => ReferenceSql(value, null),
+        SearchParamType.Uri => UriSql(null, value),
+        _ => throw FhirException.NotSupported($"Composite components of type {type.ToString().ToLowerInvariant()} are not supported."),
+    };
+
+    /// <summary>:missing on a composite: whether the resource has any whole tuple.</summary>
+    private string CompositeMissingSql(string alias, MissingCriterion m)
+    {
+        var first = ResourceIndexer.CompositeComponentCode(m.Param.Code, 0) + "#";
+        var x = NextAlias("x");
+        var sql = $"EXISTS (SELECT 1 FROM {TableFor(m.Param.Components![0].Type)} {x} WHERE {x}.resource_type = {alias}.resource_type AND {x}.id = {alias}.id AND substr({x}.param, 1, {Param(first.Length)}) = {Param(first)})";
+        return m.Missing ? "NOT " + sql : sql;
     }
 
     private string ParamSql(string alias, ParamCriterion p)
