@@ -22,6 +22,18 @@ public sealed class GovernanceOptions
     /// <summary>Who else receives break-glass notifications besides the person's GP: the IG lead, e.g. "Practitioner/ig-lead" or "Organization/ig-office".</summary>
     public string? IgLeadRecipient { get; set; }
 
+    /// <summary>
+    /// Whether a read answers only once its audit event has committed. Off by default: reads' events are
+    /// group-committed within <see cref="AuditChainMilliseconds"/> of the read, and a crash can lose the last few.
+    /// </summary>
+    public bool AwaitReadAudit { get; set; }
+
+    /// <summary>How often the audit writer commits queued read events and chains what writes appended (milliseconds).</summary>
+    public int AuditChainMilliseconds { get; set; } = 200;
+
+    /// <summary>How many read events may wait to be committed before reads wait for the trail.</summary>
+    public int AuditQueueLimit { get; set; } = 10_000;
+
     /// <summary>The clock (tests move it to expire grants).</summary>
     public TimeProvider Clock { get; set; } = TimeProvider.System;
 }
@@ -39,7 +51,7 @@ public sealed class StoreGovernance : IAsyncDisposable
     {
         _store = store;
         Audit = audit;
-        _exporter = new RecordExporter(store);
+        _exporter = new RecordExporter(store, audit);
     }
 
     /// <summary>The audit trail (e.g. for the authorization server to record sign-ins).</summary>
@@ -61,17 +73,21 @@ public sealed class StoreGovernance : IAsyncDisposable
             }
         }
 
-        var audit = new AuditTrail(store, options.Clock, (loggers ?? NullLoggerFactory.Instance).CreateLogger<AuditTrail>());
+        var audit = new AuditTrail(store, options, (loggers ?? NullLoggerFactory.Instance).CreateLogger<AuditTrail>());
         var governance = new StoreGovernance(store, audit);
         store.AddWriteObserver(index);
-        store.UseAccessPolicy(new GovernancePolicy(audit, new AuditQuery(store)));
+        store.UseAccessPolicy(new GovernancePolicy(audit, new AuditQuery(store, audit)));
         store.Operations.Register(new BreakGlassOperation(audit, options));
         store.Operations.Register(new ExportRecordOperation(governance._exporter, audit));
         return governance;
     }
 
     /// <summary>Checks the audit trail's hash chain; any changed or deleted row is reported with its position.</summary>
-    public Task<AuditVerification> VerifyAuditAsync(CancellationToken ct = default) => AuditVerifier.VerifyAsync(_store, ct);
+    public async Task<AuditVerification> VerifyAuditAsync(CancellationToken ct = default)
+    {
+        await Audit.FlushAsync();
+        return await AuditVerifier.VerifyAsync(_store, Audit.Now, ct);
+    }
 
     /// <summary>Everything held about a person, with the audit of access to their record (subject access).</summary>
     public async Task<Hl7.Fhir.Model.Bundle> ExportRecordAsync(string patientId, CancellationToken ct = default)

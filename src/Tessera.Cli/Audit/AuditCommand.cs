@@ -30,6 +30,11 @@ internal static class AuditCommand
             }
 
             AnsiConsole.MarkupLineInterpolated($"{result.Rows} audit rows checked, newest position {result.LastPosition}, head hash {result.HeadHash ?? "(none)"}.");
+            if (result.Pending > 0)
+            {
+                AnsiConsole.MarkupLineInterpolated($"{result.Pending} recent events were still being chained by a running server; run verify again to include them.");
+            }
+
             if (!result.Intact)
             {
                 AnsiConsole.MarkupLine("[red]The audit trail has been altered.[/] Restore the named rows from a backup and report it to the information governance lead.");

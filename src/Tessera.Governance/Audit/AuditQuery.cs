@@ -12,15 +12,16 @@ namespace Tessera.Governance.Audit;
 /// Answers reads and searches of AuditEvent from the audit trail (which lives outside the resource tables so that
 /// no FHIR write can touch it): <c>AuditEvent/[id]</c> and <c>AuditEvent?patient=&amp;date=&amp;_count=</c>, newest first.
 /// </summary>
-internal sealed class AuditQuery(FhirStore store)
+internal sealed class AuditQuery(FhirStore store, AuditTrail audit)
 {
     public async Task<FhirResponse> AnswerAsync(AccessRequest request, string? ownPatient, CancellationToken ct)
     {
+        await audit.FlushAsync();
         await using var connection = await store.OpenConnectionAsync(ct);
         var person = ownPatient is null ? null : await PersonKeysAsync(connection, ownPatient, ct);
         if (request.Interaction == AccessInteraction.Read && request.Id is { } id)
         {
-            await using var cmd = Command(connection, "SELECT json, patient_keys FROM gov_audit WHERE id = @id", ("@id", id));
+            await using var cmd = Command(connection, "SELECT json, patient_keys FROM gov_audit_event WHERE id = @id", ("@id", id));
             await using var reader = await cmd.ExecuteReaderAsync(ct);
             if (!await reader.ReadAsync(ct) || (person is not null && !reader.GetString(1).Split(' ').Any(person.Contains)))
             {
@@ -93,22 +94,22 @@ internal sealed class AuditQuery(FhirStore store)
         if (patients.Count > 0)
         {
             var names = patients.Select((p, i) => { parameters.Add(($"@p{i}", p)); return $"@p{i}"; });
-            where.Add($"a.n IN (SELECT ap.n FROM gov_audit_patient ap WHERE ap.patient_key IN ({string.Join(", ", names)}))");
+            where.Add($"a.seq IN (SELECT ap.seq FROM gov_audit_subject ap WHERE ap.patient_key IN ({string.Join(", ", names)}))");
         }
 
         var filter = where.Count == 0 ? string.Empty : " WHERE " + string.Join(" AND ", where);
         int? total = null;
         if (before is null)
         {
-            await using var countCmd = Command(connection, "SELECT COUNT(*) FROM gov_audit a" + filter, [.. parameters]);
+            await using var countCmd = Command(connection, "SELECT COUNT(*) FROM gov_audit_event a" + filter, [.. parameters]);
             total = Convert.ToInt32(await countCmd.ExecuteScalarAsync(ct), CultureInfo.InvariantCulture);
         }
 
-        var pageFilter = before is null ? filter : (filter.Length == 0 ? " WHERE " : filter + " AND ") + "a.n < @before";
+        var pageFilter = before is null ? filter : (filter.Length == 0 ? " WHERE " : filter + " AND ") + "a.seq < @before";
         var bundle = new Bundle { Id = Guid.NewGuid().ToString(), Type = Bundle.BundleType.Searchset, Total = total, Meta = new Meta { LastUpdated = DateTimeOffset.UtcNow } };
         var baseUrl = request.Request.BaseUrl.TrimEnd('/');
         var rows = new List<(long N, string Json)>();
-        await using (var cmd = Command(connection, $"SELECT a.n, a.json FROM gov_audit a{pageFilter} ORDER BY a.n DESC LIMIT {count + 1}", [.. parameters, ("@before", before)]))
+        await using (var cmd = Command(connection, $"SELECT a.seq, a.json FROM gov_audit_event a{pageFilter} ORDER BY a.seq DESC LIMIT {count + 1}", [.. parameters, ("@before", before)]))
         await using (var reader = await cmd.ExecuteReaderAsync(ct))
         {
             while (await reader.ReadAsync(ct))

@@ -7,32 +7,43 @@ using Microsoft.Extensions.Logging;
 using Tessera.RecordStore;
 using Tessera.RecordStore.Machinery;
 using Tessera.RecordStore.Serialization;
+using Tessera.RecordStore.Storage;
 using Task = System.Threading.Tasks.Task;
 
 namespace Tessera.Governance.Audit;
 
 /// <summary>
-/// The audit trail: AuditEvents in <c>gov_audit</c>, each row chained to the one before by a SHA-256 hash over its
-/// position, id, time, patients, JSON and the previous row's hash; <c>gov_audit_head</c> holds the last position
-/// and hash, so that deleting the newest rows is detected as well.
-/// Writes are audited in their own transaction. Reads are group-committed: each read's event is queued, a single
-/// writer appends whatever has queued in one transaction, and the read answers only once its event has committed —
-/// durable like the writes, at the cost of one commit per batch rather than per read.
+/// The audit trail. Events are rows of <c>gov_audit_event</c>; the chain is <c>gov_audit_chain</c>, one row per
+/// event in chain order, each hashed (SHA-256) over its position, the event's id, time, patients and JSON, and the
+/// previous row's hash; <c>gov_audit_head</c> holds the newest position and hash, so that deleting the newest rows
+/// is detected as well.
+/// <para>
+/// Appending takes no lock: a write's events are inserted in the write's own transaction and queued in
+/// <c>gov_audit_pending</c>; one chainer (a lock makes it one across nodes) links whatever is queued, in order,
+/// shortly after. Reads' events are group-committed by a single background writer; a read does not wait for its
+/// event's commit unless <see cref="GovernanceOptions.AwaitReadAudit"/> says so (the queue is bounded, so reads slow
+/// down rather than outrun the trail). Anything that reads the trail in this process flushes the queue first.
+/// </para>
 /// </summary>
 public sealed class AuditTrail : IAsyncDisposable
 {
     private const string ChainLock = "gov-audit-chain";
+    private const int ChainBatch = 2000;
     private readonly FhirStore _store;
     private readonly ILogger _logger;
     private readonly TimeProvider _clock;
-    private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Channel<Pending> _queue;
+    private readonly TimeSpan _chainInterval;
     private readonly Task _writer;
 
-    internal AuditTrail(FhirStore store, TimeProvider clock, ILogger logger)
+    internal AuditTrail(FhirStore store, GovernanceOptions options, ILogger logger)
     {
         _store = store;
-        _clock = clock;
+        _clock = options.Clock;
         _logger = logger;
+        AwaitReads = options.AwaitReadAudit;
+        _chainInterval = TimeSpan.FromMilliseconds(Math.Max(10, options.AuditChainMilliseconds));
+        _queue = Channel.CreateBounded<Pending>(new BoundedChannelOptions(Math.Max(1, options.AuditQueueLimit)) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
         _writer = Task.Run(WriteQueuedAsync);
     }
 
@@ -40,54 +51,99 @@ public sealed class AuditTrail : IAsyncDisposable
 
     internal DateTimeOffset Now => _clock.GetUtcNow();
 
-    /// <summary>Appends events inside a caller's write transaction (they commit or roll back with it).</summary>
-    internal async Task AppendAsync(StoreTransaction tx, IReadOnlyList<AuditEvents.Entry> entries, CancellationToken ct)
+    /// <summary>Whether a read waits until its audit event has committed.</summary>
+    internal bool AwaitReads { get; }
+
+    /// <summary>Appends events inside a caller's write transaction (they commit or roll back with it); the chainer links them.</summary>
+    internal static async Task AppendAsync(StoreTransaction tx, IReadOnlyList<AuditEvents.Entry> entries, CancellationToken ct)
+    {
+        foreach (var entry in entries)
+        {
+            var ev = entry.Event;
+            ev.Id ??= Guid.CreateVersion7().ToString();
+            var json = FhirSerialization.ToJson(ev);
+            var recorded = (ev.Recorded ?? DateTimeOffset.UtcNow).ToUnixTimeMilliseconds();
+            var patients = string.Join(' ', entry.Patients);
+            if (tx.Kind == DatabaseKind.Postgres)
+            {
+                // One round trip: the event, its place in the queue to be chained, and its patient index rows.
+                await tx.ExecuteAsync(
+                    """
+                    WITH e AS (INSERT INTO gov_audit_event (id, recorded, patient_keys, json) VALUES (@id, @rec, @pk, @json) RETURNING seq),
+                         q AS (INSERT INTO gov_audit_pending (seq) SELECT seq FROM e)
+                    INSERT INTO gov_audit_subject (patient_key, seq) SELECT k, e.seq FROM e, unnest(CAST(@keys AS text[])) AS k
+                    """,
+                    ct, ("@id", ev.Id), ("@rec", recorded), ("@pk", patients), ("@json", json), ("@keys", entry.Patients.ToArray()));
+                continue;
+            }
+
+            var seq = Convert.ToInt64(await tx.ScalarAsync(
+                "INSERT INTO gov_audit_event (id, recorded, patient_keys, json) VALUES (@id, @rec, @pk, @json) RETURNING seq",
+                ct, ("@id", ev.Id), ("@rec", recorded), ("@pk", patients), ("@json", json)), CultureInfo.InvariantCulture);
+            await tx.ExecuteAsync("INSERT INTO gov_audit_pending (seq) VALUES (@s)", ct, ("@s", seq));
+            foreach (var patient in entry.Patients)
+            {
+                await tx.ExecuteAsync("INSERT INTO gov_audit_subject (patient_key, seq) VALUES (@p, @s)", ct, ("@p", patient), ("@s", seq));
+            }
+        }
+    }
+
+    /// <summary>Links queued events into the chain, oldest first; returns how many were linked.</summary>
+    private static async Task<int> ChainAsync(StoreTransaction tx, CancellationToken ct)
     {
         await tx.LockAsync(ChainLock, ct);
         long n = 0;
         var prev = string.Empty;
+        var hasHead = false;
         await using (var cmd = tx.Command("SELECT n, hash FROM gov_audit_head WHERE one = 1"))
         await using (var reader = await cmd.ExecuteReaderAsync(ct))
         {
             if (await reader.ReadAsync(ct))
             {
-                n = reader.GetInt64(0);
-                prev = reader.GetString(1);
+                (n, prev, hasHead) = (reader.GetInt64(0), reader.GetString(1), true);
             }
         }
 
-        if (entries.Count == 0)
+        var links = new List<(long N, long Seq, string Prev, string Hash)>();
+        await using (var cmd = tx.Command($"SELECT p.seq, e.id, e.recorded, e.patient_keys, e.json FROM gov_audit_pending p JOIN gov_audit_event e ON e.seq = p.seq ORDER BY p.seq LIMIT {ChainBatch}"))
+        await using (var reader = await cmd.ExecuteReaderAsync(ct))
         {
-            return;
-        }
-
-        var first = n;
-        foreach (var entry in entries)
-        {
-            n++;
-            var ev = entry.Event;
-            ev.Id ??= Guid.CreateVersion7().ToString();
-            var json = FhirSerialization.ToJson(ev);
-            var recorded = (ev.Recorded ?? Now).ToUnixTimeMilliseconds();
-            var patients = string.Join(' ', entry.Patients);
-            var hash = Hash(n, ev.Id, recorded, patients, json, prev);
-            await tx.ExecuteAsync(
-                "INSERT INTO gov_audit (n, id, recorded, patient_keys, json, prev_hash, hash) VALUES (@n, @id, @rec, @pk, @json, @prev, @hash)",
-                ct, ("@n", n), ("@id", ev.Id), ("@rec", recorded), ("@pk", patients), ("@json", json), ("@prev", prev), ("@hash", hash));
-            foreach (var patient in entry.Patients)
+            while (await reader.ReadAsync(ct))
             {
-                await tx.ExecuteAsync("INSERT INTO gov_audit_patient (patient_key, n) VALUES (@p, @n)", ct, ("@p", patient), ("@n", n));
+                n++;
+                var hash = Hash(n, reader.GetString(1), reader.GetInt64(2), reader.GetString(3), reader.GetString(4), prev);
+                links.Add((n, reader.GetInt64(0), prev, hash));
+                prev = hash;
             }
+        }
 
-            prev = hash;
+        if (links.Count == 0)
+        {
+            return 0;
+        }
+
+        if (tx.Kind == DatabaseKind.Postgres)
+        {
+            var seqs = links.Select(l => l.Seq).ToArray();
+            await tx.ExecuteAsync(
+                "INSERT INTO gov_audit_chain (n, seq, prev_hash, hash) SELECT * FROM unnest(CAST(@n AS bigint[]), CAST(@s AS bigint[]), CAST(@p AS text[]), CAST(@h AS text[]))",
+                ct, ("@n", links.Select(l => l.N).ToArray()), ("@s", seqs), ("@p", links.Select(l => l.Prev).ToArray()), ("@h", links.Select(l => l.Hash).ToArray()));
+            await tx.ExecuteAsync("DELETE FROM gov_audit_pending WHERE seq = ANY(@s)", ct, ("@s", seqs));
+        }
+        else
+        {
+            foreach (var link in links)
+            {
+                await tx.ExecuteAsync("INSERT INTO gov_audit_chain (n, seq, prev_hash, hash) VALUES (@n, @s, @p, @h)", ct, ("@n", link.N), ("@s", link.Seq), ("@p", link.Prev), ("@h", link.Hash));
+                await tx.ExecuteAsync("DELETE FROM gov_audit_pending WHERE seq = @s", ct, ("@s", link.Seq));
+            }
         }
 
         await tx.ExecuteAsync(
-            first == 0 && !await HasHeadAsync(tx, ct) ? "INSERT INTO gov_audit_head (one, n, hash) VALUES (1, @n, @hash)" : "UPDATE gov_audit_head SET n = @n, hash = @hash WHERE one = 1",
+            hasHead ? "UPDATE gov_audit_head SET n = @n, hash = @hash WHERE one = 1" : "INSERT INTO gov_audit_head (one, n, hash) VALUES (1, @n, @hash)",
             ct, ("@n", n), ("@hash", prev));
+        return links.Count;
     }
-
-    private static async Task<bool> HasHeadAsync(StoreTransaction tx, CancellationToken ct) => await tx.ScalarAsync("SELECT 1 FROM gov_audit_head WHERE one = 1", ct) is not null;
 
     internal static string Hash(long n, string id, long recorded, string patients, string json, string prev)
     {
@@ -95,16 +151,18 @@ public sealed class AuditTrail : IAsyncDisposable
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
     }
 
-    /// <summary>Queues an event; the task completes once it is committed (group commit, see the class summary).</summary>
-    internal Task RecordDurablyAsync(AuditEvents.Entry entry) => EnqueueAsync(entry);
-
-    /// <summary>Completes once every event queued before it has been committed.</summary>
-    public Task FlushAsync() => EnqueueAsync(null);
-
-    private Task EnqueueAsync(AuditEvents.Entry? entry)
+    /// <summary>
+    /// Queues a read's event. The returned task completes once the event has committed; callers that need not wait
+    /// for that (see <see cref="AwaitReads"/>) still wait here when the queue is full.
+    /// </summary>
+    internal async Task<Task> EnqueueAsync(AuditEvents.Entry entry)
     {
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        if (!_queue.Writer.TryWrite(new Pending(entry, done)))
+        try
+        {
+            await _queue.Writer.WriteAsync(new Pending(entry, done));
+        }
+        catch (ChannelClosedException)
         {
             throw new InvalidOperationException("The audit trail is closed; no access is allowed without an audit record.");
         }
@@ -112,8 +170,44 @@ public sealed class AuditTrail : IAsyncDisposable
         return done.Task;
     }
 
-    /// <summary>Queues an event without waiting (refusals, which disclose nothing, inside transactions they must not join).</summary>
-    internal void RecordLater(AuditEvents.Entry entry) => _queue.Writer.TryWrite(new Pending(entry, null));
+    /// <summary>Queues a read's event and, when so configured, waits for its commit.</summary>
+    internal async Task RecordReadAsync(AuditEvents.Entry entry)
+    {
+        var committed = await EnqueueAsync(entry);
+        if (AwaitReads)
+        {
+            await committed;
+        }
+    }
+
+    /// <summary>Completes once every event queued before it has been committed and every committed event chained.</summary>
+    public async Task FlushAsync()
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (!_queue.Writer.TryWrite(new Pending(null, done)))
+        {
+            try
+            {
+                await _queue.Writer.WriteAsync(new Pending(null, done));
+            }
+            catch (ChannelClosedException)
+            {
+                return; // Closed: disposal drains and chains everything.
+            }
+        }
+
+        await done.Task;
+    }
+
+    /// <summary>Queues an event without waiting for it (refusals, which disclose nothing, inside transactions they must not join).</summary>
+    internal void RecordLater(AuditEvents.Entry entry)
+    {
+        if (!_queue.Writer.TryWrite(new Pending(entry, null)))
+        {
+            _ = _queue.Writer.WriteAsync(new Pending(entry, null)).AsTask().ContinueWith(
+                t => _logger.LogError(t.Exception, "An audit event could not be queued: the trail is closed"), TaskContinuationOptions.OnlyOnFaulted);
+        }
+    }
 
     /// <summary>Records an event from outside the store's interactions, e.g. a sign-in by the authorization server.</summary>
     public Task RecordAsync(AuditEvent auditEvent, IReadOnlyList<string> patients, CancellationToken ct = default) =>
@@ -127,20 +221,39 @@ public sealed class AuditTrail : IAsyncDisposable
     {
         var reader = _queue.Reader;
         var batch = new List<Pending>();
-        while (await reader.WaitToReadAsync())
+        var open = true;
+        while (open || batch.Count > 0)
         {
-            while (batch.Count < 500 && reader.TryRead(out var item))
+            if (batch.Count == 0)
+            {
+                open = await WaitAsync(reader);
+            }
+
+            while (batch.Count < 1000 && reader.TryRead(out var item))
             {
                 batch.Add(item);
             }
 
             try
             {
-                await _store.WriteAsync(async tx =>
+                var entries = batch.Select(b => b.Entry).OfType<AuditEvents.Entry>().ToList();
+                if (batch.Count == 0 && !await AnyPendingAsync())
                 {
-                    await AppendAsync(tx, batch.Select(b => b.Entry).OfType<AuditEvents.Entry>().ToList(), CancellationToken.None);
-                    return 0;
-                });
+                    continue;
+                }
+
+                int chained;
+                do
+                {
+                    chained = await _store.WriteAsync(async tx =>
+                    {
+                        await AppendAsync(tx, entries, CancellationToken.None);
+                        return await ChainAsync(tx, CancellationToken.None);
+                    });
+                    entries = [];
+                }
+                while (chained == ChainBatch);
+
                 foreach (var p in batch)
                 {
                     p.Done?.TrySetResult();
@@ -153,13 +266,39 @@ public sealed class AuditTrail : IAsyncDisposable
                 {
                     p.Done?.TrySetException(e);
                 }
+
+                if (batch.Count == 0)
+                {
+                    await Task.Delay(_chainInterval); // e.g. the database is away: do not spin on chaining
+                }
             }
 
             batch.Clear();
         }
     }
 
-    /// <summary>Drains the queue: every queued event is committed before this returns.</summary>
+    private async Task<bool> AnyPendingAsync()
+    {
+        await using var connection = await _store.OpenConnectionAsync();
+        await using var cmd = FhirStore.Command(connection, "SELECT 1 FROM gov_audit_pending LIMIT 1");
+        return await cmd.ExecuteScalarAsync() is not null;
+    }
+
+    /// <summary>Waits for queued events, or for the chain interval to pass (to chain what writes appended); false once closed and drained.</summary>
+    private async Task<bool> WaitAsync(ChannelReader<Pending> reader)
+    {
+        using var tick = new CancellationTokenSource(_chainInterval);
+        try
+        {
+            return await reader.WaitToReadAsync(tick.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            return true;
+        }
+    }
+
+    /// <summary>Drains the queue: every queued event is committed and chained before this returns.</summary>
     public async ValueTask DisposeAsync()
     {
         _queue.Writer.TryComplete();

@@ -7,20 +7,27 @@ namespace Tessera.Governance.Audit;
 /// <summary>One thing wrong with the audit trail: the row position it concerns and what was found.</summary>
 public sealed record AuditProblem(long Position, string Message);
 
-/// <summary>The result of checking the chain: rows read, the head hash to keep elsewhere, and any problems.</summary>
-public sealed record AuditVerification(long Rows, long LastPosition, string? HeadHash, IReadOnlyList<AuditProblem> Problems)
+/// <summary>
+/// The result of checking the chain: rows read, the head hash to keep elsewhere, any problems, and how many events
+/// were still waiting to be chained (a running server chains them within moments).
+/// </summary>
+public sealed record AuditVerification(long Rows, long LastPosition, string? HeadHash, IReadOnlyList<AuditProblem> Problems, long Pending = 0)
 {
     public bool Intact => Problems.Count == 0;
 }
 
 /// <summary>
-/// Walks the chain in order and recomputes every hash: a changed row no longer matches its hash, a deleted row
-/// leaves a gap in the positions and breaks the next row's link, deleted newest rows fall short of the head,
-/// and an altered patient index no longer matches the hashed patient list.
+/// Walks the chain in order and recomputes every hash: a changed event no longer matches its hash, a deleted event
+/// or chain row leaves its position empty and breaks the next row's link, deleted newest rows fall short of the head,
+/// an altered patient index no longer matches the hashed patient list, and an event that is neither chained nor
+/// waiting to be was added behind the trail's back.
 /// </summary>
 internal static class AuditVerifier
 {
-    public static async Task<AuditVerification> VerifyAsync(FhirStore store, CancellationToken ct)
+    /// <summary>Events waiting longer than this to be chained are reported: no chainer is running on the database.</summary>
+    private static readonly TimeSpan StalePending = TimeSpan.FromMinutes(10);
+
+    public static async Task<AuditVerification> VerifyAsync(FhirStore store, DateTimeOffset now, CancellationToken ct)
     {
         await using var connection = await store.OpenConnectionAsync(ct);
         var problems = new List<AuditProblem>();
@@ -29,13 +36,13 @@ internal static class AuditVerifier
         string prevHash = string.Empty;
         await using (var cmd = connection.CreateCommand())
         {
-            cmd.CommandText = "SELECT n, id, recorded, patient_keys, json, prev_hash, hash FROM gov_audit ORDER BY n";
+            cmd.CommandText = "SELECT c.n, c.seq, c.prev_hash, c.hash, e.id, e.recorded, e.patient_keys, e.json FROM gov_audit_chain c LEFT JOIN gov_audit_event e ON e.seq = c.seq ORDER BY c.n";
             await using var reader = await cmd.ExecuteReaderAsync(ct);
             while (await reader.ReadAsync(ct))
             {
                 rows++;
                 var n = reader.GetInt64(0);
-                var (id, recorded, patients, json, prev, hash) = (reader.GetString(1), reader.GetInt64(2), reader.GetString(3), reader.GetString(4), reader.GetString(5), reader.GetString(6));
+                var (seq, prev, hash) = (reader.GetInt64(1), reader.GetString(2), reader.GetString(3));
                 if (n != expected)
                 {
                     problems.Add(new AuditProblem(expected, n - expected == 1
@@ -43,32 +50,35 @@ internal static class AuditVerifier
                         : $"rows {expected} to {n - 1} are missing: they were deleted"));
                 }
 
-                if (prev != prevHash)
+                if (reader.IsDBNull(4))
                 {
-                    problems.Add(new AuditProblem(n, $"row {n} (AuditEvent/{id}) does not link to the row before it: that row was changed or deleted"));
+                    problems.Add(new AuditProblem(n, $"row {n} is missing: its event was deleted"));
+                }
+                else
+                {
+                    var (id, recorded, patients, json) = (reader.GetString(4), reader.GetInt64(5), reader.GetString(6), reader.GetString(7));
+                    if (prev != prevHash)
+                    {
+                        problems.Add(new AuditProblem(n, $"row {n} (AuditEvent/{id}) does not link to the row before it: that row was changed or deleted"));
+                    }
+
+                    if (AuditTrail.Hash(n, id, recorded, patients, json, prev) != hash)
+                    {
+                        problems.Add(new AuditProblem(n, $"row {n} (AuditEvent/{id}) was changed: its content no longer matches its hash"));
+                    }
+
+                    var indexed = index.TryGetValue(seq, out var keys) ? string.Join(' ', keys.Order(StringComparer.Ordinal)) : string.Empty;
+                    if (indexed != string.Join(' ', patients.Split(' ', StringSplitOptions.RemoveEmptyEntries).Order(StringComparer.Ordinal)))
+                    {
+                        problems.Add(new AuditProblem(n, $"row {n} (AuditEvent/{id}): the patient index (gov_audit_subject) was altered"));
+                    }
                 }
 
-                if (AuditTrail.Hash(n, id, recorded, patients, json, prev) != hash)
-                {
-                    problems.Add(new AuditProblem(n, $"row {n} (AuditEvent/{id}) was changed: its content no longer matches its hash"));
-                }
-
-                var indexed = index.TryGetValue(n, out var keys) ? string.Join(' ', keys.Order(StringComparer.Ordinal)) : string.Empty;
-                if (indexed != string.Join(' ', patients.Split(' ', StringSplitOptions.RemoveEmptyEntries).Order(StringComparer.Ordinal)))
-                {
-                    problems.Add(new AuditProblem(n, $"row {n} (AuditEvent/{id}): the patient index (gov_audit_patient) was altered"));
-                }
-
-                index.Remove(n);
+                index.Remove(seq);
                 prevHash = hash;
                 last = n;
                 expected = n + 1;
             }
-        }
-
-        foreach (var orphan in index.Keys.Order())
-        {
-            problems.Add(new AuditProblem(orphan, $"the patient index names row {orphan}, which is not in the trail: it was deleted"));
         }
 
         string? headHash = null;
@@ -95,14 +105,57 @@ internal static class AuditVerifier
             }
         }
 
-        return new AuditVerification(rows, last, headHash, problems);
+        // Events not yet chained: fine while recent; a stray (neither chained nor queued) was inserted behind the trail's back.
+        long pending = 0;
+        await using (var cmd = connection.CreateCommand())
+        {
+            cmd.CommandText = """
+                SELECT e.seq, e.id, e.recorded, CASE WHEN p.seq IS NULL THEN 0 ELSE 1 END FROM gov_audit_event e LEFT JOIN gov_audit_pending p ON p.seq = e.seq
+                WHERE NOT EXISTS (SELECT 1 FROM gov_audit_chain c WHERE c.seq = e.seq) ORDER BY e.seq
+                """;
+            await using var reader = await cmd.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                var (seq, id, recorded) = (reader.GetInt64(0), reader.GetString(1), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(2)));
+                index.Remove(seq);
+                if (reader.GetInt32(3) == 0)
+                {
+                    problems.Add(new AuditProblem(0, $"AuditEvent/{id} is not in the chain and was never queued for it: it was added outside the audit trail"));
+                }
+                else if (now - recorded > StalePending)
+                {
+                    problems.Add(new AuditProblem(0, $"AuditEvent/{id} has waited since {recorded:u} to be chained: start a Tessera server on this database, which chains it"));
+                }
+                else
+                {
+                    pending++;
+                }
+            }
+        }
+
+        await using (var cmd = connection.CreateCommand())
+        {
+            cmd.CommandText = "SELECT p.seq FROM gov_audit_pending p WHERE NOT EXISTS (SELECT 1 FROM gov_audit_event e WHERE e.seq = p.seq)";
+            await using var reader = await cmd.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                problems.Add(new AuditProblem(0, $"an event queued to be chained (#{reader.GetInt64(0)}) was deleted before it was chained"));
+            }
+        }
+
+        foreach (var orphan in index.Keys.Order())
+        {
+            problems.Add(new AuditProblem(0, $"the patient index names event #{orphan}, which is not in the trail: it was deleted"));
+        }
+
+        return new AuditVerification(rows, last, headHash, problems, pending);
     }
 
     private static async Task<Dictionary<long, List<string>>> PatientIndexAsync(DbConnection connection, CancellationToken ct)
     {
         var index = new Dictionary<long, List<string>>();
         await using var cmd = connection.CreateCommand();
-        cmd.CommandText = "SELECT n, patient_key FROM gov_audit_patient";
+        cmd.CommandText = "SELECT seq, patient_key FROM gov_audit_subject";
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct))
         {

@@ -91,7 +91,7 @@ internal sealed class BreakGlassOperation(AuditTrail audit, GovernanceOptions op
                 throw new FhirException(written.Status, written.Outcome ?? Outcomes.Error(OperationOutcome.IssueType.Exception, "The break-glass notification could not be written."));
             }
 
-            await audit.AppendAsync(tx, [entry], ct);
+            await AuditTrail.AppendAsync(tx, [entry], ct);
             return written.Id!;
         }, ct);
 

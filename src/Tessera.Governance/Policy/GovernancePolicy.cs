@@ -206,7 +206,7 @@ internal sealed class GovernancePolicy(AuditTrail audit, AuditQuery auditQuery) 
         var entry = AuditEvents.ForInteraction(request, caller, decision, outcome, audit.Now, Purpose(caller));
         if (transaction is not null)
         {
-            await audit.AppendAsync(transaction, [entry], ct);
+            await AuditTrail.AppendAsync(transaction, [entry], ct);
         }
         else if (!outcome.Succeeded)
         {
@@ -214,7 +214,7 @@ internal sealed class GovernancePolicy(AuditTrail audit, AuditQuery auditQuery) 
         }
         else
         {
-            await audit.RecordDurablyAsync(entry);
+            await audit.RecordReadAsync(entry);
         }
     }
 

@@ -40,7 +40,7 @@ internal sealed class RelationshipIndex : IResourceWriteObserver
 
         if (resourceType == "Patient")
         {
-            await transaction.ExecuteAsync("DELETE FROM gov_person_link WHERE person_key = @id", ct, ("@id", id));
+            await SyncPersonLinksAsync(transaction, id, resource as Patient, ct);
         }
 
         if (resource is null)
@@ -55,15 +55,6 @@ internal sealed class RelationshipIndex : IResourceWriteObserver
                 ct, ("@p", patient), ("@party", party), ("@basis", basis), ("@t", resourceType), ("@id", id), ("@exp", expires));
         }
 
-        if (resource is Patient master && IsMaster(master))
-        {
-            var members = master.Link.Where(l => l.Type is not Patient.LinkType.ReplacedBy).Select(l => References.IdOf(l.Other, "Patient")).OfType<string>().Append(id).Distinct();
-            foreach (var member in members)
-            {
-                await transaction.ExecuteAsync("INSERT INTO gov_person_link (person_key, patient_key) VALUES (@m, @p)", ct, ("@m", id), ("@p", member));
-            }
-        }
-
         if (resource is Consent consent)
         {
             foreach (var (patient, org, label, expires) in ConsentRules(consent))
@@ -72,6 +63,37 @@ internal sealed class RelationshipIndex : IResourceWriteObserver
                     "INSERT INTO gov_consent_rule (consent_id, patient_key, org, label, expires) VALUES (@id, @p, @org, @label, @exp)",
                     ct, ("@id", id), ("@p", patient), ("@org", org), ("@label", label), ("@exp", expires));
             }
+        }
+    }
+
+    /// <summary>
+    /// Brings a master's person links to what the master now says, changing only what differs: a person's master
+    /// is rewritten each time one of their records is linked, so rewriting all its links would grow with the square
+    /// of the person's records.
+    /// </summary>
+    private static async Task SyncPersonLinksAsync(StoreTransaction transaction, string id, Patient? patient, CancellationToken ct)
+    {
+        var wanted = patient is not null && IsMaster(patient)
+            ? patient.Link.Where(l => l.Type is not Patient.LinkType.ReplacedBy).Select(l => References.IdOf(l.Other, "Patient")).OfType<string>().Append(id).ToHashSet(StringComparer.Ordinal)
+            : [];
+        var held = new HashSet<string>(StringComparer.Ordinal);
+        await using (var cmd = transaction.Command("SELECT patient_key FROM gov_person_link WHERE person_key = @id", ("@id", id)))
+        await using (var reader = await cmd.ExecuteReaderAsync(ct))
+        {
+            while (await reader.ReadAsync(ct))
+            {
+                held.Add(reader.GetString(0));
+            }
+        }
+
+        foreach (var gone in held.Except(wanted))
+        {
+            await transaction.ExecuteAsync("DELETE FROM gov_person_link WHERE person_key = @m AND patient_key = @p", ct, ("@m", id), ("@p", gone));
+        }
+
+        foreach (var added in wanted.Except(held))
+        {
+            await transaction.ExecuteAsync("INSERT INTO gov_person_link (person_key, patient_key) VALUES (@m, @p)", ct, ("@m", id), ("@p", added));
         }
     }
 

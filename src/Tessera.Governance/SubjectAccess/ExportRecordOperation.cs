@@ -31,7 +31,7 @@ internal sealed class ExportRecordOperation(RecordExporter exporter, AuditTrail 
         {
             var caller = Caller.From(principal);
             var entry = AuditEvents.ForGovernanceEvent("subject-access-export", "Subject access export", caller, principal, invocation.Request.ClientAddress, invocation.Id, GovernancePolicy.Purpose(caller) == "PATRQT" ? "PATRQT" : "HOPERAT", $"{bundle.Entry.Count} resources exported", audit.Now);
-            await audit.RecordDurablyAsync(entry);
+            await await audit.EnqueueAsync(entry);
         }
 
         return new FhirResponse { Resource = bundle };

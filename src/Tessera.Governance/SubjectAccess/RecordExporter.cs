@@ -11,7 +11,7 @@ namespace Tessera.Governance.SubjectAccess;
 /// person's records (the record asked for and those linked by a master patient record), and every audit event about
 /// them — as one collection Bundle.
 /// </summary>
-internal sealed class RecordExporter(FhirStore store)
+internal sealed class RecordExporter(FhirStore store, AuditTrail audit)
 {
     public async Task<Bundle> ExportAsync(string patient, FhirRequest? outer, CancellationToken ct)
     {
@@ -54,6 +54,7 @@ internal sealed class RecordExporter(FhirStore store)
             }
         }
 
+        await audit.FlushAsync();
         await using (var connection = await store.OpenConnectionAsync(ct))
         await using (var cmd = connection.CreateCommand())
         {
@@ -65,7 +66,7 @@ internal sealed class RecordExporter(FhirStore store)
                 cmd.Parameters.Add(p);
                 return p.ParameterName;
             }).ToList();
-            cmd.CommandText = $"SELECT a.json FROM gov_audit a WHERE a.n IN (SELECT ap.n FROM gov_audit_patient ap WHERE ap.patient_key IN ({string.Join(", ", names)})) ORDER BY a.n";
+            cmd.CommandText = $"SELECT a.json FROM gov_audit_event a WHERE a.seq IN (SELECT ap.seq FROM gov_audit_subject ap WHERE ap.patient_key IN ({string.Join(", ", names)})) ORDER BY a.seq";
             await using var reader = await cmd.ExecuteReaderAsync(ct);
             while (await reader.ReadAsync(ct))
             {

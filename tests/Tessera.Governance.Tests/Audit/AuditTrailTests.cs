@@ -9,7 +9,7 @@ namespace Tessera.Governance.Tests.Audit;
 /// <summary>The audit trail: what is recorded, who may read it, subject access, and tamper detection — on both databases.</summary>
 public sealed class AuditTrailTests
 {
-    private static async Task<(TestDatabase Db, FhirStore Store, StoreGovernance Governance)> OpenAsync(string backend)
+    internal static async Task<(TestDatabase Db, FhirStore Store, StoreGovernance Governance)> OpenAsync(string backend)
     {
         var db = await TestDatabase.CreateAsync(backend);
         var store = await FhirStore.OpenAsync(db.Location);
@@ -120,19 +120,19 @@ public sealed class AuditTrailTests
             }
 
             Assert.True((await governance.VerifyAuditAsync()).Intact);
-            await ExecAsync(store, "UPDATE gov_audit SET json = REPLACE(json, 'p-gp', 'p-nurse') WHERE n = 2");
+            await ExecAsync(store, "UPDATE gov_audit_event SET json = REPLACE(json, 'p-gp', 'p-nurse') WHERE seq = (SELECT seq FROM gov_audit_chain WHERE n = 2)");
             var changed = await governance.VerifyAuditAsync();
             Assert.Contains(changed.Problems, p => p.Position == 2 && p.Message.Contains("was changed", StringComparison.Ordinal));
 
-            await ExecAsync(store, "DELETE FROM gov_audit WHERE n = 4");
+            await ExecAsync(store, "DELETE FROM gov_audit_event WHERE seq = (SELECT seq FROM gov_audit_chain WHERE n = 4)");
             var deleted = await governance.VerifyAuditAsync();
             Assert.Contains(deleted.Problems, p => p.Position == 4 && p.Message.Contains("row 4 is missing", StringComparison.Ordinal));
 
-            await ExecAsync(store, "DELETE FROM gov_audit WHERE n = 6");
+            await ExecAsync(store, "DELETE FROM gov_audit_chain WHERE n = 6");
             var tail = await governance.VerifyAuditAsync();
             Assert.Contains(tail.Problems, p => p.Message.Contains("row 6, the newest, is missing", StringComparison.Ordinal));
 
-            await ExecAsync(store, "DELETE FROM gov_audit_patient WHERE n = 3");
+            await ExecAsync(store, "DELETE FROM gov_audit_subject WHERE seq = (SELECT seq FROM gov_audit_chain WHERE n = 3)");
             Assert.Contains((await governance.VerifyAuditAsync()).Problems, p => p.Position == 3 && p.Message.Contains("patient index", StringComparison.Ordinal));
         }
     }
@@ -161,7 +161,7 @@ public sealed class AuditTrailTests
         }
     }
 
-    private static async System.Threading.Tasks.Task ExecAsync(FhirStore store, string sql)
+    internal static async System.Threading.Tasks.Task ExecAsync(FhirStore store, string sql)
     {
         await using var connection = await store.OpenConnectionAsync();
         await using var cmd = FhirStore.Command(connection, sql);

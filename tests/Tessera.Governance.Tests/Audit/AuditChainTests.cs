@@ -1,0 +1,61 @@
+using Hl7.Fhir.Model;
+using Tessera.Governance.Tests.Infrastructure;
+
+namespace Tessera.Governance.Tests.Audit;
+
+/// <summary>The chain that makes the audit trail tamper-evident, fed by concurrent writers without a lock, on both databases.</summary>
+public sealed class AuditChainTests
+{
+    [Theory]
+    [MemberData(nameof(GovernedStores.Backends), MemberType = typeof(GovernedStores))]
+    public async System.Threading.Tasks.Task Concurrent_writes_and_reads_are_all_chained_once_in_one_unbroken_chain(string backend)
+    {
+        var (db, store, governance) = await AuditTrailTests.OpenAsync(backend);
+        await using (db)
+        await using (store)
+        await using (governance)
+        {
+            var writes = Enumerable.Range(0, 24).Select(i => store.ExecuteAsync(GovernedStores.Request(Callers.Gp, "POST", "Observation",
+                new Observation { Status = ObservationStatus.Final, Code = new CodeableConcept("http://loinc.org", "8867-4"), Subject = new ResourceReference("Patient/pa"), Value = new Quantity(60 + i, "/min") })));
+            var reads = Enumerable.Range(0, 24).Select(_ => store.ExecuteAsync(GovernedStores.Request(Callers.Gp, "GET", "Patient/pa")));
+            var responses = await System.Threading.Tasks.Task.WhenAll(writes.Concat(reads));
+            Assert.All(responses, r => Assert.True(r.Status is 200 or 201));
+
+            var verification = await governance.VerifyAuditAsync();
+            Assert.True(verification.Intact, string.Join("; ", verification.Problems.Select(p => p.Message)));
+            Assert.Equal(48, verification.Rows);
+            Assert.Equal(48, verification.LastPosition);
+            Assert.Equal(0, verification.Pending);
+
+            var page = await store.ExecuteAsync(GovernedStores.Request(Callers.IgLead, "GET", "AuditEvent?patient=pa&_count=100"));
+            var events = ((Bundle)page.Resource!).Entry.Select(e => (AuditEvent)e.Resource).ToList();
+            var created = responses.Where(r => r.Status == 201).Select(r => $"Observation/{r.Id}/_history/1").ToHashSet();
+            Assert.Equal(24, created.Count);
+            Assert.Equal(created, events.Where(e => e.Subtype[0].Code == "create").SelectMany(e => e.Entity).Select(x => x.What?.Reference).OfType<string>().Where(created.Contains).ToHashSet());
+            Assert.Equal(24, events.Count(e => e.Subtype[0].Code == "read"));
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(GovernedStores.Backends), MemberType = typeof(GovernedStores))]
+    public async System.Threading.Tasks.Task An_event_slipped_in_behind_the_trail_or_removed_before_chaining_is_named(string backend)
+    {
+        var (db, store, governance) = await AuditTrailTests.OpenAsync(backend);
+        await using (db)
+        await using (store)
+        await using (governance)
+        {
+            await store.ExecuteAsync(GovernedStores.Request(Callers.Gp, "GET", "Patient/pa"));
+            Assert.True((await governance.VerifyAuditAsync()).Intact);
+
+            await AuditTrailTests.ExecAsync(store, "INSERT INTO gov_audit_event (id, recorded, patient_keys, json) VALUES ('forged', 0, 'pa', '{}')");
+            var forged = await governance.VerifyAuditAsync();
+            Assert.Contains(forged.Problems, p => p.Message.Contains("AuditEvent/forged is not in the chain", StringComparison.Ordinal));
+
+            await AuditTrailTests.ExecAsync(store, "DELETE FROM gov_audit_event WHERE id = 'forged'");
+            await AuditTrailTests.ExecAsync(store, "INSERT INTO gov_audit_pending (seq) VALUES (987654)");
+            var removed = await governance.VerifyAuditAsync();
+            Assert.Contains(removed.Problems, p => p.Message.Contains("(#987654) was deleted before it was chained", StringComparison.Ordinal));
+        }
+    }
+}
