@@ -374,6 +374,11 @@ internal sealed class ResourceIndexer(SearchParameterRegistry registry)
             case Quantity q when q.Value is not null:
                 var (low, high) = PrecisionRange(q.Value.Value, q.Value.Value.ToString(CultureInfo.InvariantCulture));
                 values.Quantities.Add((code, q.System, q.Code ?? q.Unit, low, high));
+                if (Ucum.Canonical(q.System, q.Code) is { } canonical)
+                {
+                    values.Quantities.Add((key.Name(Ucum.CanonicalSuffix), Ucum.System, canonical.Unit, low * canonical.Factor, high * canonical.Factor));
+                }
+
                 break;
             case Money m when m.Value is not null:
                 var (ml, mh) = PrecisionRange(m.Value.Value, m.Value.Value.ToString(CultureInfo.InvariantCulture));
@@ -454,11 +459,17 @@ internal sealed class ResourceIndexer(SearchParameterRegistry registry)
 
     private static string? Norm(string? text) => text is null ? null : TextNormaliser.Normalise(text);
 
-    /// <summary>A number's implicit range from its significant digits: 100 covers [99.5, 100.5).</summary>
+    /// <summary>
+    /// A number's implicit range from its significant digits: 100 covers [99.5, 100.5), 100.0 covers
+    /// [99.95, 100.05), and in exponent form 1e2 covers [95, 105).
+    /// </summary>
     internal static (double Low, double High) PrecisionRange(decimal value, string text)
     {
-        var dot = text.IndexOf('.', StringComparison.Ordinal);
-        var decimals = dot < 0 ? 0 : text.Length - dot - 1;
+        var e = text.IndexOfAny(['e', 'E']);
+        var exponent = e >= 0 && int.TryParse(text[(e + 1)..], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var x) ? x : 0;
+        var mantissa = e >= 0 ? text[..e] : text;
+        var dot = mantissa.IndexOf('.', StringComparison.Ordinal);
+        var decimals = (dot < 0 ? 0 : mantissa.Length - dot - 1) - exponent;
         var half = 0.5 * Math.Pow(10, -decimals);
         var v = (double)value;
         return (v - half, v + half);

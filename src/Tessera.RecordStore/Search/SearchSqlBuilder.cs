@@ -73,36 +73,42 @@ internal sealed class SearchSqlBuilder(string baseUrl)
         var components = param.Components!;
         var first = ResourceIndexer.CompositeComponentCode(param.Code, 0);
         var c = NextAlias("k");
-        var tupleOf = $"substr({c}0.param, {Param(first.Length + 1)})";
         var from = new System.Text.StringBuilder($"{TableFor(components[0].Type)} {c}0");
+        var (firstSuffix, firstCondition) = ComponentSql(components[0].Type, tuple[0]);
+        var firstName = first + firstSuffix + "#";
         var conditions = new List<string>
         {
             $"{c}0.resource_type = {alias}.resource_type",
             $"{c}0.id = {alias}.id",
-            $"substr({c}0.param, 1, {Param(first.Length + 1)}) = {Param(first + "#")}",
-            ComponentSql(components[0].Type, tuple[0]).Replace("$x", c + "0", StringComparison.Ordinal),
+            $"substr({c}0.param, 1, {Param(firstName.Length)}) = {Param(firstName)}",
+            firstCondition.Replace("$x", c + "0", StringComparison.Ordinal),
         };
+        var tupleOf = $"substr({c}0.param, {Param(firstName.Length)})";
         for (var i = 1; i < components.Count; i++)
         {
             var ci = c + i.ToString(CultureInfo.InvariantCulture);
+            var (suffix, condition) = ComponentSql(components[i].Type, tuple[i]);
             from.Append($" JOIN {TableFor(components[i].Type)} {ci} ON {ci}.resource_type = {c}0.resource_type AND {ci}.id = {c}0.id")
-                .Append($" AND {ci}.param = {Param(ResourceIndexer.CompositeComponentCode(param.Code, i))} || {tupleOf}");
-            conditions.Add(ComponentSql(components[i].Type, tuple[i]).Replace("$x", ci, StringComparison.Ordinal));
+                .Append($" AND {ci}.param = {Param(ResourceIndexer.CompositeComponentCode(param.Code, i) + suffix)} || {tupleOf}");
+            conditions.Add(condition.Replace("$x", ci, StringComparison.Ordinal));
         }
 
         return $"EXISTS (SELECT 1 FROM {from} WHERE {string.Join(" AND ", conditions.Select(x => "(" + x + ")"))})";
     }
 
-    /// <summary>The condition on one index row ($x) for a value of a parameter of this type, without modifiers.</summary>
-    private string ComponentSql(SearchParamType type, string value) => type switch
+    /// <summary>
+    /// The condition on one index row ($x) for a value of a parameter of this type, without modifiers, and the
+    /// suffix of the rows it applies to (quantities in UCUM are compared in canonical units).
+    /// </summary>
+    private (string Suffix, string Condition) ComponentSql(SearchParamType type, string value) => type switch
     {
-        SearchParamType.String => StringSql(null, value),
-        SearchParamType.Token => TokenSql(value),
-        SearchParamType.Date => RangeSql(value, "$x.low", "$x.high"),
-        SearchParamType.Number => NumberSql(value),
+        SearchParamType.String => (string.Empty, StringSql(null, value)),
+        SearchParamType.Token => (string.Empty, TokenSql(value)),
+        SearchParamType.Date => (string.Empty, RangeSql(value, "$x.low", "$x.high")),
+        SearchParamType.Number => (string.Empty, NumberSql(value)),
         SearchParamType.Quantity => QuantitySql(value),
-        SearchParamType.Reference => ReferenceSql(value, null),
-        SearchParamType.Uri => UriSql(null, value),
+        SearchParamType.Reference => (string.Empty, ReferenceSql(value, null)),
+        SearchParamType.Uri => (string.Empty, UriSql(null, value)),
         _ => throw FhirException.NotSupported($"Composite components of type {type.ToString().ToLowerInvariant()} are not supported."),
     };
 
@@ -159,7 +165,7 @@ internal sealed class SearchSqlBuilder(string baseUrl)
             case SearchParamType.Number:
                 return Exists("idx_number", alias, p.Param.Code, Or(p.Values, v => NumberSql(v)));
             case SearchParamType.Quantity:
-                return Exists("idx_quantity", alias, p.Param.Code, Or(p.Values, QuantitySql));
+                return "(" + string.Join(" OR ", p.Values.Select(v => QuantitySql(v)).Select(q => Exists("idx_quantity", alias, p.Param.Code + q.Suffix, q.Condition))) + ")";
             case SearchParamType.Reference:
                 if (p.Modifier == "identifier")
                 {
@@ -236,31 +242,38 @@ internal sealed class SearchSqlBuilder(string baseUrl)
         return OrderedNumber(prefix, (double)number, low, high);
     }
 
-    private string QuantitySql(string value)
+    /// <summary>
+    /// value|system|code (or value||code, or value). With the UCUM system and a unit that has a canonical form, the
+    /// value and its implicit range are converted and compared with the canonical rows (<c>:ucum</c>), so any
+    /// commensurable unit matches; otherwise the unit is matched as given (code, or unit when there was no code).
+    /// </summary>
+    private (string Suffix, string Condition) QuantitySql(string value)
     {
         var (prefix, text) = SearchQuery.Prefix(value);
         var parts = text.Split('|');
         var number = decimal.Parse(parts[0], NumberStyles.Float, CultureInfo.InvariantCulture);
         var (low, high) = ResourceIndexer.PrecisionRange(number, parts[0]);
-        var sql = OrderedNumber(prefix, (double)number, low, high);
-        if (parts.Length >= 3)
+        var system = parts.Length >= 3 ? parts[1] : string.Empty;
+        var code = parts.Length >= 3 ? parts[2] : parts.Length == 2 ? parts[1] : string.Empty;
+        if (Ucum.Canonical(system, code) is { } canonical)
         {
-            if (parts[1].Length > 0)
-            {
-                sql += $" AND $x.system = {Param(parts[1])}";
-            }
-
-            if (parts[2].Length > 0)
-            {
-                sql += $" AND $x.code = {Param(parts[2])}";
-            }
-        }
-        else if (parts.Length == 2 && parts[1].Length > 0)
-        {
-            sql += $" AND $x.code = {Param(parts[1])}";
+            var f = canonical.Factor;
+            var sql = OrderedNumber(prefix, (double)number * f, low * f, high * f);
+            return (Ucum.CanonicalSuffix, $"{sql} AND $x.code = {Param(canonical.Unit)}");
         }
 
-        return sql;
+        var condition = OrderedNumber(prefix, (double)number, low, high);
+        if (system.Length > 0)
+        {
+            condition += $" AND $x.system = {Param(system)}";
+        }
+
+        if (code.Length > 0)
+        {
+            condition += $" AND $x.code = {Param(code)}";
+        }
+
+        return (string.Empty, condition);
     }
 
     /// <summary>Prefix semantics for ranges: the target's range [low, high] against the search range [ql, qh].</summary>
