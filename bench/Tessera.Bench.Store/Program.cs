@@ -122,14 +122,36 @@ static StringContent Json(string body)
     return content;
 }
 
+// Distinct, plausible people: a valid NHS number from the never-issued 999 range, and name, birth date and address
+// varying together, so that the patient index links none of them (as it would not link different real people).
 static Patient SamplePatient(int i) => new()
 {
-    Identifier = [new Identifier("https://fhir.nhs.uk/Id/nhs-number", (9990000000L + i).ToString(CultureInfo.InvariantCulture))],
-    Name = [new HumanName { Family = "Bench" + (i % 500), Given = ["Alex"] }],
+    Identifier = [new Identifier("https://fhir.nhs.uk/Id/nhs-number", NhsNumber(i))],
+    Name = [new HumanName { Family = Families[i % Families.Length] + (i / Families.Length % 7 == 0 ? string.Empty : "-" + Families[(i / Families.Length) % Families.Length]), Given = [Givens[(i * 7) % Givens.Length]] }],
     Gender = i % 2 == 0 ? AdministrativeGender.Female : AdministrativeGender.Male,
-    BirthDate = $"19{40 + i % 60:D2}-0{1 + i % 9}-1{i % 9}",
-    Address = [new Address { Line = ["1 High Street"], City = "Tessvale", PostalCode = "TV1 2AB" }],
+    BirthDate = new DateOnly(1930, 1, 1).AddDays((int)((i * 7919L) % 30000)).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
+    Address = [new Address { Line = [$"{1 + i % 240} {Streets[(i / 240) % Streets.Length]}"], City = "Tessvale", PostalCode = $"TV{1 + i % 9} {i % 10}{(char)('A' + i / 10 % 26)}{(char)('A' + i / 260 % 26)}" }],
 };
+
+// 999 + six digits + the modulus 11 check digit; base numbers whose check digit would be 10 are skipped.
+static string NhsNumber(int i)
+{
+    for (var j = 0; ; j++)
+    {
+        var nine = (999_000_000L + (i * 10L % 1_000_000) + j).ToString(CultureInfo.InvariantCulture);
+        var sum = 0;
+        for (var d = 0; d < 9; d++)
+        {
+            sum += (nine[d] - '0') * (10 - d);
+        }
+
+        var check = 11 - (sum % 11);
+        if (check != 10)
+        {
+            return nine + (check == 11 ? 0 : check).ToString(CultureInfo.InvariantCulture);
+        }
+    }
+}
 
 // A patient record as a GP or hospital system would send it: a patient, encounters, conditions, observations.
 static Bundle PatientRecordBundle(int i)
@@ -142,7 +164,7 @@ static Bundle PatientRecordBundle(int i)
         Resource = r,
         Request = new Bundle.RequestComponent { Method = Bundle.HTTPVerb.POST, Url = r.TypeName },
     });
-    Add(SamplePatient(100_000 + i), patientUrl);
+    Add(SamplePatient(50_000 + i), patientUrl);
     var encounters = new List<string>();
     for (var e = 0; e < 10; e++)
     {
@@ -182,4 +204,11 @@ static Bundle PatientRecordBundle(int i)
     }
 
     return bundle;
+}
+
+internal static partial class Program
+{
+    private static readonly string[] Families = ["Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Johnson", "Davies", "Patel", "Robinson", "Wright", "Thompson", "Evans", "Walker", "White", "Roberts", "Green", "Hall", "Thomas", "Clarke", "Jackson", "Wood", "Harris", "Edwards", "Turner", "Martin", "Cooper", "Hill", "Ward", "Hughes", "Moore", "Clark", "King", "Harrison", "Lewis", "Baker", "Lee", "Allen", "Morris", "Khan", "Scott", "Watson", "Davis", "Parker", "James", "Bennett", "Young", "Phillips", "Richardson", "Mitchell"];
+    private static readonly string[] Givens = ["Olivia", "Amelia", "Isla", "Ava", "Mia", "Ivy", "Lily", "Isabella", "Rosie", "Sophia", "Grace", "Freya", "Noah", "Oliver", "George", "Arthur", "Muhammad", "Leo", "Harry", "Oscar", "Archie", "Henry", "Theodore", "Freddie", "Jack", "Charlie", "Margaret", "Jean", "Susan", "David", "John", "Michael", "Peter", "Christine", "Patricia", "Brian", "Anne", "Robert", "Elizabeth", "Ian", "Ayesha", "Priya", "Tomasz", "Zofia", "Kwame", "Chloe", "Ethan", "Sienna", "Reuben", "Niamh", "Callum"];
+    private static readonly string[] Streets = ["High Street", "Station Road", "Church Lane", "Mill Road", "Park Avenue", "Victoria Road", "Green Lane", "Manor Close", "Queens Road", "Kings Drive", "The Crescent", "School Lane", "Orchard Way", "Meadow View", "Bridge Street"];
 }

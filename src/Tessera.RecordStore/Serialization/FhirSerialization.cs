@@ -14,7 +14,16 @@ public static class FhirSerialization
     private static readonly FhirXmlDeserializer StrictXml = FhirXmlDeserializer.DEFAULT;
     private static readonly FhirJsonDeserializer StoredJson = FhirJsonDeserializer.OSTRICH;
 
-    public static string ToJson(Base resource, bool pretty = false) => JsonSerializer.SerializeToString(resource, pretty);
+    /// <summary>
+    /// Firely's System.Text.Json converters: the same JSON as <see cref="FhirJsonSerializer"/> (checked over the
+    /// FHIR R4 examples), written about three times faster. Used for whole resources; summaries and _elements
+    /// still go through the serializer, which knows how to cut them.
+    /// </summary>
+    private static readonly JsonSerializerOptions JsonOptions = new JsonSerializerOptions().ForFhir(ModelInfo.ModelInspector);
+
+    private static readonly JsonSerializerOptions PrettyJsonOptions = new(JsonOptions) { WriteIndented = true };
+
+    public static string ToJson(Base resource, bool pretty = false) => System.Text.Json.JsonSerializer.Serialize(resource, resource.GetType(), pretty ? PrettyJsonOptions : JsonOptions);
 
     public static string ToXml(Base resource, bool pretty = false) => XmlSerializer.SerializeToString(resource, pretty);
 
