@@ -66,39 +66,42 @@ public sealed class AuthorisationMatrixTests(GovernedStores stores) : IClassFixt
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public async System.Threading.Tasks.Task Search_pages_and_totals_hold_only_allowed_resources(string backend, string callerName)
+    public async System.Threading.Tasks.Task Search_and_type_history_pages_and_totals_hold_only_allowed_resources(string backend, string callerName)
     {
         var caller = CallerNamed(callerName);
         var store = StoreFor(backend);
         foreach (var type in SearchedTypes)
         {
-            var first = await store.ExecuteAsync(GovernedStores.Request(caller, "GET", $"{type}?_count=7"));
-            if (!Oracle.TypeAllowed(caller, type))
+            foreach (var (url, mode) in new[] { ($"{type}?_count=7", (Bundle.SearchEntryMode?)Bundle.SearchEntryMode.Match), ($"{type}/_history?_count=5", null) })
             {
-                Assert.Equal(403, first.Status);
-                continue;
-            }
-
-            Assert.Equal(200, first.Status);
-            var expected = Expected(caller, i => i.Type == type);
-            var bundle = (Bundle)first.Resource!;
-            Assert.Equal(expected.Count, bundle.Total);
-            var found = new List<string>();
-            while (true)
-            {
-                found.AddRange(bundle.Entry.Where(e => e.Search?.Mode == Bundle.SearchEntryMode.Match).Select(e => $"{e.Resource.TypeName}/{e.Resource.Id}"));
-                if (bundle.NextLink is null)
+                var first = await store.ExecuteAsync(GovernedStores.Request(caller, "GET", url));
+                if (!Oracle.TypeAllowed(caller, type))
                 {
-                    break;
+                    Assert.Equal(403, first.Status);
+                    continue;
                 }
 
-                var next = bundle.NextLink.ToString();
-                var page = await store.ExecuteAsync(GovernedStores.Request(caller, "GET", next["http://localhost/fhir/".Length..]));
-                Assert.Equal(200, page.Status);
-                bundle = (Bundle)page.Resource!;
-            }
+                // Followed page by page: neither the total nor a next link may count or point at a hidden resource.
+                Assert.Equal(200, first.Status);
+                var bundle = (Bundle)first.Resource!;
+                var total = bundle.Total;
+                var found = new List<string>();
+                while (true)
+                {
+                    found.AddRange(bundle.Entry.Where(e => e.Search?.Mode == mode).Select(e => Key(e.FullUrl)));
+                    if (bundle.NextLink is null)
+                    {
+                        break;
+                    }
 
-            Assert.Equal(expected.Order(), found.Order());
+                    var page = await store.ExecuteAsync(GovernedStores.Request(caller, "GET", bundle.NextLink.ToString()["http://localhost/fhir/".Length..]));
+                    Assert.Equal(200, page.Status);
+                    bundle = (Bundle)page.Resource!;
+                }
+
+                Assert.Equal(Expected(caller, i => i.Type == type).Order(), found.Distinct().Order());
+                Assert.True((mode is null && total is null) || total == found.Count, $"{url}: total {total}, {found.Count} entries");
+            }
         }
     }
 
@@ -140,33 +143,110 @@ public sealed class AuthorisationMatrixTests(GovernedStores stores) : IClassFixt
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public async System.Threading.Tasks.Task History_shows_only_allowed_versions(string backend, string callerName)
+    public async System.Threading.Tasks.Task System_and_instance_history_show_only_allowed_versions(string backend, string callerName)
     {
         var caller = CallerNamed(callerName);
         var store = StoreFor(backend);
-        foreach (var type in new[] { "Observation", "Patient" })
-        {
-            var history = await store.ExecuteAsync(GovernedStores.Request(caller, "GET", $"{type}/_history?_count=1000"));
-            if (!Oracle.TypeAllowed(caller, type))
-            {
-                Assert.Equal(403, history.Status);
-                continue;
-            }
-
-            var ids = ((Bundle)history.Resource!).Entry.Select(e => Key(e.FullUrl)).ToHashSet();
-            Assert.Equal(Expected(caller, i => i.Type == type).Order(), ids.Order());
-        }
-
         var system = await store.ExecuteAsync(GovernedStores.Request(caller, "GET", "_history?_count=1000"));
         var all = ((Bundle)system.Resource!).Entry.Select(e => Key(e.FullUrl)).ToHashSet();
         Assert.Equal(Expected(caller).Order(), all.Order());
 
-        foreach (var item in Region.Items.Where(i => i.Id.EndsWith("-vital", StringComparison.Ordinal)))
+        var wrong = new ConcurrentBag<string>();
+        await Parallel.ForEachAsync(Region.Items, Parallelism, async (item, ct) =>
         {
-            var instance = await store.ExecuteAsync(GovernedStores.Request(caller, "GET", item.Key + "/_history"));
-            Assert.True((Oracle.Visible(caller, item, Region) ? 200 : 403) == instance.Status, $"{item.Key}/_history: {instance.Status}");
+            var instance = await store.ExecuteAsync(GovernedStores.Request(caller, "GET", item.Key + "/_history"), ct);
+            var visible = Oracle.Visible(caller, item, Region);
+            if ((visible ? 200 : 403) != instance.Status)
+            {
+                wrong.Add($"{item.Key}/_history: {instance.Status}");
+            }
+            else if (visible && ((Bundle)instance.Resource!).Entry.Any(e => Key(e.FullUrl) != item.Key))
+            {
+                wrong.Add($"{item.Key}/_history holds other resources");
+            }
+        });
+        Assert.Empty(wrong.Order());
+    }
+
+    /// <summary>
+    /// Chained parameters and _has test other resources than the ones returned: a chain through a Patient the
+    /// caller may not see must not match (or it would tell them something about that Patient, even when the
+    /// Observation itself is visible, e.g. one their organisation recorded for a person who opted out), and only
+    /// referring resources the caller may see count for _has (or a search for patients "having" a mental health
+    /// Condition or a laboratory result would reveal hidden ones).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public async System.Threading.Tasks.Task Chains_and_has_criteria_never_test_hidden_resources(string backend, string callerName)
+    {
+        var caller = CallerNamed(callerName);
+        var store = StoreFor(backend);
+        var cases = new (string Url, Func<Item, bool> Tested, bool FindsPatient)[]
+        {
+            ("Observation?subject:Patient.family=Person", i => i.Type == "Observation", false),
+            ("Condition?patient.family=Person", i => i.Type == "Condition", false),
+            ("Observation?patient.name=Person", i => i.Type == "Observation", false),
+            ("Patient?_has:Condition:subject:code=35489007", i => i.Type == "Condition" && i.Label == Region.PsyLabel, true),
+            ("Patient?_has:Observation:subject:category=laboratory", i => i.Type == "Observation" && i.Lab, true),
+            ("Patient?_has:Observation:patient:_source=" + Callers.OrgA, i => i.Type == "Observation" && i.Source == Callers.OrgA, true),
+        };
+        foreach (var (url, tested, findsPatient) in cases)
+        {
+            var response = await store.ExecuteAsync(GovernedStores.Request(caller, "GET", url + "&_count=1000"));
+            if (!Oracle.TypeAllowed(caller, url[..url.IndexOf('?', StringComparison.Ordinal)]))
+            {
+                Assert.Equal(403, response.Status);
+                continue;
+            }
+
+            Assert.Equal(200, response.Status);
+            var bundle = (Bundle)response.Resource!;
+            var expected = Region.Items.Where(i => tested(i) && i.Patient is not null && Oracle.Visible(caller, i, Region) && PatientVisible(caller, i.Patient))
+                .Select(i => findsPatient ? $"Patient/{i.Patient}" : i.Key).ToHashSet();
+            Assert.Equal(expected.Order(), Matches(bundle).Order());
+            Assert.Equal(expected.Count, bundle.Total);
         }
     }
+
+    /// <summary>
+    /// Subject access ($export-record): the person themselves or the IG lead get every resource of the person's
+    /// records (whatever the consent, which restricts others, not the person) and the audit about them; everyone
+    /// else is refused.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public async System.Threading.Tasks.Task Export_record_holds_exactly_the_persons_records_for_the_person_and_the_ig_lead(string backend, string callerName)
+    {
+        var caller = CallerNamed(callerName);
+        var store = StoreFor(backend);
+        var people = Region.People.Keys.Where(k => Region.People[k].Relation is Relation.None or Relation.Registered)
+            .Concat(["p-citizen", "pt-linked", "pt-cared", "m-linked"]).ToList();
+        await Parallel.ForEachAsync(people, Parallelism, async (patient, ct) =>
+        {
+            var response = await store.ExecuteAsync(GovernedStores.Request(caller, "GET", $"Patient/{patient}/$export-record"), ct);
+            var allowed = caller.Role == "ig-lead" || (caller.Role == "citizen" && caller.FhirUser == $"Patient/{patient}");
+            if (!allowed)
+            {
+                Assert.True(response.Status == 403, $"{patient}: {response.Status}");
+                return;
+            }
+
+            Assert.Equal(200, response.Status);
+            var bundle = (Bundle)response.Resource!;
+            var person = Region.PersonOf[patient];
+            var expected = Region.Items.Where(i => i.Patient is not null && person.Contains(i.Patient)).Select(i => i.Key).ToHashSet();
+            var records = bundle.Entry.Select(e => e.Resource).Where(r => r is not AuditEvent).Select(r => $"{r.TypeName}/{r.Id}");
+            Assert.Equal(expected.Order(), records.Order());
+            Assert.All(bundle.Entry.Select(e => e.Resource).OfType<AuditEvent>(), a =>
+                Assert.Contains(a.Entity, x => x.What?.Reference is { } r && r.StartsWith("Patient/", StringComparison.Ordinal) && person.Contains(r["Patient/".Length..])));
+            Assert.Equal(bundle.Entry.Count, bundle.Total);
+        });
+    }
+
+    private bool PatientVisible(TestCaller caller, string patient) => Oracle.Visible(caller, Region.Items.Single(i => i.Key == $"Patient/{patient}"), Region);
+
+    private static IEnumerable<string> Matches(Bundle bundle) =>
+        bundle.Entry.Where(e => e.Search?.Mode == Bundle.SearchEntryMode.Match).Select(e => $"{e.Resource.TypeName}/{e.Resource.Id}");
 
     [Theory]
     [MemberData(nameof(Cases))]
