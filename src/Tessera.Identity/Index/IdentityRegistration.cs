@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Tessera.Identity.Operations;
+using Tessera.Identity.Review;
 using Tessera.RecordStore;
 
 namespace Tessera.Identity.Index;
@@ -19,6 +20,11 @@ public static class IdentityRegistration
         store.Operations.Register(new PixOperation(index));
         store.Operations.Register(new MergeOperation(index));
         store.Operations.Register(new UnmergeOperation(index));
+        if (!store.Guards.OfType<ReviewDecisionGuard>().Any())
+        {
+            store.AddGuard(new ReviewDecisionGuard());
+        }
+
         return index;
     }
 }

@@ -367,8 +367,11 @@ internal sealed class IndexWork(MasterPatientIndex mpi, StoreTransaction tx, Liv
         await ExecuteAsync(new FhirRequest { Method = "PUT", Path = $"Patient/{master}", Resource = patient }, ct);
     }
 
-    /// <summary>Records a link, merge or decision as a Provenance resource in the same transaction; returns its id.</summary>
-    public async Task<string> RecordAsync(string activity, string display, IEnumerable<string> targets, string reason, string? who, ResourceReference? entity, CancellationToken ct)
+    /// <summary>
+    /// Records a link, merge or decision as a Provenance resource in the same transaction, naming who made it
+    /// (<paramref name="agent"/>; null: the index itself) and what it rests on; returns its id.
+    /// </summary>
+    public async Task<string> RecordAsync(string activity, string display, IEnumerable<string> targets, string reason, Provenance.AgentComponent? agent, ResourceReference? entity, CancellationToken ct)
     {
         var provenance = new Provenance
         {
@@ -376,14 +379,7 @@ internal sealed class IndexWork(MasterPatientIndex mpi, StoreTransaction tx, Liv
             Recorded = mpi.Clock.GetUtcNow(),
             Activity = new CodeableConcept(ActivitySystem, activity, display),
             Reason = [new CodeableConcept { Text = reason }],
-            Agent =
-            [
-                new Provenance.AgentComponent
-                {
-                    Type = new CodeableConcept("http://terminology.hl7.org/CodeSystem/provenance-participant-type", who is null ? "assembler" : "author"),
-                    Who = who is null ? new ResourceReference { Display = "Tessera master patient index" } : new ResourceReference(who),
-                },
-            ],
+            Agent = [agent ?? IndexAgents.System()],
         };
         if (entity is not null)
         {

@@ -21,7 +21,7 @@ internal static class Merges
     /// the target's master, and the old master is retired (replaced-by). A merge also retires the source record
     /// itself (its link on the master becomes replaced-by). Returns why it was refused, or null when done.
     /// </summary>
-    public static async Task<string?> LinkAsync(IndexWork work, string sourceId, string targetId, string kind, bool retireSource, string? who, ResourceReference? entity, string reason, CancellationToken ct)
+    public static async Task<string?> LinkAsync(IndexWork work, string sourceId, string targetId, string kind, bool retireSource, Provenance.AgentComponent? who, ResourceReference? entity, string reason, CancellationToken ct)
     {
         var source = await work.SourceAsync(sourceId, ct);
         var target = await work.SourceAsync(targetId, ct);
@@ -75,7 +75,7 @@ internal static class Merges
     /// master, the source is no longer retired); a record linked automatically is separated into a person of
     /// its own. Either way the steward's decision is kept as exclusions, so automatic matching does not undo it.
     /// </summary>
-    public static async Task<MergeOutcome> UnmergeAsync(IndexWork work, string sourceId, string? who, string reason, CancellationToken ct)
+    public static async Task<MergeOutcome> UnmergeAsync(IndexWork work, string sourceId, Provenance.AgentComponent? who, string reason, CancellationToken ct)
     {
         var tx = work.Transaction;
         var source = await work.SourceAsync(sourceId, ct);

@@ -25,6 +25,40 @@ internal static class IdentityOperations
         }
     }
 
+    /// <summary>Input parameter by which an internal caller (no access token) names itself as the decision's author.</summary>
+    public const string AgentParameter = "tessera-agent";
+
+    /// <summary>Input parameter by which an internal caller names what the decision rests on (an HL7 message).</summary>
+    public const string SourceParameter = "tessera-source";
+
+    /// <summary>
+    /// Who is making a merge or unmerge, and on what evidence: an authenticated caller from its access token;
+    /// an internal caller (the HL7 feed, the command line) from <c>tessera-agent</c> and <c>tessera-source</c>
+    /// (References) when it gives them, else the index itself. A caller with a token may not name another author.
+    /// </summary>
+    public static (Provenance.AgentComponent? Agent, ResourceReference? Entity) Author(OperationInvocation invocation)
+    {
+        ResourceReference? Named(string name) => invocation.Parameters.Parameter.FirstOrDefault(p => p.Name == name)?.Value switch
+        {
+            null => null,
+            ResourceReference reference => reference,
+            var other => throw FhirException.BadRequest($"The parameter '{name}' must be a Reference, not {other.TypeName}.", $"Parameters.parameter[{name}]"),
+        };
+
+        var (agent, source) = (Named(AgentParameter), Named(SourceParameter));
+        if (invocation.Request.Principal is { } principal)
+        {
+            if (agent is not null || source is not null)
+            {
+                throw FhirException.BadRequest($"'{AgentParameter}' and '{SourceParameter}' are for internal callers; you are recorded as the author from your access token. Remove them.", $"Parameters.parameter[{AgentParameter}]");
+            }
+
+            return (IndexAgents.FromPrincipal(principal), null);
+        }
+
+        return (agent is null ? null : IndexAgents.Author(agent), source);
+    }
+
     /// <summary>Parameters with the input, an information outcome and the master as <c>result</c> (as R5 $merge answers).</summary>
     public static async Task<FhirResponse> ResultAsync(OperationInvocation invocation, string master, string message, CancellationToken ct)
     {

@@ -44,13 +44,14 @@ internal sealed class MergeOperation(MasterPatientIndex index) : FhirOperation
             throw FhirException.BadRequest($"source-patient and target-patient are both Patient/{source}; a patient cannot be merged into itself.", "Parameters.parameter[source-patient]");
         }
 
+        var (agent, entity) = IdentityOperations.Author(invocation);
         var master = await index.UnderLockAsync(
             invocation.Transaction,
             async work =>
             {
                 await IdentityOperations.EnsureIndexedAsync(work, invocation, source, ct);
                 await IdentityOperations.EnsureIndexedAsync(work, invocation, target, ct);
-                var refused = await Merges.LinkAsync(work, source, target, "merge", retireSource: true, null, null, $"Patient/$merge of Patient/{source} into Patient/{target}.", ct);
+                var refused = await Merges.LinkAsync(work, source, target, "merge", retireSource: true, agent, entity, $"Patient/$merge of Patient/{source} into Patient/{target}.", ct);
                 if (refused is not null)
                 {
                     throw FhirException.Unprocessable(refused);
@@ -82,12 +83,13 @@ internal sealed class UnmergeOperation(MasterPatientIndex index) : FhirOperation
     {
         var source = invocation.Id ?? await PatientInputs.SourcePatientAsync(invocation, "source-patient", ct)
             ?? throw FhirException.BadRequest("Name the patient to unmerge with 'source-patient' (a Reference) or 'source-patient-identifier', or invoke Patient/<id>/$unmerge.", "Parameters.parameter[source-patient]", OperationOutcome.IssueType.Required);
+        var (agent, _) = IdentityOperations.Author(invocation);
         var outcome = await index.UnderLockAsync(
             invocation.Transaction,
             async work =>
             {
                 await IdentityOperations.EnsureIndexedAsync(work, invocation, source, ct);
-                return await Merges.UnmergeAsync(work, source, null, $"Patient/$unmerge of Patient/{source}.", ct);
+                return await Merges.UnmergeAsync(work, source, agent, $"Patient/$unmerge of Patient/{source}.", ct);
             },
             ct);
         return await IdentityOperations.ResultAsync(invocation, outcome.MasterId, outcome.Message, ct);

@@ -83,7 +83,7 @@ public static class ReviewTasks
         }
 
         var decision = task.BusinessStatus?.Coding.FirstOrDefault(c => c.System == PatientDemographics.TagSystem)?.Code;
-        var who = task.Owner?.Reference;
+        var who = task.Owner is { } owner ? IndexAgents.Author(owner) : null;
         var taskRef = new ResourceReference($"Task/{task.Id}");
         if (decision == SamePerson)
         {
@@ -106,6 +106,7 @@ public static class ReviewTasks
                 await Merges.ExcludeAsync(tx, patient, member.Id, task.Id, ct);
             }
 
+            await work.RecordAsync("verify", "Verify", [$"Patient/{patient}", $"Patient/{candidate}", $"Task/{task.Id}"], $"Data steward decided in review Task/{task.Id}: different people; they are never linked automatically.", who, taskRef, ct);
             await SetStatusAsync(tx, task.Id, "rejected", ct);
             work.Index.Logger.LogInformation("Data steward decided Patient/{Patient} is not the person of Patient/{Candidate} (Task/{Task})", patient, candidate, task.Id);
         }

@@ -92,7 +92,7 @@ internal sealed class Hl7Pipeline(FhirStore store, IReadOnlyList<Hl7Source> sour
 
         if (mapped.Merge is { } merge)
         {
-            targets.AddRange(await MergeAsync(tx, merge, ct));
+            targets.AddRange(await MergeAsync(tx, merge, SenderOf(source, row), MessageOf(message, source, row), ct));
         }
 
         var provenance = ProvenanceFor(message, source, row, targets);
@@ -101,13 +101,16 @@ internal sealed class Hl7Pipeline(FhirStore store, IReadOnlyList<Hl7Source> sour
     }
 
     /// <summary>A40: finds both source patients by their local numbers and asks the master patient index to merge them.</summary>
-    private async Task<IEnumerable<ResourceReference>> MergeAsync(StoreTransaction tx, PatientMerge merge, CancellationToken ct)
+    /// <remarks>The index records the merge's Provenance with the sending system as its author and the message as its source.</remarks>
+    private async Task<IEnumerable<ResourceReference>> MergeAsync(StoreTransaction tx, PatientMerge merge, ResourceReference sender, ResourceReference messageRef, CancellationToken ct)
     {
         var retired = await FindPatientAsync(tx, merge.Source, "the patient merged away (MRG-1)", ct);
         var surviving = await FindPatientAsync(tx, merge.Target, "the surviving patient (PID-3)", ct);
         var parameters = new Parameters();
         parameters.Add("source-patient", new ResourceReference(retired));
         parameters.Add("target-patient", new ResourceReference(surviving));
+        parameters.Add("tessera-agent", sender);
+        parameters.Add("tessera-source", messageRef);
         var response = await store.ExecuteAsync(FhirRequest.FromUrl("POST", "Patient/$merge", parameters), tx, ct);
         if (response.Status == 404)
         {
@@ -143,25 +146,27 @@ internal sealed class Hl7Pipeline(FhirStore store, IReadOnlyList<Hl7Source> sour
         provenance.Agent.Add(new Provenance.AgentComponent
         {
             Type = new CodeableConcept("http://terminology.hl7.org/CodeSystem/provenance-participant-type", "author", "Author", null),
-            Who = new ResourceReference
-            {
-                Type = "Device",
-                Identifier = new Identifier("urn:tessera:hl7:source", row.Source),
-                Display = source.Name,
-            },
+            Who = SenderOf(source, row),
             OnBehalfOf = source.OrganizationReference(),
         });
-        provenance.Entity.Add(new Provenance.EntityComponent
-        {
-            Role = Provenance.ProvenanceEntityRole.Source,
-            What = new ResourceReference
-            {
-                Identifier = new Identifier(source.MessageSystem, message.ControlId),
-                Display = $"HL7 v2 {row.Event} message {message.ControlId} from {row.Source} (inbox {row.Id}, MSH-7 {message.Header.Get(7)})",
-            },
-        });
+        provenance.Entity.Add(new Provenance.EntityComponent { Role = Provenance.ProvenanceEntityRole.Source, What = MessageOf(message, source, row) });
         return provenance;
     }
+
+    /// <summary>The sending system, as the author of what its messages do.</summary>
+    private static ResourceReference SenderOf(Hl7Source source, InboxRow row) => new()
+    {
+        Type = "Device",
+        Identifier = new Identifier("urn:tessera:hl7:source", row.Source),
+        Display = source.Name,
+    };
+
+    /// <summary>The message itself, as the source of what was written from it.</summary>
+    private static ResourceReference MessageOf(Hl7Message message, Hl7Source source, InboxRow row) => new()
+    {
+        Identifier = new Identifier(source.MessageSystem, message.ControlId),
+        Display = $"HL7 v2 {row.Event} message {message.ControlId} from {row.Source} (inbox {row.Id}, MSH-7 {message.Header.Get(7)})",
+    };
 
     /// <summary>Points references at the ids the message's earlier writes got.</summary>
     private static void ResolveReferences(Base node, Dictionary<string, string> written)
