@@ -8,13 +8,14 @@ using Tessera.RecordStore.Storage;
 
 // HL7 v2 over MLLP with durable acknowledgement: an ADT A01/A04/A08 mix sent on several connections to the
 // real feed (listener, group-committed inbox, pipeline to FHIR) on the database given.
-//   dotnet run -c Release --project bench/Tessera.Bench.Mllp -- "<database>" [messages] [connections] [--ack-only]
+//   dotnet run -c Release --project bench/Tessera.Bench.Mllp -- "<database>" [messages] [connections] [--ack-only] [--workers=N]
 if (args.Length < 1)
 {
     Console.Error.WriteLine("Give the database (an empty PostgreSQL database, e.g. \"Host=127.0.0.1;Port=5432;Username=postgres;Database=bench\"), then optionally the message count, the connection count and --ack-only.");
     return 2;
 }
 
+var workers = args.FirstOrDefault(a => a.StartsWith("--workers=", StringComparison.Ordinal)) is { } w ? int.Parse(w["--workers=".Length..], CultureInfo.InvariantCulture) : (int?)null;
 var numbers = args.Skip(1).Where(a => !a.StartsWith("--", StringComparison.Ordinal)).Select(a => int.Parse(a, CultureInfo.InvariantCulture)).ToArray();
 var total = numbers.Length > 0 ? numbers[0] : 20_000;
 var connections = numbers.Length > 1 ? numbers[1] : 16;
@@ -26,6 +27,7 @@ var options = new Hl7FeedOptions
 {
     Port = 0,
     RunPipeline = !ackOnly,
+    PipelineWorkers = workers,
     Sources = [new Hl7SourceOptions { Application = "PAS", Facility = "RXH", OdsCode = "RXH", IdentifierSystem = "https://fhir.rxh.example.nhs.uk/Id" }],
 };
 await using var feed = await Hl7Feed.StartAsync(store, options);
@@ -46,7 +48,7 @@ string Message(int i)
     return sb.ToString();
 }
 
-Console.WriteLine($"{total} ADT messages (A01/A08/A04) on {connections} connections to {location.Describe()}; pipeline {(ackOnly ? "off" : "on")}; {Environment.ProcessorCount} cores");
+Console.WriteLine($"{total} ADT messages (A01/A08/A04) on {connections} connections to {location.Describe()}; pipeline {(ackOnly ? "off" : $"on ({workers?.ToString(CultureInfo.InvariantCulture) ?? "default"} workers)")}; {Environment.ProcessorCount} cores");
 var next = -1;
 var failures = 0;
 var clock = Stopwatch.StartNew();

@@ -19,7 +19,8 @@ public sealed class Hl7Feed : IAsyncDisposable
     private readonly InboxWriter _writer;
     private readonly MllpListener? _listener;
     private readonly CancellationTokenSource _stopping = new();
-    private readonly SemaphoreSlim _wake = new(0, 1);
+    private readonly SemaphoreSlim _wake;
+    private readonly int _workers;
     private readonly Task? _worker;
     private readonly ILogger _logger;
     private bool _stopped;
@@ -27,6 +28,8 @@ public sealed class Hl7Feed : IAsyncDisposable
     private Hl7Feed(FhirStore store, Hl7FeedOptions options, IReadOnlyList<Hl7Source> sources, ILoggerFactory loggers)
     {
         _logger = loggers.CreateLogger<Hl7Feed>();
+        _workers = Math.Max(1, options.PipelineWorkers ?? (store.Kind == DatabaseKind.Postgres ? 2 : 1));
+        _wake = new SemaphoreSlim(0, _workers);
         Inbox = new Hl7Inbox(store);
         Pipeline = new Hl7Pipeline(store, sources, loggers.CreateLogger<Hl7Pipeline>());
         _writer = new InboxWriter(Inbox, options.MaxCommitBatch, store.Kind == DatabaseKind.Postgres ? 2 : 1, _logger);
@@ -39,7 +42,8 @@ public sealed class Hl7Feed : IAsyncDisposable
 
         if (options.RunPipeline)
         {
-            _worker = Task.Run(() => WorkAsync(Math.Max(1, options.PipelineBatchSize), options.PipelinePollInterval, _stopping.Token));
+            // Workers claim different messages (SKIP LOCKED) and never two of one patient at once (Hl7Inbox.ClaimAsync).
+            _worker = Task.WhenAll(Enumerable.Range(0, _workers).Select(_ => Task.Run(() => WorkAsync(Math.Max(1, options.PipelineBatchSize), options.PipelinePollInterval, _stopping.Token))));
         }
     }
 
@@ -105,9 +109,9 @@ public sealed class Hl7Feed : IAsyncDisposable
     {
         try
         {
-            if (_wake.CurrentCount == 0)
+            if (_wake.CurrentCount < _workers)
             {
-                _wake.Release();
+                _wake.Release(_workers - _wake.CurrentCount);
             }
         }
         catch (SemaphoreFullException)

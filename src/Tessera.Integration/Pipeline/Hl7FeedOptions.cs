@@ -36,6 +36,12 @@ public sealed class Hl7FeedOptions
     /// <summary>Whether this node maps stored messages to FHIR (several nodes may; each claims its own messages).</summary>
     public bool RunPipeline { get; set; } = true;
 
+    /// <summary>
+    /// Pipeline workers on this node, each mapping its own batches in its own transaction (null: 2 on PostgreSQL,
+    /// 1 on SQLite, whose single writer would only queue them).
+    /// </summary>
+    public int? PipelineWorkers { get; set; }
+
     /// <summary>Messages mapped in one database transaction.</summary>
     public int PipelineBatchSize { get; set; } = 32;
 

@@ -264,7 +264,7 @@ public sealed partial class FhirStore
                 if (method == Bundle.HTTPVerb.POST && segments.Length == 1 && plan.Type is not null && IsConcreteResourceType(plan.Type))
                 {
                     if (plan.Request.IfNoneExist is { Length: > 0 } criteria
-                        && await FindConditionalMatchAsync(scope, plan.Type, FhirRequest.ParseQuery(criteria), "ifNoneExist", request.BaseUrl, ct) is { } match)
+                        && await FindConditionalMatchAsync(scope, plan.Type, FhirRequest.ParseQuery(criteria), "ifNoneExist", request.BaseUrl, ct, plan.Entry.Resource) is { } match)
                     {
                         plan.TargetId = match.Id;
                         plan.Existing = FromStored(match) with { Status = 200 };
@@ -276,7 +276,7 @@ public sealed partial class FhirStore
                 {
                     if (segments.Length == 1 && plan.Request.Query.Count > 0)
                     {
-                        var match = await FindConditionalMatchAsync(scope, plan.Type, plan.Request.Query, "The conditional update", request.BaseUrl, ct);
+                        var match = await FindConditionalMatchAsync(scope, plan.Type, plan.Request.Query, "The conditional update", request.BaseUrl, ct, plan.Entry.Resource);
                         plan.TargetId = match?.Id ?? plan.Entry.Resource?.Id ?? NewId();
                     }
                     else if (segments.Length == 2)

@@ -246,7 +246,7 @@ public sealed partial class FhirStore
         var response = await InWriteAsync(scope, async s =>
         {
             if (WithoutTypePrefix(request.IfNoneExist) is { Length: > 0 } criteria
-                && await FindConditionalMatchAsync(s, type, FhirRequest.ParseQuery(criteria), "If-None-Exist", request.BaseUrl, ct) is { } match)
+                && await FindConditionalMatchAsync(s, type, FhirRequest.ParseQuery(criteria), "If-None-Exist", request.BaseUrl, ct, resource) is { } match)
             {
                 return FromStored(match) with { Status = 200 };
             }
@@ -318,7 +318,7 @@ public sealed partial class FhirStore
                 "PATCH" => "patch",
                 _ => "update",
             };
-            var match = await FindConditionalMatchAsync(s, type, request.Query, $"The conditional {interaction}", request.BaseUrl, ct);
+            var match = await FindConditionalMatchAsync(s, type, request.Query, $"The conditional {interaction}", request.BaseUrl, ct, request.Resource);
             switch (request.Method)
             {
                 case "DELETE":
@@ -357,13 +357,13 @@ public sealed partial class FhirStore
     }
 
     /// <summary>
-    /// The one resource that conditional criteria match, or null when none does; 412 when several do. Runs
-    /// under a per-type lock held to the end of the transaction, so parallel conditional writes cannot both
-    /// see "no match".
+    /// The one resource that conditional criteria match, or null when none does; 412 when several do. Runs under
+    /// locks held to the end of the transaction (<see cref="LockConditionalAsync"/>), so parallel conditional
+    /// writes that could match each other's resource cannot both see "no match".
     /// </summary>
-    private async Task<StoredVersion?> FindConditionalMatchAsync(WriteScope scope, string type, IReadOnlyList<KeyValuePair<string, string>> criteria, string what, string baseUrl, CancellationToken ct)
+    private async Task<StoredVersion?> FindConditionalMatchAsync(WriteScope scope, string type, IReadOnlyList<KeyValuePair<string, string>> criteria, string what, string baseUrl, CancellationToken ct, Resource? body = null)
     {
-        await _dialect.LockKeyAsync(scope.Connection, scope.Transaction, "conditional:" + type, ct);
+        await LockConditionalAsync(scope, type, criteria, body, ct);
         var matches = await FindMatchesAsync(scope, type, criteria, baseUrl, ct);
         return matches.Count switch
         {
@@ -372,6 +372,42 @@ public sealed partial class FhirStore
             _ => throw FhirException.PreconditionFailed($"{what} matches {matches.Count} {type} resources; the criteria must identify at most one."),
         };
     }
+
+    /// <summary>
+    /// Criteria naming one identifier (<c>identifier=system|value</c>, the form feeds use) lock that identifier and
+    /// every identifier the body carries, with the type's lock shared: writes about different identifiers run in
+    /// parallel, while a write that could create what another's criteria match (its body carries that identifier)
+    /// waits for it. Other criteria take the type's lock alone, waiting for every conditional write of the type.
+    /// Keys are taken in order, so two writes never wait for each other's keys.
+    /// </summary>
+    private async System.Threading.Tasks.Task LockConditionalAsync(WriteScope scope, string type, IReadOnlyList<KeyValuePair<string, string>> criteria, Resource? body, CancellationToken ct)
+    {
+        var typeKey = "conditional:" + type;
+        if (criteria is not [{ Key: "identifier", Value: var token }] || SearchQuery.SplitToken(token) is not ({ Length: > 0 } system, { Length: > 0 } value, true) || token.Contains(',', StringComparison.Ordinal))
+        {
+            await _dialect.LockKeyAsync(scope.Connection, scope.Transaction, typeKey, ct);
+            return;
+        }
+
+        var keys = new SortedSet<string>(StringComparer.Ordinal) { IdentifierKey(type, system, value) };
+        if (body is IIdentifiable<List<Identifier>> { Identifier: { } carried })
+        {
+            foreach (var identifier in carried.Where(i => !string.IsNullOrEmpty(i.System) && !string.IsNullOrEmpty(i.Value)))
+            {
+                keys.Add(IdentifierKey(type, identifier.System!, identifier.Value!));
+            }
+        }
+
+        await _dialect.LockKeySharedAsync(scope.Connection, scope.Transaction, typeKey, ct);
+        foreach (var key in keys)
+        {
+            await _dialect.LockKeyAsync(scope.Connection, scope.Transaction, key, ct);
+        }
+    }
+
+    /// <summary>Upper-cased, so identifiers a search would match whatever their case share one key.</summary>
+    private static string IdentifierKey(string type, string system, string value) =>
+        $"conditional:{type}:identifier:{system}|{value}".ToUpperInvariant();
 
     /// <summary>Resources matching conditional criteria, seen from inside the write transaction.</summary>
     private async Task<List<StoredVersion>> FindMatchesAsync(WriteScope scope, string type, IReadOnlyList<KeyValuePair<string, string>> criteria, string baseUrl, CancellationToken ct)

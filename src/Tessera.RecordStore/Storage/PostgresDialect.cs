@@ -27,11 +27,17 @@ internal sealed class PostgresDialect(string connectionString) : SqlDialect
         return new WriteScope(connection, transaction, null);
     }
 
-    public override async Task LockKeyAsync(DbConnection connection, DbTransaction transaction, string key, CancellationToken ct)
+    public override Task LockKeyAsync(DbConnection connection, DbTransaction transaction, string key, CancellationToken ct) =>
+        AdvisoryLockAsync(connection, transaction, "pg_advisory_xact_lock", key, ct);
+
+    public override Task LockKeySharedAsync(DbConnection connection, DbTransaction transaction, string key, CancellationToken ct) =>
+        AdvisoryLockAsync(connection, transaction, "pg_advisory_xact_lock_shared", key, ct);
+
+    private static async Task AdvisoryLockAsync(DbConnection connection, DbTransaction transaction, string function, string key, CancellationToken ct)
     {
         await using var cmd = connection.CreateCommand();
         cmd.Transaction = transaction;
-        cmd.CommandText = "SELECT pg_advisory_xact_lock(@k)";
+        cmd.CommandText = $"SELECT {function}(@k)";
         var p = cmd.CreateParameter();
         p.ParameterName = "k";
         p.Value = BitConverter.ToInt64(SHA256.HashData(Encoding.UTF8.GetBytes(key)), 0);

@@ -18,6 +18,12 @@ internal abstract class SqlDialect : IAsyncDisposable
     /// </summary>
     public abstract Task LockKeyAsync(DbConnection connection, DbTransaction transaction, string key, CancellationToken ct);
 
+    /// <summary>
+    /// Takes a key shared until the transaction ends: holders of it run together, and exclude only a holder of the
+    /// same key taken with <see cref="LockKeyAsync"/> (a single writer needs neither).
+    /// </summary>
+    public virtual Task LockKeySharedAsync(DbConnection connection, DbTransaction transaction, string key, CancellationToken ct) => Task.CompletedTask;
+
     /// <summary>Row lock suffix for reading the current version before writing a new one.</summary>
     public abstract string ForUpdate { get; }
 
