@@ -3,6 +3,7 @@ using System.Globalization;
 using Microsoft.Extensions.Configuration;
 using Spectre.Console;
 using Tessera.Governance;
+using Tessera.Identity.Index;
 using Tessera.Integration.Hl7;
 using Tessera.Integration.Inbox;
 using Tessera.Integration.Mllp;
@@ -17,17 +18,18 @@ internal static class Hl7Command
     public static Command Create() => new("hl7", "HL7 v2: send messages over MLLP, see the inbox and its dead letters, replay them after a fix.")
     {
         SendCommand(),
+        LoadCommand(),
         StatusCommand(),
         ReplayCommand(),
     };
 
     private static Command SendCommand()
     {
-        var paths = new Argument<string[]>("paths") { Description = "Files or folders of ER7 messages (.hl7, .txt, .er7); a file may hold several messages, each starting with MSH.", Arity = ArgumentArity.OneOrMore };
+        var paths = new Argument<string[]>("paths") { Description = "Files or folders of ER7 messages (.hl7, .txt, .er7, .msg): a message, several, or an HL7 batch file (FHS/BHS … BTS/FTS).", Arity = ArgumentArity.OneOrMore };
         var to = new Option<string>("--to") { Description = "The MLLP receiver as host:port.", Required = true };
         var tls = new Option<bool>("--tls") { Description = "Connect with TLS." };
         var insecure = new Option<bool>("--insecure") { Description = "With --tls, accept any server certificate (testing only)." };
-        var command = new Command("send", "Send HL7 v2 messages over MLLP, one at a time, printing each acknowledgement and a summary.") { paths, to, tls, insecure };
+        var command = new Command("send", "Send HL7 v2 messages over MLLP, one at a time (a batch file's messages each on their own, its BTS/FTS counts checked first), printing each acknowledgement and a summary.") { paths, to, tls, insecure };
         command.SetAction(async (parse, ct) =>
         {
             var target = parse.GetValue(to)!;
@@ -77,7 +79,12 @@ internal static class Hl7Command
             }
 
             PrintSummary(counts, messages.Count);
-            return counts.Keys.All(k => k is "AA" or "CA") ? 0 : 1;
+            if (problems.Count > 0)
+            {
+                AnsiConsole.MarkupLine("[red]Some files did not add up[/] (see above): what was there was sent; ask the sender for the missing messages.");
+            }
+
+            return counts.Keys.All(k => k is "AA" or "CA") && problems.Count == 0 ? 0 : 1;
         });
         return command;
     }
@@ -111,9 +118,7 @@ internal static class Hl7Command
         {
             await using var store = await FhirStore.OpenAsync(CommonOptions.Resolve(parse.GetValue(db)), ct: ct);
             await using var governance = await store.AddGovernanceAsync(ct: ct);
-            var options = new Hl7FeedOptions();
-            new ConfigurationBuilder().AddJsonFile(Path.Combine(Environment.CurrentDirectory, "appsettings.json"), optional: true).AddEnvironmentVariables().Build()
-                .GetSection(Hl7FeedOptions.Section).Bind(options);
+            var options = FeedOptions();
             try
             {
                 var replayed = await Hl7Admin.ReplayAsync(store, options, parse.GetValue(id), ct: ct);
@@ -133,6 +138,82 @@ internal static class Hl7Command
             }
         });
         return command;
+    }
+
+    private static Command LoadCommand()
+    {
+        var paths = new Argument<string[]>("paths") { Description = "Files or folders of ER7 messages or HL7 batch files (FHS/BHS … BTS/FTS).", Arity = ArgumentArity.OneOrMore };
+        var db = CommonOptions.Database();
+        var process = new Option<bool>("--process") { Description = "Also map and write them to the record now (otherwise a running server's pipeline does)." };
+        var command = new Command(
+            "load",
+            "Store HL7 v2 messages and batch files straight into the inbox, as if received over MLLP: each message durably stored and acknowledged on its own (printed), a batch's counts checked against BTS/FTS, a control id already received not stored again.")
+        { paths, db, process };
+        command.SetAction(async (parse, ct) =>
+        {
+            var files = Hl7Files.Expand(parse.GetValue(paths) ?? [], out var problems);
+            foreach (var problem in problems)
+            {
+                AnsiConsole.MarkupLineInterpolated($"[red]{problem}[/]");
+            }
+
+            if (files.Count == 0)
+            {
+                AnsiConsole.MarkupLine("[red]Nothing to load:[/] name files or folders holding ER7 messages or HL7 batch files.");
+                return 2;
+            }
+
+            await using var store = await FhirStore.OpenAsync(CommonOptions.Resolve(parse.GetValue(db)), ct: ct);
+            await using var governance = await store.AddGovernanceAsync(ct: ct);
+            await store.AddIdentityAsync(ct: ct);
+            var options = FeedOptions();
+            (options.Port, options.RunPipeline) = (null, false);
+            await using var feed = await Hl7Feed.StartAsync(store, options, ct: ct);
+            var counts = new SortedDictionary<string, int>(StringComparer.Ordinal);
+            var total = 0;
+            var incomplete = 0;
+            foreach (var file in files)
+            {
+                var (batch, acks) = await feed.AcceptFileAsync(await File.ReadAllTextAsync(file, ct), file, ct);
+                total += batch.Messages.Count;
+                foreach (var problem in batch.Problems)
+                {
+                    AnsiConsole.MarkupLineInterpolated($"[red]{file}: {problem}[/]");
+                }
+
+                incomplete += batch.Problems.Count > 0 ? 1 : 0;
+                for (var i = 0; i < acks.Count; i++)
+                {
+                    var code = acks[i].Get("MSA-1") ?? "?";
+                    counts[code] = counts.GetValueOrDefault(code) + 1;
+                    AnsiConsole.MarkupLineInterpolated($"[{(code is "AA" or "CA" ? "green" : "red")}]{code}[/] {file}#{i + 1} {acks[i].Get("MSA-2")} {acks[i].Get("MSA-3") ?? string.Empty}");
+                }
+            }
+
+            PrintSummary(counts, total);
+            if (parse.GetValue(process))
+            {
+                var processed = await feed.ProcessPendingAsync(ct);
+                AnsiConsole.MarkupLineInterpolated($"Processed {processed} pending message(s); tessera hl7 status lists any dead letters.");
+            }
+
+            if (incomplete > 0)
+            {
+                AnsiConsole.MarkupLineInterpolated($"[red]{incomplete} file(s) did not add up[/] (see above): their messages were stored; ask the sender for what is missing.");
+            }
+
+            return counts.Keys.All(k => k is "AA" or "CA") && incomplete == 0 && problems.Count == 0 ? 0 : 1;
+        });
+        return command;
+    }
+
+    /// <summary>Tessera:Hl7 from appsettings.json in the current directory and the environment, as the server reads it.</summary>
+    private static Hl7FeedOptions FeedOptions()
+    {
+        var options = new Hl7FeedOptions();
+        new ConfigurationBuilder().AddJsonFile(Path.Combine(Environment.CurrentDirectory, "appsettings.json"), optional: true).AddEnvironmentVariables().Build()
+            .GetSection(Hl7FeedOptions.Section).Bind(options);
+        return options;
     }
 
     private static void PrintMessages(string title, IReadOnlyList<Hl7InboxMessage> messages)
@@ -166,12 +247,13 @@ internal static class Hl7Command
     }
 }
 
-/// <summary>Reads ER7 files: each message starts at a line beginning with MSH; line endings become CR.</summary>
+/// <summary>Reads ER7 files: single messages, several one after another, or HL7 batch files (FHS/BHS … BTS/FTS).</summary>
 internal static class Hl7Files
 {
     private static readonly string[] Extensions = [".hl7", ".txt", ".er7", ".msg"];
 
-    public static List<(string Origin, string Text)> Read(IEnumerable<string> paths, out List<string> problems)
+    /// <summary>The files named, and the message files inside the folders named, in name order.</summary>
+    public static List<string> Expand(IEnumerable<string> paths, out List<string> problems)
     {
         problems = [];
         var files = new List<string>();
@@ -191,39 +273,24 @@ internal static class Hl7Files
             }
         }
 
+        return files;
+    }
+
+    /// <summary>Every message of the files, each named file#n; a batch whose counts do not add up is reported in problems.</summary>
+    public static List<(string Origin, string Text)> Read(IEnumerable<string> paths, out List<string> problems)
+    {
+        var files = Expand(paths, out problems);
         var messages = new List<(string, string)>();
         foreach (var file in files)
         {
-            var lines = File.ReadAllText(file).Replace("\r\n", "\n", StringComparison.Ordinal).Replace('\r', '\n').Split('\n');
-            var current = new List<string>();
-            var n = 0;
-            void Flush()
-            {
-                if (current.Count > 0)
-                {
-                    messages.Add(($"{file}#{++n}", string.Join('\r', current) + "\r"));
-                    current.Clear();
-                }
-            }
-
-            foreach (var line in lines)
-            {
-                if (line.StartsWith("MSH", StringComparison.Ordinal))
-                {
-                    Flush();
-                }
-
-                if (line.Trim().Length > 0 && (current.Count > 0 || line.StartsWith("MSH", StringComparison.Ordinal)))
-                {
-                    current.Add(line);
-                }
-            }
-
-            Flush();
-            if (n == 0)
+            var batch = Hl7Batch.Split(File.ReadAllText(file));
+            problems.AddRange(batch.Problems.Select(p => $"{file}: {p}"));
+            if (batch.Messages.Count == 0)
             {
                 problems.Add($"{file} holds no message starting with MSH; skipped.");
             }
+
+            messages.AddRange(batch.Messages.Select((m, i) => ($"{file}#{i + 1}", m)));
         }
 
         return messages;

@@ -38,7 +38,8 @@ internal static class MpiCommand
                 .StartAsync(async progress =>
                 {
                     var stages = new Dictionary<string, ProgressTask>(StringComparer.Ordinal);
-                    var reporter = new Progress<RebuildProgress>(p =>
+                    // Reported on the rebuild's own thread, in order (Progress<T> would post them later, out of order).
+                    var reporter = new Reporter(p =>
                     {
                         if (!stages.TryGetValue(p.Stage, out var task))
                         {
@@ -132,7 +133,7 @@ internal static class MpiCommand
 
     private static void PrintComparison(MatchModel current, MatchModel trained)
     {
-        var table = new Table().AddColumns("field", "level", "m (in use)", "u (in use)", "weight (in use)", "m (new)", "u (new)", "weight (new)");
+        var table = new Table().Title("in use → new: m, u and weight (bits) per comparison level").AddColumns("field", "level", "m", "u", "weight", "m new", "u new", "weight new");
         foreach (var field in trained.Fields)
         {
             var before = current[field.Field];
@@ -152,6 +153,11 @@ internal static class MpiCommand
         new ConfigurationBuilder().AddJsonFile(Path.Combine(Environment.CurrentDirectory, "appsettings.json"), optional: true).AddEnvironmentVariables().Build()
             .GetSection(MpiOptions.Section).Bind(options);
         return options;
+    }
+
+    private sealed class Reporter(Action<RebuildProgress> report) : IProgress<RebuildProgress>
+    {
+        public void Report(RebuildProgress value) => report(value);
     }
 
     private static string Count(long n) => n.ToString("N0", CultureInfo.InvariantCulture);

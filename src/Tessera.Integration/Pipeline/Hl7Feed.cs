@@ -2,6 +2,7 @@ using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Tessera.Integration.Hl7;
 using Tessera.Integration.Inbox;
 using Tessera.Integration.Mapping;
 using Tessera.Integration.Mllp;
@@ -18,6 +19,8 @@ public sealed class Hl7Feed : IAsyncDisposable
 {
     private readonly InboxWriter _writer;
     private readonly MllpListener? _listener;
+    private readonly Hl7Receiver _receiver;
+    private long _files;
     private readonly CancellationTokenSource _stopping = new();
     private readonly SemaphoreSlim _wake;
     private readonly int _workers;
@@ -34,10 +37,10 @@ public sealed class Hl7Feed : IAsyncDisposable
         Pipeline = new Hl7Pipeline(store, sources, loggers.CreateLogger<Hl7Pipeline>());
         _writer = new InboxWriter(Inbox, options.MaxCommitBatch, store.Kind == DatabaseKind.Postgres ? 2 : 1, _logger);
         _writer.Committed += Wake;
+        _receiver = new Hl7Receiver(sources, _writer, loggers.CreateLogger<Hl7Receiver>());
         if (options.Port is { } port)
         {
-            var receiver = new Hl7Receiver(sources, _writer, loggers.CreateLogger<Hl7Receiver>());
-            _listener = new MllpListener(ListenerOptions(options, port), receiver.HandleAsync, loggers.CreateLogger<MllpListener>());
+            _listener = new MllpListener(ListenerOptions(options, port), _receiver.HandleAsync, loggers.CreateLogger<MllpListener>());
         }
 
         if (options.RunPipeline)
@@ -53,6 +56,36 @@ public sealed class Hl7Feed : IAsyncDisposable
     internal Hl7Inbox Inbox { get; }
 
     internal Hl7Pipeline Pipeline { get; }
+
+    /// <summary>
+    /// The inbox path for files: takes the text of a file holding a message, several messages or an HL7 batch
+    /// (FHS/BHS … BTS/FTS), and stores each message exactly as if it had arrived over MLLP — each durably committed
+    /// and acknowledged on its own (AA, or AE/AR with the reason; a control id already received is acknowledged
+    /// and not stored again). The batch's counts are checked against BTS/FTS; what does not add up is in the
+    /// result's <see cref="Hl7Batch.Problems"/>, and the messages that are there are stored all the same.
+    /// </summary>
+    public async Task<(Hl7Batch Batch, IReadOnlyList<Hl7Message> Acks)> AcceptFileAsync(string text, string origin, CancellationToken ct = default)
+    {
+        var batch = Hl7Batch.Split(text);
+        var acks = new List<Hl7Message>(batch.Messages.Count);
+        var connection = -Interlocked.Increment(ref _files);
+        foreach (var message in batch.Messages)
+        {
+            var received = new MllpMessage(System.Text.Encoding.UTF8.GetBytes(message), new FileEndPoint(origin), connection, DateTimeOffset.UtcNow);
+            acks.Add(Hl7Message.Parse(await _receiver.HandleAsync(received, ct), Hl7ParseOptions.Lenient));
+        }
+
+        return (batch, acks);
+    }
+
+    /// <summary>Maps and writes every pending message now (for the command line when no server runs the pipeline); returns how many.</summary>
+    public Task<int> ProcessPendingAsync(CancellationToken ct = default) => Pipeline.DrainAsync(32, ct);
+
+    /// <summary>Where a message read from a file came from, recorded in the inbox like a sender's address.</summary>
+    private sealed class FileEndPoint(string origin) : EndPoint
+    {
+        public override string ToString() => "file:" + origin;
+    }
 
     /// <summary>Creates the inbox tables if needed, then starts listening and processing.</summary>
     public static async Task<Hl7Feed> StartAsync(FhirStore store, Hl7FeedOptions options, ILoggerFactory? loggers = null, CancellationToken ct = default)
