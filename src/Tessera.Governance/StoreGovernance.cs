@@ -98,6 +98,16 @@ public sealed class StoreGovernance : IAsyncDisposable
         return bundle;
     }
 
+    /// <summary>
+    /// Records a sign-in, a token issued, refused or revoked, or an access token refused, in the audit trail
+    /// (the authorization server calls this; docs/governance.md says what each event holds).
+    /// </summary>
+    public Task RecordAuthenticationAsync(AuthenticationEvent authentication, CancellationToken ct = default)
+    {
+        var entry = AuditEvents.ForAuthentication(authentication, Audit.Now);
+        return Audit.RecordAsync(entry.Event, entry.Patients, ct);
+    }
+
     public ValueTask DisposeAsync() => Audit.DisposeAsync();
 }
 

@@ -101,6 +101,65 @@ internal static class AuditEvents
         return new Entry(ev, patient is null ? [] : [patient]);
     }
 
+    /// <summary>
+    /// A sign-in or token event as DICOM / IHE ATNA "User Authentication" (type 110114, subtype 110122 Login or
+    /// 110123 Logout, with Tessera's own code for what exactly happened), outcome 0, 4 (minor) or 8 (serious).
+    /// </summary>
+    public static Entry ForAuthentication(AuthenticationEvent authentication, DateTimeOffset now)
+    {
+        var caller = authentication.Principal is { } principal ? Caller.From(principal) : null;
+        var ev = Base(now, caller, authentication.Principal, authentication.Address, purpose: null);
+        ev.Meta = null;
+        ev.Type = new Coding(DicomSystem, "110114", "User Authentication");
+        ev.Subtype =
+        [
+            authentication.Logout ? new Coding(DicomSystem, "110123", "Logout") : new Coding(DicomSystem, "110122", "Login"),
+            new Coding(GovernanceSystem, authentication.Kind),
+        ];
+        ev.Action = AuditEvent.AuditEventAction.E;
+        ev.Source.Type = [new Coding("http://terminology.hl7.org/CodeSystem/security-source-type", "6", "Security Server")];
+        ev.Outcome = authentication.Outcome switch
+        {
+            AuthenticationOutcome.Success => AuditEvent.AuditEventOutcome.N0,
+            AuthenticationOutcome.MinorFailure => AuditEvent.AuditEventOutcome.N4,
+            _ => AuditEvent.AuditEventOutcome.N8,
+        };
+        ev.OutcomeDesc = authentication.Reason;
+        var user = ev.Agent[0];
+        if (authentication.UserName is { } name)
+        {
+            // The name signed in with; for a failed sign-in it is all there is (it may not be a user at all).
+            user.Who!.Display = name;
+            if (caller is null)
+            {
+                user.Who.Identifier = new Identifier("urn:tessera:username", name);
+            }
+        }
+
+        if (caller?.ClientId is null && authentication.ClientId is { } client)
+        {
+            ev.Agent.Insert(1, new AuditEvent.AgentComponent
+            {
+                Type = new CodeableConcept(DicomSystem, "110153", "Source Role ID"),
+                Who = new ResourceReference { Identifier = new Identifier("urn:tessera:client", client) },
+                Requestor = caller is null && authentication.UserName is null,
+                Network = user.Network,
+            });
+        }
+
+        if (authentication.Patient is { } patient)
+        {
+            ev.Entity.Add(PatientEntity(patient));
+        }
+
+        if (authentication.Detail is { } detail)
+        {
+            ev.Entity.Add(new AuditEvent.EntityComponent { Type = new Coding("http://terminology.hl7.org/CodeSystem/audit-entity-type", "2", "System Object"), Description = detail });
+        }
+
+        return new Entry(ev, authentication.Patient is null ? [] : [authentication.Patient]);
+    }
+
     private static AuditEvent Base(DateTimeOffset now, Caller? caller, System.Security.Claims.ClaimsPrincipal? principal, string? address, string? purpose)
     {
         var ev = new AuditEvent

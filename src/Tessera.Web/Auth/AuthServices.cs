@@ -62,6 +62,7 @@ internal static class AuthServices
                 o.DisableAccessTokenEncryption();
                 o.SetAccessTokenLifetime(auth.AccessTokenLifetime);
                 o.SetRefreshTokenLifetime(auth.RefreshTokenLifetime);
+                AuthAudit.Register(o);
                 var aspnet = o.UseAspNetCore().EnableAuthorizationEndpointPassthrough().EnableTokenEndpointPassthrough();
                 if (!auth.RequireHttps)
                 {

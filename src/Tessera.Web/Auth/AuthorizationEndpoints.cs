@@ -13,6 +13,7 @@ using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.Tokens;
 using OpenIddict.Abstractions;
 using OpenIddict.Server.AspNetCore;
+using Tessera.Governance.Audit;
 using Tessera.RecordStore;
 using Tessera.RecordStore.Interactions;
 using Tessera.Web.Hosting;
@@ -71,20 +72,43 @@ internal static class AuthorizationEndpoints
             return Html(SignInPages.SignIn(returnUrl, AntiforgeryField(context), "Enter your username and password.", userName), 400);
         }
 
-        var (user, problem) = await users.VerifyAsync(userName, password, context.RequestAborted);
+        var (user, problem, locked) = await users.VerifyAsync(userName, password, context.RequestAborted);
         var log = loggers.CreateLogger("Tessera.Auth");
+        var client = ClientOf(returnUrl);
         if (user is null)
         {
             log.LogWarning("Sign-in refused for {UserName}: {Reason}", UserAccounts.Normalise(userName), problem);
+            await AuthAudit.RecordAsync(context, new AuthenticationEvent
+            {
+                Kind = "sign-in",
+                Outcome = locked ? AuthenticationOutcome.SeriousFailure : AuthenticationOutcome.MinorFailure,
+                Reason = problem,
+                UserName = UserAccounts.Normalise(userName),
+                ClientId = client,
+            });
             return Html(SignInPages.SignIn(returnUrl, AntiforgeryField(context), problem, userName), 401);
         }
 
         log.LogInformation("{UserName} signed in as {Role}", user.UserName, user.Role);
+        await AuthAudit.RecordAsync(context, new AuthenticationEvent
+        {
+            Kind = "sign-in",
+            Principal = new ClaimsPrincipal(new ClaimsIdentity(UserClaims(user), SignInScheme)),
+            UserName = user.UserName,
+            ClientId = client,
+        });
         var identity = new ClaimsIdentity(SignInScheme, Claims.Name, Claims.Role);
         identity.AddClaim(new Claim(Claims.Subject, user.Id));
         identity.AddClaim(new Claim(Claims.Name, user.UserName));
         await context.SignInAsync(SignInScheme, new ClaimsPrincipal(identity));
         return Results.Redirect(returnUrl);
+    }
+
+    /// <summary>The app a sign-in is for: the client_id of the authorization request it returns to.</summary>
+    private static string? ClientOf(string returnUrl)
+    {
+        var q = returnUrl.IndexOf('?', StringComparison.Ordinal);
+        return q < 0 ? null : Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(returnUrl[q..]).TryGetValue("client_id", out var id) && id.ToString() is { Length: > 0 } value ? value : null;
     }
 
     private static async Task<bool> ValidAntiforgeryAsync(HttpContext context) =>

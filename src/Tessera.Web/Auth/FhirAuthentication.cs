@@ -6,6 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using OpenIddict.Abstractions;
 using OpenIddict.Validation.AspNetCore;
+using Tessera.Governance.Audit;
 using Tessera.RecordStore.Interactions;
 using Tessera.Web.Fhir;
 using Tessera.Web.Hosting;
@@ -29,21 +30,34 @@ internal static class FhirAuthentication
             return Caller(principal);
         }
 
-        string header, message;
+        string header, message, reason;
+        var outcome = AuthenticationOutcome.MinorFailure;
         if (!hasToken)
         {
             header = "Bearer realm=\"tessera\"";
             message = "This request needs an access token: send Authorization: Bearer <token>. How to get one: GET [base]/.well-known/smart-configuration.";
+            reason = "No access token.";
         }
         else
         {
             var description = result.Properties?.GetString(OpenIddictValidationAspNetCoreConstants.Properties.ErrorDescription) ?? "The access token is not valid.";
+            reason = description;
+
+            // An expired token is ordinary; a forged one, or one made for another server, is not.
+            outcome = description.Contains("no longer valid", StringComparison.OrdinalIgnoreCase) ? AuthenticationOutcome.MinorFailure : AuthenticationOutcome.SeriousFailure;
             header = $"Bearer realm=\"tessera\", error=\"invalid_token\", error_description=\"{description.Replace("\"", "'", StringComparison.Ordinal)}\"";
             message = $"The access token was refused: {description} Get a new token and try again.";
             context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Tessera.Auth")
                 .LogWarning("Access token refused on {Path}: {Reason}", context.Request.Path.Value, description);
         }
 
+        await AuthAudit.RecordAsync(context, new AuthenticationEvent
+        {
+            Kind = "access-token",
+            Outcome = outcome,
+            Reason = "401 " + reason,
+            Detail = $"{context.Request.Method} {context.Request.Path}{context.Request.QueryString}",
+        });
         context.Response.Headers.WWWAuthenticate = header;
         await FhirResponseWriter.WriteOutcomeAsync(context, 401, Outcomes.Error(OperationOutcome.IssueType.Login, message));
         return null;

@@ -48,7 +48,7 @@ internal static class TokenEndpoint
             identity.SetScopes(scopes);
             identity.SetResources(options.Value.Audience);
             identity.SetDestinations(Destinations);
-            return Results.SignIn(new ClaimsPrincipal(identity), properties: null, OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
+            return Issue(context, new ClaimsPrincipal(identity), properties: null);
         }
 
         if (request.IsAuthorizationCodeGrantType() || request.IsRefreshTokenGrantType())
@@ -79,10 +79,17 @@ internal static class TokenEndpoint
                 properties.Parameters["need_patient_banner"] = user.Role is not ("citizen" or "carer");
             }
 
-            return Results.SignIn(new ClaimsPrincipal(identity), properties, OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
+            return Issue(context, new ClaimsPrincipal(identity), properties);
         }
 
         return Refuse(Errors.UnsupportedGrantType, "This server supports the authorization_code, refresh_token and client_credentials grants.");
+    }
+
+    /// <summary>Issues the tokens; the audit of the response names who they were issued to.</summary>
+    private static IResult Issue(HttpContext context, ClaimsPrincipal principal, AuthenticationProperties? properties)
+    {
+        AuthAudit.Issuing(context, principal);
+        return Results.SignIn(principal, properties, OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
     }
 
     /// <summary>An OAuth error for the client (a redirect from authorize, a JSON error from token).</summary>

@@ -34,8 +34,11 @@ internal sealed class UserAccounts(FhirStore store, TimeProvider clock, AuthOpti
         return await db.Users.AsNoTracking().OrderBy(u => u.UserName).ToListAsync(ct);
     }
 
-    /// <summary>Checks a password; a wrong one counts towards lock-out. Returns the user, or why sign-in failed.</summary>
-    public async Task<(UserAccount? User, string? Problem)> VerifyAsync(string userName, string password, CancellationToken ct)
+    /// <summary>
+    /// Checks a password; a wrong one counts towards lock-out. Returns the user, or why sign-in failed and whether
+    /// the account is blocked (disabled, or locked — also by this attempt).
+    /// </summary>
+    public async Task<(UserAccount? User, string? Problem, bool Blocked)> VerifyAsync(string userName, string password, CancellationToken ct)
     {
         const string wrong = "The username or password is not right.";
         var name = Normalise(userName);
@@ -45,18 +48,18 @@ internal sealed class UserAccounts(FhirStore store, TimeProvider clock, AuthOpti
         {
             // Spend the same effort as a real check, so timing does not tell which usernames exist.
             Hasher.VerifyHashedPassword(new UserAccount { UserName = name, Role = "none", FhirUser = "none" }, DummyHash, password);
-            return (null, wrong);
+            return (null, wrong, false);
         }
 
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
         if (user.Disabled)
         {
-            return (null, "This account is disabled; ask your administrator.");
+            return (null, "This account is disabled; ask your administrator.", true);
         }
 
         if (user.LockedUntil > now)
         {
-            return (null, "This account is locked after too many failed sign-ins; try again later or ask your administrator.");
+            return (null, "This account is locked after too many failed sign-ins; try again later or ask your administrator.", true);
         }
 
         var result = Hasher.VerifyHashedPassword(user, user.PasswordHash, password);
@@ -70,7 +73,7 @@ internal sealed class UserAccounts(FhirStore store, TimeProvider clock, AuthOpti
             }
 
             await db.SaveChangesAsync(ct);
-            return (null, wrong);
+            return (null, wrong, user.LockedUntil > now);
         }
 
         if (result == PasswordVerificationResult.SuccessRehashNeeded)
@@ -81,7 +84,7 @@ internal sealed class UserAccounts(FhirStore store, TimeProvider clock, AuthOpti
         user.FailedSignIns = 0;
         user.LockedUntil = 0;
         await db.SaveChangesAsync(ct);
-        return (user, null);
+        return (user, null, false);
     }
 
     /// <summary>Adds a user after checking that the record holds who they are; throws with what to fix.</summary>

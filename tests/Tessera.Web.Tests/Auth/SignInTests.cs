@@ -228,7 +228,7 @@ public class SignInTests(FhirHosts hosts) : IClassFixture<FhirHosts>
     }
 
     /// <summary>An access token shaped like Tessera's (at+jwt, same claims), signed with the given key.</summary>
-    private static string Forge(SecurityKey key, string audience, DateTime issued) =>
+    internal static string Forge(SecurityKey key, string audience, DateTime issued) =>
         new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
         {
             Issuer = "http://localhost/",
