@@ -26,6 +26,7 @@ public sealed partial class FhirStore : IAsyncDisposable
     private readonly SearchExecutor _search;
     private readonly ResiliencePipeline _retry;
     private readonly ILogger _logger;
+    private readonly CustomSearchParameters _customParameters;
 
     private FhirStore(SqlDialect dialect, DatabaseLocation location, TimeProvider clock, ILogger logger)
     {
@@ -49,11 +50,14 @@ public sealed partial class FhirStore : IAsyncDisposable
 
         // The store's own search operations, so every host (web, CLI, tests) answers them.
         Operations.Register(new EverythingOperation());
+        _customParameters = new CustomSearchParameters(Registry);
+        AddWriteObserver(_customParameters);
     }
 
     public DatabaseLocation Location { get; }
 
-    public SearchParameterRegistry Registry => SearchParameterRegistry.Core;
+    /// <summary>The search parameters of this store: R4 core, the common ones, and its active custom SearchParameters.</summary>
+    public SearchParameterRegistry Registry { get; } = SearchParameterRegistry.ForStore();
 
     /// <summary>The extended operations this store answers; parts above the store register theirs at start-up.</summary>
     public OperationRegistry Operations { get; } = new();
@@ -77,7 +81,18 @@ public sealed partial class FhirStore : IAsyncDisposable
         }
 
         var logger = (loggers ?? NullLoggerFactory.Instance).CreateLogger<FhirStore>();
-        return new FhirStore(dialect, location, clock ?? TimeProvider.System, logger);
+        var store = new FhirStore(dialect, location, clock ?? TimeProvider.System, logger);
+        try
+        {
+            await store.LoadCustomSearchParametersAsync(ct);
+        }
+        catch
+        {
+            await store.DisposeAsync();
+            throw;
+        }
+
+        return store;
     }
 
     /// <summary>Runs one interaction; FHIR errors come back as responses with an OperationOutcome.</summary>

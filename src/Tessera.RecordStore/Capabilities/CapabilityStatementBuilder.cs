@@ -19,7 +19,7 @@ public static class CapabilityStatementBuilder
     public static CapabilityStatement Build(string baseUrl, SearchParameterRegistry registry, OperationRegistry operations)
     {
         var names = string.Join(",", operations.All.Select(o => o.Name));
-        var json = Cache.GetOrAdd(baseUrl + "|" + names, _ => FhirSerialization.ToJson(Create(baseUrl, registry, operations)));
+        var json = Cache.GetOrAdd(baseUrl + "|" + registry.CacheKey + "|" + names, _ => FhirSerialization.ToJson(Create(baseUrl, registry, operations)));
         return (CapabilityStatement)FhirSerialization.ParseStored(json);
     }
 

@@ -133,6 +133,20 @@ internal sealed class ResourceIndexer(SearchParameterRegistry registry)
             }
         })).Value;
 
+    /// <summary>Why an expression does not compile, or null when it does.</summary>
+    internal static string? CompileError(string expression)
+    {
+        try
+        {
+            Compiler.Compile(expression);
+            return null;
+        }
+        catch (Exception e) when (e is FormatException or ArgumentException or InvalidOperationException or NotSupportedException or KeyNotFoundException)
+        {
+            return e.Message;
+        }
+    }
+
     /// <summary>The id of the patient whose compartment the resource is in, if any.</summary>
     public static string? PatientKey(Resource resource, IndexValues values)
     {

@@ -15,17 +15,43 @@ public sealed record SearchParam(string ResourceType, string Code, SearchParamTy
 
 /// <summary>
 /// The search parameters the server knows, per resource type: FHIR R4 core (from the Firely model's
-/// definitions) plus the common ones every resource has. Expressions are narrowed to the resource
-/// type, since core definitions share one union expression across many types.
+/// definitions), the common ones every resource has, and each store's custom parameters (active
+/// SearchParameter resources held on the store; see <see cref="CustomSearchParameters"/>). Core expressions
+/// are narrowed to the resource type, since core definitions share one union expression across many types.
 /// </summary>
 public sealed class SearchParameterRegistry
 {
-    private readonly ConcurrentDictionary<string, Dictionary<string, SearchParam>> _byType = new(StringComparer.Ordinal);
+    private static readonly Lazy<Dictionary<string, Dictionary<string, SearchParam>>> CoreByType = new(LoadCore);
 
+    private static readonly Lazy<HashSet<string>> CoreUrls = new(() => [.. ModelInfo.SearchParameters.Select(d => d.Url).OfType<string>()]);
+
+    // Custom parameters by type and code, and which SearchParameter resource defined each.
+    private readonly ConcurrentDictionary<string, ConcurrentDictionary<string, SearchParam>> _custom = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, IReadOnlyList<SearchParam>> _customById = new(StringComparer.Ordinal);
+    private readonly Lock _customLock = new();
+    private readonly string _instance = Guid.NewGuid().ToString("N");
+    private int _version;
+
+    /// <summary>R4 core and the common parameters only (no custom ones).</summary>
     public static SearchParameterRegistry Core { get; } = new();
+
+    /// <summary>A registry for one store: core, plus the custom parameters registered on it.</summary>
+    internal static SearchParameterRegistry ForStore() => new();
 
     private SearchParameterRegistry()
     {
+    }
+
+    /// <summary>Changes whenever a custom parameter is registered or removed (for caches of what the server offers).</summary>
+    public string CacheKey => _instance + ":" + Volatile.Read(ref _version).ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>Whether <paramref name="url"/> is the canonical url of an R4 core search parameter.</summary>
+    internal static bool IsCoreUrl(string? url) => url is not null && CoreUrls.Value.Contains(url);
+
+    private static Dictionary<string, Dictionary<string, SearchParam>> LoadCore()
+    {
+        var byType = new Dictionary<string, Dictionary<string, SearchParam>>(StringComparer.Ordinal);
+
         // Composite components name other definitions by url; their type is what a component is searched as.
         var typeByUrl = new Dictionary<string, SearchParamType>(StringComparer.Ordinal);
         foreach (var def in ModelInfo.SearchParameters)
@@ -60,8 +86,16 @@ public sealed class SearchParameterRegistry
             }
 
             var targets = def.Target?.Select(t => t.ToString()).ToArray() ?? [];
-            Add(new SearchParam(def.Resource, def.Code, def.Type, expression, def.Url ?? string.Empty, targets, components));
+            var param = new SearchParam(def.Resource, def.Code, def.Type, expression, def.Url ?? string.Empty, targets, components);
+            if (!byType.TryGetValue(param.ResourceType, out var map))
+            {
+                byType[param.ResourceType] = map = new Dictionary<string, SearchParam>(StringComparer.Ordinal);
+            }
+
+            map[param.Code] = param;
         }
+
+        return byType;
     }
 
     /// <summary>A composite's components with their types, or null when one cannot be resolved (then it is not offered).</summary>
@@ -100,25 +134,85 @@ public sealed class SearchParameterRegistry
         new("Resource", "_source", SearchParamType.Uri, "meta.source", "http://hl7.org/fhir/SearchParameter/Resource-source", []),
     ];
 
-    private void Add(SearchParam param) =>
-        _byType.GetOrAdd(param.ResourceType, _ => new Dictionary<string, SearchParam>(StringComparer.Ordinal))[param.Code] = param;
-
     /// <summary>The parameter named <paramref name="code"/> for a type, or null when the server does not know it.</summary>
     public SearchParam? Find(string resourceType, string code)
     {
-        if (_byType.TryGetValue(resourceType, out var map) && map.TryGetValue(code, out var p))
+        if (CoreByType.Value.TryGetValue(resourceType, out var map) && map.TryGetValue(code, out var p))
         {
             return p;
+        }
+
+        if (_custom.TryGetValue(resourceType, out var custom) && custom.TryGetValue(code, out var c))
+        {
+            return c;
         }
 
         return CommonParameters.FirstOrDefault(c => c.Code == code);
     }
 
-    /// <summary>The parameters indexed for a type (common ones included).</summary>
+    /// <summary>The parameters indexed for a type (common and custom ones included).</summary>
     public IEnumerable<SearchParam> For(string resourceType)
     {
-        var own = _byType.TryGetValue(resourceType, out var map) ? map.Values : Enumerable.Empty<SearchParam>();
-        return own.Concat(CommonParameters.Where(c => c.Expression is not null));
+        var own = CoreByType.Value.TryGetValue(resourceType, out var map) ? map.Values : Enumerable.Empty<SearchParam>();
+        var custom = _custom.TryGetValue(resourceType, out var c) ? c.Values : Enumerable.Empty<SearchParam>();
+        return own.Concat(custom).Concat(CommonParameters.Where(c => c.Expression is not null));
+    }
+
+    /// <summary>The custom parameters a SearchParameter resource defined, if any.</summary>
+    internal IReadOnlyList<SearchParam> CustomDefinedBy(string id) => _customById.TryGetValue(id, out var list) ? list : [];
+
+    /// <summary>The id of the SearchParameter resource that defines a custom parameter, or null.</summary>
+    internal string? CustomOwner(string resourceType, string code) =>
+        _customById.FirstOrDefault(kv => kv.Value.Any(p => p.ResourceType == resourceType && p.Code == code)).Key;
+
+    /// <summary>Uses the parameters of a SearchParameter resource from now on, replacing what it defined before.</summary>
+    internal void Register(string id, IReadOnlyList<SearchParam> parameters)
+    {
+        lock (_customLock)
+        {
+            RemoveLocked(id);
+            foreach (var p in parameters)
+            {
+                _custom.GetOrAdd(p.ResourceType, _ => new ConcurrentDictionary<string, SearchParam>(StringComparer.Ordinal))[p.Code] = p;
+            }
+
+            if (parameters.Count > 0)
+            {
+                _customById[id] = parameters;
+            }
+
+            Interlocked.Increment(ref _version);
+        }
+    }
+
+    /// <summary>Stops using what a SearchParameter resource defined (it was deleted, retired or made draft).</summary>
+    internal void Unregister(string id)
+    {
+        lock (_customLock)
+        {
+            if (RemoveLocked(id))
+            {
+                Interlocked.Increment(ref _version);
+            }
+        }
+    }
+
+    private bool RemoveLocked(string id)
+    {
+        if (!_customById.TryRemove(id, out var old))
+        {
+            return false;
+        }
+
+        foreach (var p in old)
+        {
+            if (_custom.TryGetValue(p.ResourceType, out var map))
+            {
+                map.TryRemove(p.Code, out _);
+            }
+        }
+
+        return true;
     }
 
     /// <summary>
