@@ -91,6 +91,9 @@ public sealed record FhirResponse
 
     public OperationOutcome? Outcome { get; init; }
 
+    /// <summary>Content-Location, e.g. the status of an asynchronous job an operation started (202).</summary>
+    public string? ContentLocation { get; init; }
+
     /// <summary>Whether the body is a complete resource (a read or write) rather than a bundle or outcome.</summary>
     public bool IsResourceBody => Resource is not null && Resource is not Bundle && Resource is not OperationOutcome || Json is not null;
 

@@ -173,17 +173,34 @@ internal sealed class ResourceRepository(SqlDialect dialect)
 
         if (index is not null)
         {
-            var (type, id, pk) = (version.ResourceType, version.Id, patientKey);
-            AddRows(batch, "idx_string", ["param", "value_norm", "value_exact"], index.Strings.Select(s => new object?[] { s.Param, s.Norm, s.Exact }), type, id, pk);
-            AddRows(batch, "idx_token", ["param", "system", "code", "text_norm"], index.Tokens.Select(s => new object?[] { s.Param, s.System, s.Code, s.Text }), type, id, pk);
-            AddRows(batch, "idx_date", ["param", "low", "high"], index.Dates.Select(s => new object?[] { s.Param, s.Low, s.High }), type, id, pk);
-            AddRows(batch, "idx_number", ["param", "low", "high"], index.Numbers.Select(s => new object?[] { s.Param, s.Low, s.High }), type, id, pk);
-            AddRows(batch, "idx_quantity", ["param", "system", "code", "low", "high"], index.Quantities.Select(s => new object?[] { s.Param, s.System, s.Code, s.Low, s.High }), type, id, pk);
-            AddRows(batch, "idx_reference", ["param", "target_type", "target_id", "target_url"], index.References.Select(s => new object?[] { s.Param, s.TargetType, s.TargetId, s.TargetUrl }), type, id, pk);
-            AddRows(batch, "idx_uri", ["param", "value"], index.Uris.Select(s => new object?[] { s.Param, s.Value }), type, id, pk);
+            AddIndexRows(batch, version.ResourceType, version.Id, patientKey, index);
         }
 
         await batch.ExecuteAsync(scope, ct);
+    }
+
+    /// <summary>Replaces a resource's index rows without writing a version (reindexing after the parameters changed).</summary>
+    public async Task ReplaceIndexAsync(WriteScope scope, string type, string id, string? patientKey, IndexValues index, CancellationToken ct)
+    {
+        var batch = new StatementBatch();
+        foreach (var table in Schema.IndexTableNames)
+        {
+            batch.Add($"DELETE FROM {table} WHERE resource_type = @t AND id = @id", ("t", type), ("id", id));
+        }
+
+        AddIndexRows(batch, type, id, patientKey, index);
+        await batch.ExecuteAsync(scope, ct);
+    }
+
+    private static void AddIndexRows(StatementBatch batch, string type, string id, string? pk, IndexValues index)
+    {
+        AddRows(batch, "idx_string", ["param", "value_norm", "value_exact"], index.Strings.Select(s => new object?[] { s.Param, s.Norm, s.Exact }), type, id, pk);
+        AddRows(batch, "idx_token", ["param", "system", "code", "text_norm"], index.Tokens.Select(s => new object?[] { s.Param, s.System, s.Code, s.Text }), type, id, pk);
+        AddRows(batch, "idx_date", ["param", "low", "high"], index.Dates.Select(s => new object?[] { s.Param, s.Low, s.High }), type, id, pk);
+        AddRows(batch, "idx_number", ["param", "low", "high"], index.Numbers.Select(s => new object?[] { s.Param, s.Low, s.High }), type, id, pk);
+        AddRows(batch, "idx_quantity", ["param", "system", "code", "low", "high"], index.Quantities.Select(s => new object?[] { s.Param, s.System, s.Code, s.Low, s.High }), type, id, pk);
+        AddRows(batch, "idx_reference", ["param", "target_type", "target_id", "target_url"], index.References.Select(s => new object?[] { s.Param, s.TargetType, s.TargetId, s.TargetUrl }), type, id, pk);
+        AddRows(batch, "idx_uri", ["param", "value"], index.Uris.Select(s => new object?[] { s.Param, s.Value }), type, id, pk);
     }
 
     private static void AddRows(StatementBatch batch, string table, string[] columns, IEnumerable<object?[]> rows, string type, string id, string? pk)

@@ -32,6 +32,11 @@ internal static class FhirResponseWriter
             http.Headers.Location = location;
         }
 
+        if (response.ContentLocation is not null)
+        {
+            http.Headers.ContentLocation = response.ContentLocation;
+        }
+
         if (response.Status is 204 or 304 || request.Method == "HEAD")
         {
             return;

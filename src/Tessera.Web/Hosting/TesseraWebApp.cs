@@ -9,6 +9,7 @@ using Microsoft.Extensions.Options;
 using Tessera.Governance;
 using Tessera.Identity.Index;
 using Tessera.RecordStore;
+using Tessera.RecordStore.Search.Reindex;
 using Tessera.RecordStore.Interactions;
 using Tessera.RecordStore.Storage;
 using Tessera.Web.Auth;
@@ -83,6 +84,8 @@ public static class TesseraWebApp
         private MasterPatientIndex? _identity;
         private Task? _identityWorker;
         private StoreGovernance? _governance;
+        private ReindexWorker? _reindex;
+        private Task? _reindexWorker;
 
         /// <summary>Governance on the store: the access policy for every signed-in caller, the audit trail, break-glass.</summary>
         public StoreGovernance Governance => Store is not null && _governance is not null ? _governance : throw new InvalidOperationException("The store is not open.");
@@ -109,6 +112,7 @@ public static class TesseraWebApp
                     var store = FhirStore.OpenAsync(location, loggers).GetAwaiter().GetResult();
                     _identity = store.AddIdentityAsync(identityOptions.Value, loggers).GetAwaiter().GetResult();
                     _governance = store.AddGovernanceAsync(governanceOptions.Value, loggers).GetAwaiter().GetResult();
+                    _reindex = store.AddSearchOperationsAsync(loggers).GetAwaiter().GetResult();
                     _store = store;
                     loggers.CreateLogger("Tessera").LogInformation("Record store open on {Database}", location.Describe());
                 }
@@ -126,6 +130,8 @@ public static class TesseraWebApp
                 _identityWorker = Task.Run(() => Identity.RunAsync(_stopping.Token), CancellationToken.None);
             }
 
+            // $reindex jobs run in the background, taken over from a node that stopped (docs/fhir-api.md).
+            _reindexWorker = Task.Run(() => _reindex!.RunAsync(_stopping.Token), CancellationToken.None);
             return Task.CompletedTask;
         }
 
@@ -135,6 +141,11 @@ public static class TesseraWebApp
             if (_identityWorker is not null)
             {
                 await _identityWorker.WaitAsync(cancellationToken);
+            }
+
+            if (_reindexWorker is not null)
+            {
+                await _reindexWorker.WaitAsync(cancellationToken);
             }
         }
 

@@ -49,8 +49,7 @@ public sealed class CustomSearchParameterTests(StoreFixture fixture) : IClassFix
     public async System.Threading.Tasks.Task Token_and_reference_parameters_work_and_updates_replace_the_definition(string backend)
     {
         var (store, code) = (fixture[backend], StoreExtensions.Unique("method"));
-        var definition = Definition(code, SearchParamType.Token, "Observation.method");
-        definition.Base = [ResourceType.Observation];
+        var definition = Definition(code, SearchParamType.Token, "Observation.method", ResourceType.Observation);
         var created = await store.Send("POST", "SearchParameter", definition);
         Assert.True(created.Status == 201, StoreExtensions.Describe(created));
         var observation = await store.Send("POST", "Observation", new Observation
@@ -108,14 +107,15 @@ public sealed class CustomSearchParameterTests(StoreFixture fixture) : IClassFix
         Assert.Contains("SearchParameter/", StoreExtensions.Describe(clash), StringComparison.Ordinal);
     }
 
-    private static SearchParameter Definition(string code, SearchParamType type, string expression) => new()
+    /// <summary>An active custom definition on one base (Patient unless given).</summary>
+    internal static SearchParameter Definition(string code, SearchParamType type, string expression, ResourceType on = ResourceType.Patient) => new()
     {
         Url = "http://example.org/fhir/SearchParameter/" + code,
         Name = code,
         Status = PublicationStatus.Active,
         Description = "A test parameter",
         Code = code,
-        Base = [ResourceType.Patient],
+        Base = [on],
         Type = type,
         Expression = expression,
     };
