@@ -5,11 +5,17 @@ using Tessera.Bench.Matching;
 using Tessera.Demo;
 using Tessera.Identity.Index;
 using Tessera.Identity.Matching;
+using Tessera.RecordStore;
+using Tessera.RecordStore.Interactions;
+using Tessera.RecordStore.Storage;
 
 // Tools for the built-in match model (run by hand):
 //   train-synthetic <records> <out.json>        train on the seeded synthetic population of bench/Tessera.Bench.Matching
 //   train-demo <people> <seed> <out.json>       train on a demo region's source Patients
 //   score-demo <people> <seed> [model.json]     deduplicate a demo region and score the clusters against its truth
+//   rebuild <people> <seed> <database>          load a demo region's source Patients into the store (once), let the
+//                                               feed match them, then time tessera mpi rebuild (twice: the second
+//                                               run finds nothing to change) stage by stage
 var invariant = CultureInfo.InvariantCulture;
 switch (args)
 {
@@ -47,8 +53,11 @@ switch (args)
             return 0;
         }
 
+    case ["rebuild", var people, var seed, var database]:
+        return await RebuildAsync(int.Parse(people, invariant), int.Parse(seed, invariant), database);
+
     default:
-        Console.Error.WriteLine("usage: train-synthetic <records> <out.json> | train-demo <people> <seed> <out.json> | score-demo <people> <seed> [model.json]");
+        Console.Error.WriteLine("usage: train-synthetic <records> <out.json> | train-demo <people> <seed> <out.json> | score-demo <people> <seed> [model.json] | rebuild <people> <seed> <database>");
         return 2;
 }
 
@@ -82,4 +91,65 @@ static async Task<int> TrainAsync(List<PersonRecord> records, string output)
     }
 
     return 0;
+}
+
+static async Task<int> RebuildAsync(int people, int seed, string database)
+{
+    await using var store = await FhirStore.OpenAsync(DatabaseLocation.Parse(database));
+    var index = await store.AddIdentityAsync();
+    var clock = Stopwatch.StartNew();
+    if ((await store.CountByTypeAsync()).GetValueOrDefault("Patient") == 0)
+    {
+        var generator = new RegionGenerator(new RegionOptions { Patients = people, Seed = seed });
+        foreach (var chunk in Enumerable.Range(0, people).Chunk(500))
+        {
+            await store.WriteAsync(async tx =>
+            {
+                foreach (var patient in chunk.SelectMany(i => generator.GeneratePerson(i).Bundle.Entry.Select(e => e.Resource).OfType<Patient>()))
+                {
+                    patient.Id ??= Guid.NewGuid().ToString("N");
+                    await store.ExecuteAsync(new FhirRequest { Method = "PUT", Path = $"Patient/{patient.Id}", Resource = patient }, tx);
+                }
+
+                return 0;
+            });
+        }
+
+        Console.WriteLine($"Loaded the source Patients of {people} people in {clock.Elapsed.TotalSeconds:0.0} s");
+        clock.Restart();
+        await index.CatchUpAsync();
+        Console.WriteLine($"Feed matched them as written in {clock.Elapsed.TotalSeconds:0.0} s");
+    }
+
+    // As the command line does: a fresh index on the store, nothing loaded in memory yet.
+    index = await MasterPatientIndex.OpenAsync(store);
+    for (var run = 1; run <= 2; run++)
+    {
+        var stages = new List<(string Stage, TimeSpan At)>();
+        var started = Stopwatch.StartNew();
+        var summary = await index.RebuildAsync(new StageClock(stage => stages.Add((stage, started.Elapsed))));
+        Console.WriteLine($"Rebuild {run}: {summary.Records} records, {summary.Masters} people, {summary.CandidatePairs} candidate pairs, {summary.RecordsMoved} moved, {summary.MastersWritten} masters written, {summary.ReviewItemsOpened} reviews opened, {summary.Elapsed.TotalSeconds:0.0} s");
+        for (var i = 0; i < stages.Count; i++)
+        {
+            var end = i + 1 < stages.Count ? stages[i + 1].At : summary.Elapsed;
+            Console.WriteLine($"  {stages[i].Stage,-40} {(end - stages[i].At).TotalSeconds,7:0.00} s");
+        }
+    }
+
+    return 0;
+}
+
+/// <summary>Notes when each stage of a rebuild starts.</summary>
+internal sealed class StageClock(Action<string> started) : IProgress<RebuildProgress>
+{
+    private string? last;
+
+    public void Report(RebuildProgress value)
+    {
+        if (value.Stage != last)
+        {
+            last = value.Stage;
+            started(value.Stage);
+        }
+    }
 }

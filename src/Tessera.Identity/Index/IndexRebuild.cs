@@ -93,6 +93,7 @@ internal static class IndexRebuild
         var index = engine.CreateIndex(records);
         var scored = engine.ScoreCandidatePairs(index, out var candidatePairs);
         progress?.Report(new RebuildProgress("Comparing candidate pairs", 1, 1));
+        progress?.Report(new RebuildProgress("Clustering people", 0, 1));
         foreach (var pair in scored)
         {
             if (pair.Decision == MatchDecision.AutoLink && !pair.Conflict)
@@ -169,6 +170,7 @@ internal static class IndexRebuild
             progress?.Report(new RebuildProgress("Writing master records", written + retired, touched.Count));
         }
 
+        progress?.Report(new RebuildProgress("Reviews: withdrawing moot, opening new", 0, 1));
         await WithdrawMootReviewsAsync(work, ct);
         var opened = await OpenReviewsAsync(work, rows, matchable, records, index, scored, clusters, assigned, ct);
         var counts = await work.Index.CountAsync(tx, ct);
@@ -212,6 +214,7 @@ internal static class IndexRebuild
         var tx = work.Transaction;
         var engine = work.Index.Engine;
         var seen = new HashSet<(string, string)>();
+        var asked = (await tx.QueryAsync("SELECT patient_id, master_id FROM mpi_review", r => (r.GetString(0), r.GetString(1)), ct)).ToHashSet();
         long opened = 0;
         foreach (var pair in scored)
         {
@@ -221,10 +224,7 @@ internal static class IndexRebuild
                 continue;
             }
 
-            var before = Convert.ToInt64(
-                await tx.ScalarAsync("SELECT COUNT(*) FROM mpi_review WHERE (patient_id = @a AND master_id = @mb) OR (patient_id = @b AND master_id = @ma)", ct, ("@a", rows[a].Id), ("@mb", assigned[b]), ("@b", rows[b].Id), ("@ma", assigned[a])),
-                CultureInfo.InvariantCulture);
-            if (before > 0)
+            if (asked.Contains((rows[a].Id, assigned[b])) || asked.Contains((rows[b].Id, assigned[a])))
             {
                 continue;
             }

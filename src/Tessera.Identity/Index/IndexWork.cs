@@ -22,8 +22,14 @@ internal sealed record MasterCandidate(string MasterId, MatchCandidate Best);
 /// The index's work inside one write transaction holding the feed cursor's lock: following the version log,
 /// linking records to masters, and writing master Patients, review Tasks and Provenance in the same transaction.
 /// </summary>
-internal sealed class IndexWork(MasterPatientIndex mpi, StoreTransaction tx, LiveIndex live, IndexWork.FeedState feed)
+/// <remarks>
+/// The live index is loaded (and refreshed from other nodes' work) only when the work first needs it, so work
+/// that matches nothing — a rebuild whose feed is already caught up, a round with nothing new — never builds it.
+/// </remarks>
+internal sealed class IndexWork(MasterPatientIndex mpi, StoreTransaction tx, Func<Task<LiveIndex>> loadLive, IndexWork.FeedState feed)
 {
+    private LiveIndex? live;
+
     public const string ActivitySystem = "http://terminology.hl7.org/CodeSystem/iso-21089-lifecycle";
 
     private const string SourceColumns = "patient_id, version, master_id, link_kind, retired, nhs, nhs_status, quarantined, deleted";
@@ -41,7 +47,8 @@ internal sealed class IndexWork(MasterPatientIndex mpi, StoreTransaction tx, Liv
 
     public MasterPatientIndex Index => mpi;
 
-    public LiveIndex Live => live;
+    /// <summary>The live blocking index, current as of this transaction.</summary>
+    public async Task<LiveIndex> LiveAsync() => live ??= await loadLive();
 
     public long Now => mpi.Clock.GetUtcNow().ToUnixTimeMilliseconds();
 
@@ -204,13 +211,14 @@ internal sealed class IndexWork(MasterPatientIndex mpi, StoreTransaction tx, Liv
             ct,
             ("@id", id), ("@v", version), ("@g", feed.Generation), ("@source", source), ("@nhs", nhs), ("@status", status.ToString()),
             ("@person", JsonSerializer.Serialize(record, MasterPatientIndex.RecordJson)), ("@q", quarantined ? 1L : 0L));
+        var index = await LiveAsync();
         if (quarantined)
         {
-            live.Remove(id);
+            index.Remove(id);
         }
         else
         {
-            live.Upsert(record, version);
+            index.Upsert(record, version);
         }
 
         var master = existing is { Deleted: false } ? existing.MasterId : null;
@@ -273,7 +281,7 @@ internal sealed class IndexWork(MasterPatientIndex mpi, StoreTransaction tx, Liv
         await tx.ExecuteAsync(
             "UPDATE mpi_source SET deleted = 1, version = @v, generation = @g, master_id = NULL, link_kind = NULL, retired = 0 WHERE patient_id = @id",
             ct, ("@id", id), ("@v", version), ("@g", feed.Generation));
-        live.Remove(id);
+        (await LiveAsync()).Remove(id);
         if (existing.MasterId is { } master)
         {
             await WriteMasterAsync(master, ct);
@@ -283,7 +291,7 @@ internal sealed class IndexWork(MasterPatientIndex mpi, StoreTransaction tx, Liv
     /// <summary>The masters the live index finds for a record, best first, without those it may never join.</summary>
     public async Task<List<MasterCandidate>> CandidateMastersAsync(string? id, PersonRecord record, string? validNhs, string? excludeMaster, CancellationToken ct)
     {
-        var candidates = live.Match(record, 20);
+        var candidates = (await LiveAsync()).Match(record, 20);
         if (candidates.Count == 0)
         {
             return [];

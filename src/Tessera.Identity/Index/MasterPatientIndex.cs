@@ -179,8 +179,7 @@ public sealed class MasterPatientIndex
             async Task<T> Body(StoreTransaction tx)
             {
                 var feed = await IndexWork.LockFeedAsync(tx, skipLocked: false, ct) ?? throw new InvalidOperationException("The index's feed cursor is missing.");
-                var current = await LiveAsync(tx, ct);
-                var unit = new IndexWork(this, tx, current, feed);
+                var unit = new IndexWork(this, tx, () => LiveAsync(tx, ct), feed);
                 var result = await work(unit);
                 await unit.SaveFeedAsync(ct);
                 committedGeneration = unit.Generation;
@@ -236,8 +235,7 @@ public sealed class MasterPatientIndex
                         return -1; // another node holds the cursor
                     }
 
-                    var current = await LiveAsync(tx, ct);
-                    var unit = new IndexWork(this, tx, current, feed);
+                    var unit = new IndexWork(this, tx, () => LiveAsync(tx, ct), feed);
                     var count = await unit.FollowFeedAsync(horizon, ct);
                     await unit.SaveFeedAsync(ct);
                     committedGeneration = unit.Generation;

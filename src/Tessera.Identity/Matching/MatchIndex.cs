@@ -33,7 +33,22 @@ public sealed class MatchIndex
 
     public void AddRange(IEnumerable<PersonRecord> source)
     {
-        foreach (var record in source)
+        if (source is not IReadOnlyList<PersonRecord> list || list.Count < 4096)
+        {
+            foreach (var record in source)
+            {
+                Add(record);
+            }
+
+            return;
+        }
+
+        // Preparing a record (normalising, phonetic codes) is most of the cost and independent per record: done in
+        // parallel, then added in order, so positions, and everything computed from them, are as if added one by one.
+        var start = records.Count;
+        var prepared = new PreparedRecord[list.Count];
+        Parallel.For(0, list.Count, i => prepared[i] = new PreparedRecord(list[i], start + i));
+        foreach (var record in prepared)
         {
             Add(record);
         }
