@@ -429,7 +429,10 @@ internal sealed class ResourceIndexer(SearchParameterRegistry registry)
             default:
                 if (Primitive(value) is { Length: > 0 } canonical)
                 {
-                    values.References.Add((code, null, null, canonical.Split('|')[0]));
+                    // A canonical (or uri) reference: by url, and as Type/id when it is one ("Questionnaire/gcs"), so both searches find it.
+                    var url = canonical.Split('|')[0];
+                    var (type, id) = SplitReference(url);
+                    values.References.Add((code, type, id, url));
                 }
 
                 break;
