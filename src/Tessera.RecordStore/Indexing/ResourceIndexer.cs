@@ -14,7 +14,7 @@ namespace Tessera.RecordStore.Indexing;
 /// </summary>
 internal sealed class ResourceIndexer(SearchParameterRegistry registry)
 {
-    private static readonly FhirEvaluationContext Context = new() { ElementResolver = ResolveStub };
+    internal static readonly FhirEvaluationContext Context = new() { ElementResolver = ResolveStub };
 
     private static readonly ConcurrentDictionary<string, Type?> ResourceTypes = new(StringComparer.Ordinal);
 
@@ -27,8 +27,10 @@ internal sealed class ResourceIndexer(SearchParameterRegistry registry)
     public IndexValues Extract(Resource resource)
     {
         var values = new IndexValues();
-        // One node tree for the resource, shared by all its parameters' expressions.
-        var node = resource.ToPocoNode();
+        // One node tree for the resource, shared by the expressions the general engine evaluates (most take the
+        // simple path and need none).
+        PocoNode? tree = null;
+        PocoNode Node() => tree ??= resource.ToPocoNode();
         foreach (var param in registry.For(resource.TypeName))
         {
             if (param.Expression is null)
@@ -38,12 +40,12 @@ internal sealed class ResourceIndexer(SearchParameterRegistry registry)
 
             if (param.Components is { } components)
             {
-                AddComposite(values, param.Code, param.Expression, components, node);
+                AddComposite(values, param.Code, param.Expression, components, Node());
                 continue;
             }
 
             var expression = param.IsCommon ? $"{resource.TypeName}.{param.Expression}" : param.Expression;
-            foreach (var value in Evaluate(expression, node, Context))
+            foreach (var value in SimplePaths.For(expression) is { } simple ? simple(resource) : Evaluate(expression, Node(), Context))
             {
                 Add(values, param.Type, new IndexKey(param.Code), value);
             }
@@ -56,13 +58,13 @@ internal sealed class ResourceIndexer(SearchParameterRegistry registry)
     /// The values an expression selects, or none when the engine cannot evaluate it on this instance (a definition
     /// that does not fit the data indexes nothing rather than refusing the write).
     /// </summary>
-    private static List<Base> Evaluate(string expression, PocoNode node, FhirEvaluationContext context)
+    internal static List<Base> Evaluate(string expression, PocoNode node, FhirEvaluationContext context)
     {
         try
         {
             return Compile(expression) is { } compiled ? [.. compiled(node, context).Select(n => n.Poco).OfType<Base>()] : [];
         }
-        catch (Exception e) when (e is InvalidOperationException or ArgumentException or FormatException or NotSupportedException)
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException or FormatException or NotSupportedException or Hl7.Fhir.Validation.CodedValidationException)
         {
             return [];
         }
@@ -113,7 +115,7 @@ internal sealed class ResourceIndexer(SearchParameterRegistry registry)
         {
             return Compile(expression) is { } compiled ? [.. compiled(node, context).OfType<PocoNode>()] : [];
         }
-        catch (Exception e) when (e is InvalidOperationException or ArgumentException or FormatException or NotSupportedException)
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException or FormatException or NotSupportedException or Hl7.Fhir.Validation.CodedValidationException)
         {
             return [];
         }

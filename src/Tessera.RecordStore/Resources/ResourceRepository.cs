@@ -151,114 +151,20 @@ internal sealed class ResourceRepository(SqlDialect dialect)
             return;
         }
 
-        var lu = version.LastUpdated.ToUnixTimeMilliseconds();
-        var batch = new StatementBatch();
-        batch.Add(
-            "INSERT INTO resource_version (resource_type, id, version, last_updated, deleted, method, patient_key, json) VALUES (@t, @id, @v, @lu, @d, @m, @pk, @j)",
-            ("t", version.ResourceType), ("id", version.Id), ("v", version.Version), ("lu", lu), ("d", version.Deleted ? 1 : 0), ("m", version.Method), ("pk", patientKey), ("j", version.Json));
-        batch.Add(
-            isNew
-                ? "INSERT INTO resource (resource_type, id, version, last_updated, deleted, patient_key) VALUES (@t, @id, @v, @lu, @d, @pk)"
-                : "UPDATE resource SET version = @v, last_updated = @lu, deleted = @d, patient_key = @pk WHERE resource_type = @t AND id = @id",
-            ("t", version.ResourceType), ("id", version.Id), ("v", version.Version), ("lu", lu), ("d", version.Deleted ? 1 : 0), ("pk", patientKey));
-
-        // A first version has no index rows yet, so there is nothing to delete.
-        if (!isNew && version.Version != 1)
-        {
-            foreach (var table in Schema.IndexTableNames)
-            {
-                batch.Add($"DELETE FROM {table} WHERE resource_type = @t AND id = @id", ("t", version.ResourceType), ("id", version.Id));
-            }
-        }
-
-        if (index is not null)
-        {
-            AddIndexRows(batch, version.ResourceType, version.Id, patientKey, index);
-        }
-
-        await batch.ExecuteAsync(scope, ct);
+        SqliteVersionWriter.Write((Microsoft.Data.Sqlite.SqliteConnection)scope.Connection, (Microsoft.Data.Sqlite.SqliteTransaction)scope.Transaction, version, patientKey, index, isNew);
     }
 
     /// <summary>Replaces a resource's index rows without writing a version (reindexing after the parameters changed).</summary>
     public async Task ReplaceIndexAsync(WriteScope scope, string type, string id, string? patientKey, IndexValues index, CancellationToken ct)
     {
-        var batch = new StatementBatch();
-        foreach (var table in Schema.IndexTableNames)
+        await scope.FlushAsync(ct);
+        if (scope.Connection is Npgsql.NpgsqlConnection postgres)
         {
-            batch.Add($"DELETE FROM {table} WHERE resource_type = @t AND id = @id", ("t", type), ("id", id));
+            await PostgresVersionWriter.ReplaceIndexAsync(postgres, (Npgsql.NpgsqlTransaction)scope.Transaction, type, id, patientKey, index, ct);
+            return;
         }
 
-        AddIndexRows(batch, type, id, patientKey, index);
-        await batch.ExecuteAsync(scope, ct);
-    }
-
-    private static void AddIndexRows(StatementBatch batch, string type, string id, string? pk, IndexValues index)
-    {
-        AddRows(batch, "idx_string", ["param", "value_norm", "value_exact"], index.Strings.Select(s => new object?[] { s.Param, s.Norm, s.Exact }), type, id, pk);
-        AddRows(batch, "idx_token", ["param", "system", "code", "text_norm"], index.Tokens.Select(s => new object?[] { s.Param, s.System, s.Code, s.Text }), type, id, pk);
-        AddRows(batch, "idx_date", ["param", "low", "high"], index.Dates.Select(s => new object?[] { s.Param, s.Low, s.High }), type, id, pk);
-        AddRows(batch, "idx_number", ["param", "low", "high"], index.Numbers.Select(s => new object?[] { s.Param, s.Low, s.High }), type, id, pk);
-        AddRows(batch, "idx_quantity", ["param", "system", "code", "low", "high"], index.Quantities.Select(s => new object?[] { s.Param, s.System, s.Code, s.Low, s.High }), type, id, pk);
-        AddRows(batch, "idx_reference", ["param", "target_type", "target_id", "target_url"], index.References.Select(s => new object?[] { s.Param, s.TargetType, s.TargetId, s.TargetUrl }), type, id, pk);
-        AddRows(batch, "idx_uri", ["param", "value"], index.Uris.Select(s => new object?[] { s.Param, s.Value }), type, id, pk);
-    }
-
-    private static void AddRows(StatementBatch batch, string table, string[] columns, IEnumerable<object?[]> rows, string type, string id, string? pk)
-    {
-        // Multi-row VALUES; chunks keep each statement well under both databases' parameter limits.
-        foreach (var chunk in rows.Distinct(RowComparer.Instance).Chunk(100))
-        {
-            var values = new List<string>(chunk.Length);
-            var parameters = new List<(string, object?)> { ("t", type), ("id", id), ("pk", pk) };
-            for (var r = 0; r < chunk.Length; r++)
-            {
-                var names = new List<string>();
-                for (var c = 0; c < columns.Length; c++)
-                {
-                    var name = $"p{r}_{c}";
-                    names.Add("@" + name);
-                    parameters.Add((name, chunk[r][c]));
-                }
-
-                values.Add($"(@t, @id, @pk, {string.Join(", ", names)})");
-            }
-
-            batch.Add($"INSERT INTO {table} (resource_type, id, patient_key, {string.Join(", ", columns)}) VALUES {string.Join(", ", values)}", [.. parameters]);
-        }
-    }
-
-    /// <summary>Statements joined into one command, each statement's parameters renamed apart.</summary>
-    private sealed class StatementBatch
-    {
-        private readonly System.Text.StringBuilder _sql = new();
-        private readonly List<(string, object?)> _parameters = [];
-        private int _statements;
-
-        public void Add(string sql, params (string Name, object? Value)[] parameters)
-        {
-            var prefix = $"b{_statements++}_";
-            foreach (var (name, value) in parameters)
-            {
-                _parameters.Add((prefix + name, value));
-            }
-
-            // Every @name in the statement becomes @prefix_name, in one pass over the text.
-            for (var i = 0; i < sql.Length; i++)
-            {
-                _sql.Append(sql[i]);
-                if (sql[i] == '@')
-                {
-                    _sql.Append(prefix);
-                }
-            }
-
-            _sql.Append(";\n");
-        }
-
-        public async Task ExecuteAsync(WriteScope scope, CancellationToken ct)
-        {
-            await Db.ExecuteAsync(scope, _sql.ToString(), ct, [.. _parameters]);
-        }
+        SqliteVersionWriter.ReplaceIndex((Microsoft.Data.Sqlite.SqliteConnection)scope.Connection, (Microsoft.Data.Sqlite.SqliteTransaction)scope.Transaction, type, id, patientKey, index);
     }
 
     internal static StoredVersion ReadVersion(DbDataReader reader) => new(
@@ -270,22 +176,4 @@ internal sealed class ResourceRepository(SqlDialect dialect)
         reader.GetString(5),
         reader.IsDBNull(6) ? null : reader.GetString(6),
         reader.GetInt64(7));
-
-    private sealed class RowComparer : IEqualityComparer<object?[]>
-    {
-        public static readonly RowComparer Instance = new();
-
-        public bool Equals(object?[]? x, object?[]? y) => x is not null && y is not null && x.SequenceEqual(y);
-
-        public int GetHashCode(object?[] obj)
-        {
-            var h = new HashCode();
-            foreach (var o in obj)
-            {
-                h.Add(o);
-            }
-
-            return h.ToHashCode();
-        }
-    }
 }

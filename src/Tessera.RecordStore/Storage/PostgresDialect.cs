@@ -64,6 +64,13 @@ internal sealed class PostgresDialect(string connectionString) : SqlDialect
             settings.AutoPrepareMinUsages = 2;
         }
 
+        // The store leaves no session state behind (its locks are transaction locks, it sets nothing), so a pooled
+        // connection need not be reset on its way back: that reset is seven statements per use.
+        if (!connectionString.Contains("Reset On Close", StringComparison.OrdinalIgnoreCase))
+        {
+            settings.NoResetOnClose = true;
+        }
+
         return builder.Build();
     }
 }

@@ -12,16 +12,17 @@ namespace Tessera.RecordStore.Storage;
 /// </summary>
 internal static class PostgresVersionWriter
 {
-    private const string InsertVersion =
+    // Positional parameters ($1, $2, ...): SQLite takes the same texts (see SqliteVersionWriter).
+    internal const string InsertVersion =
         "INSERT INTO resource_version (resource_type, id, version, last_updated, deleted, method, patient_key, json) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 
-    private const string InsertCurrent =
+    internal const string InsertCurrent =
         "INSERT INTO resource (resource_type, id, version, last_updated, deleted, patient_key) VALUES ($1, $2, $3, $4, $5, $6)";
 
-    private const string UpdateCurrent =
+    internal const string UpdateCurrent =
         "UPDATE resource SET version = $3, last_updated = $4, deleted = $5, patient_key = $6 WHERE resource_type = $1 AND id = $2";
 
-    private static readonly string[] DeleteIndex = [.. Schema.IndexTableNames.Select(t => $"DELETE FROM {t} WHERE resource_type = $1 AND id = $2")];
+    internal static readonly string[] DeleteIndex = [.. Schema.IndexTableNames.Select(t => $"DELETE FROM {t} WHERE resource_type = $1 AND id = $2")];
 
     public static async Task WriteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, StoredVersion version, string? patientKey, IndexValues? index, bool isNew, CancellationToken ct)
     {
@@ -63,15 +64,33 @@ internal static class PostgresVersionWriter
 
         if (index is not null)
         {
-            var rows = new IndexRows(batch, version.ResourceType, version.Id, patientKey);
-            rows.Add("idx_string", index.Strings.Distinct().ToList(), ("param", "text", r => r.Param), ("value_norm", "text", r => r.Norm), ("value_exact", "text", r => r.Exact));
-            rows.Add("idx_token", index.Tokens.Distinct().ToList(), ("param", "text", r => r.Param), ("system", "text", r => r.System), ("code", "text", r => r.Code), ("text_norm", "text", r => r.Text));
-            rows.Add("idx_date", index.Dates.Distinct().ToList(), ("param", "text", r => r.Param), ("low", "bigint", r => r.Low), ("high", "bigint", r => r.High));
-            rows.Add("idx_number", index.Numbers.Distinct().ToList(), ("param", "text", r => r.Param), ("low", "double precision", r => r.Low), ("high", "double precision", r => r.High));
-            rows.Add("idx_quantity", index.Quantities.Distinct().ToList(), ("param", "text", r => r.Param), ("system", "text", r => r.System), ("code", "text", r => r.Code), ("low", "double precision", r => r.Low), ("high", "double precision", r => r.High));
-            rows.Add("idx_reference", index.References.Distinct().ToList(), ("param", "text", r => r.Param), ("target_type", "text", r => r.TargetType), ("target_id", "text", r => r.TargetId), ("target_url", "text", r => r.TargetUrl));
-            rows.Add("idx_uri", index.Uris.Distinct().ToList(), ("param", "text", r => r.Param), ("value", "text", r => r.Value));
+            AppendIndex(batch, version.ResourceType, version.Id, patientKey, index);
         }
+    }
+
+    /// <summary>Replaces a resource's index rows, writing no version (reindexing).</summary>
+    public static async Task ReplaceIndexAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string type, string id, string? patientKey, IndexValues index, CancellationToken ct)
+    {
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        foreach (var sql in DeleteIndex)
+        {
+            Key(Statement(batch, sql), type, id);
+        }
+
+        AppendIndex(batch, type, id, patientKey, index);
+        await batch.ExecuteNonQueryAsync(ct);
+    }
+
+    private static void AppendIndex(NpgsqlBatch batch, string type, string id, string? patientKey, IndexValues index)
+    {
+        var rows = new IndexRows(batch, type, id, patientKey);
+        rows.Add("idx_string", index.Strings.Distinct().ToList(), ("param", "text", r => r.Param), ("value_norm", "text", r => r.Norm), ("value_exact", "text", r => r.Exact));
+        rows.Add("idx_token", index.Tokens.Distinct().ToList(), ("param", "text", r => r.Param), ("system", "text", r => r.System), ("code", "text", r => r.Code), ("text_norm", "text", r => r.Text));
+        rows.Add("idx_date", index.Dates.Distinct().ToList(), ("param", "text", r => r.Param), ("low", "bigint", r => r.Low), ("high", "bigint", r => r.High));
+        rows.Add("idx_number", index.Numbers.Distinct().ToList(), ("param", "text", r => r.Param), ("low", "double precision", r => r.Low), ("high", "double precision", r => r.High));
+        rows.Add("idx_quantity", index.Quantities.Distinct().ToList(), ("param", "text", r => r.Param), ("system", "text", r => r.System), ("code", "text", r => r.Code), ("low", "double precision", r => r.Low), ("high", "double precision", r => r.High));
+        rows.Add("idx_reference", index.References.Distinct().ToList(), ("param", "text", r => r.Param), ("target_type", "text", r => r.TargetType), ("target_id", "text", r => r.TargetId), ("target_url", "text", r => r.TargetUrl));
+        rows.Add("idx_uri", index.Uris.Distinct().ToList(), ("param", "text", r => r.Param), ("value", "text", r => r.Value));
     }
 
     private static NpgsqlBatchCommand Statement(NpgsqlBatch batch, string sql)

@@ -22,7 +22,7 @@ internal sealed class SqliteDialect(string connectionString) : SqlDialect
         await connection.OpenAsync(ct);
         await using var cmd = connection.CreateCommand();
         // WAL lets readers work beside the writer; NORMAL keeps every commit across a process kill.
-        cmd.CommandText = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=60000;";
+        cmd.CommandText = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=60000; PRAGMA mmap_size=268435456; PRAGMA cache_size=-65536;";
         await cmd.ExecuteNonQueryAsync(ct);
         return connection;
     }

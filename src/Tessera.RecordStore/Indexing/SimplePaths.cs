@@ -1,0 +1,200 @@
+using System.Collections;
+using System.Collections.Concurrent;
+using System.Text.RegularExpressions;
+using Hl7.Fhir.Model;
+
+namespace Tessera.RecordStore.Indexing;
+
+/// <summary>
+/// Evaluates the simple FHIRPath expressions that nine in ten search parameters use — unions of member paths, each
+/// optionally ending in <c>as T</c>, <c>.as(T)</c>, <c>.ofType(T)</c> or <c>.where(resolve() is T)</c> — straight
+/// over the model's property getters. The general engine walks a node tree and dispatches every step dynamically;
+/// on these expressions it gives the same values (checked over the FHIR R4 examples) at many times the cost.
+/// Any other expression is left to the engine.
+/// </summary>
+internal static partial class SimplePaths
+{
+    private static readonly ConcurrentDictionary<string, Func<Resource, List<Base>>?> Compiled = new(StringComparer.Ordinal);
+
+    [GeneratedRegex(@"^(?<root>[A-Z][A-Za-z]*)(?:\.(?<step>[a-z][A-Za-z0-9]*))+(?:\s+as\s+(?<as>[A-Za-z]+)|\.as\((?<as>[A-Za-z]+)\)|\.ofType\((?<as>[A-Za-z]+)\)|\.where\(resolve\(\)\s+is\s+(?<target>[A-Z][A-Za-z]*)\))?$")]
+    private static partial Regex PathPattern();
+
+    /// <summary>A fast evaluator for the expression, or null when it is not one of the simple forms.</summary>
+    public static Func<Resource, List<Base>>? For(string expression) => Compiled.GetOrAdd(expression, Compile);
+
+    private static Func<Resource, List<Base>>? Compile(string expression)
+    {
+        var plans = new List<Plan>();
+        foreach (var part in SplitUnion(expression))
+        {
+            var match = PathPattern().Match(Unwrap(part));
+            if (!match.Success)
+            {
+                return null;
+            }
+
+            Type? filter = null;
+            if (match.Groups["as"].Success && (filter = ModelInfo.ModelInspector.GetTypeForFhirType(match.Groups["as"].Value)) is null)
+            {
+                return null;
+            }
+
+            var target = match.Groups["target"].Success ? match.Groups["target"].Value : null;
+            plans.Add(new Plan(match.Groups["root"].Value, [.. match.Groups["step"].Captures.Select(c => c.Value)], filter, target));
+        }
+
+        if (plans.Count == 0)
+        {
+            return null;
+        }
+
+        return resource =>
+        {
+            var result = new List<Base>();
+            foreach (var plan in plans)
+            {
+                plan.Collect(resource, result);
+            }
+
+            return result;
+        };
+    }
+
+    private sealed record Plan(string Root, string[] Steps, Type? Filter, string? Target)
+    {
+        public void Collect(Resource resource, List<Base> result)
+        {
+            if (Root != resource.TypeName && Root is not ("Resource" or "DomainResource"))
+            {
+                return;
+            }
+
+            var current = new List<Base> { resource };
+            foreach (var step in Steps)
+            {
+                var next = new List<Base>();
+                foreach (var item in current)
+                {
+                    Members(item, step, next);
+                }
+
+                if (next.Count == 0)
+                {
+                    return;
+                }
+
+                current = next;
+            }
+
+            foreach (var value in current)
+            {
+                if (Filter is not null && !Filter.IsInstanceOfType(value))
+                {
+                    continue;
+                }
+
+                if (Target is not null && (value is not ResourceReference { Reference: { } reference } || TargetType(resource, reference) != Target))
+                {
+                    continue;
+                }
+
+                result.Add(value);
+            }
+        }
+    }
+
+    /// <summary>The type a reference points to: a contained resource by its local id, else the type its text names.</summary>
+    private static string? TargetType(Resource resource, string reference) =>
+        reference.StartsWith('#')
+            ? (resource as DomainResource)?.Contained.FirstOrDefault(c => c.Id == reference[1..])?.TypeName
+            : ResourceIndexer.SplitReference(reference).Type;
+
+    /// <summary>The values of one member of an element, as FHIRPath navigates it (lists flattened, empty primitives skipped).</summary>
+    private static void Members(Base item, string name, List<Base> into)
+    {
+        if (!item.TryGetValue(name, out var value))
+        {
+            return;
+        }
+
+        switch (value)
+        {
+            case Base single:
+                Add(single, into);
+                return;
+            case IEnumerable many:
+                foreach (var element in many)
+                {
+                    if (element is Base b)
+                    {
+                        Add(b, into);
+                    }
+                }
+
+                return;
+        }
+    }
+
+    private static void Add(Base value, List<Base> into)
+    {
+        // A primitive with neither value nor extensions is not there for FHIRPath.
+        if (value is PrimitiveType { JsonValue: null } primitive && !primitive.HasExtensions() && primitive.ElementId is null)
+        {
+            return;
+        }
+
+        into.Add(value);
+    }
+
+    /// <summary>The parts of a top-level union; an expression with any other operator at the top gives a part that fails to match.</summary>
+    private static IEnumerable<string> SplitUnion(string expression)
+    {
+        var depth = 0;
+        var start = 0;
+        for (var i = 0; i < expression.Length; i++)
+        {
+            switch (expression[i])
+            {
+                case '(':
+                    depth++;
+                    break;
+                case ')':
+                    depth--;
+                    break;
+                case '|' when depth == 0:
+                    yield return expression[start..i];
+                    start = i + 1;
+                    break;
+            }
+        }
+
+        yield return expression[start..];
+    }
+
+    /// <summary>Removes parentheses around a whole part: <c>(Observation.value as Quantity)</c>.</summary>
+    private static string Unwrap(string part)
+    {
+        part = part.Trim();
+        while (part.Length > 1 && part[0] == '(' && part[^1] == ')' && Balanced(part[1..^1]))
+        {
+            part = part[1..^1].Trim();
+        }
+
+        return part;
+    }
+
+    private static bool Balanced(string text)
+    {
+        var depth = 0;
+        foreach (var c in text)
+        {
+            depth += c == '(' ? 1 : c == ')' ? -1 : 0;
+            if (depth < 0)
+            {
+                return false;
+            }
+        }
+
+        return depth == 0;
+    }
+}
