@@ -19,9 +19,8 @@ internal static class AuditCommand
     {
         var db = CommonOptions.Database();
         var command = new Command("verify", "Recompute the audit trail's hash chain and report every changed or deleted row; exit code 1 when anything is wrong.") { db };
-        command.SetAction(async (parse, ct) =>
+        command.SetAction((parse, ct) => CommonOptions.WithExistingStoreAsync(parse.GetValue(db), async store =>
         {
-            await using var store = await FhirStore.OpenAsync(CommonOptions.Resolve(parse.GetValue(db)), ct: ct);
             await using var governance = await store.AddGovernanceAsync(ct: ct);
             var result = await governance.VerifyAuditAsync(ct);
             foreach (var problem in result.Problems)
@@ -43,7 +42,7 @@ internal static class AuditCommand
 
             AnsiConsole.MarkupLine("[green]The audit trail is intact.[/] Keep the head hash elsewhere to detect a rewrite of the whole chain.");
             return 0;
-        });
+        }, ct));
         return command;
     }
 
@@ -53,9 +52,8 @@ internal static class AuditCommand
         var patient = new Option<string>("--patient") { Description = "The Patient id (any record of the person).", Required = true };
         var output = new Option<string?>("--out") { Description = "Write the Bundle to this file instead of standard output." };
         var command = new Command("export", "Export everything held about a person, with the audit of access to their record, as a FHIR collection Bundle (subject access).") { patient, output, db };
-        command.SetAction(async (parse, ct) =>
+        command.SetAction((parse, ct) => CommonOptions.WithExistingStoreAsync(parse.GetValue(db), async store =>
         {
-            await using var store = await FhirStore.OpenAsync(CommonOptions.Resolve(parse.GetValue(db)), ct: ct);
             await using var governance = await store.AddGovernanceAsync(ct: ct);
             var id = parse.GetValue(patient)!.Replace("Patient/", string.Empty, StringComparison.Ordinal);
             var bundle = await governance.ExportRecordAsync(id, ct);
@@ -77,7 +75,7 @@ internal static class AuditCommand
             }
 
             return 0;
-        });
+        }, ct));
         return command;
     }
 }

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using Spectre.Console;
-using Tessera.RecordStore;
 using Tessera.Web.Auth;
 
 namespace Tessera.Cli.Users;
@@ -57,9 +56,11 @@ internal static class UsersCommand
     {
         try
         {
-            await using var store = await FhirStore.OpenAsync(CommonOptions.Resolve(db), ct: ct);
-            await using var admin = await AuthAdministration.OpenAsync(store, ct);
-            return await work(admin);
+            return await CommonOptions.WithExistingStoreAsync(db, async store =>
+            {
+                await using var admin = await AuthAdministration.OpenAsync(store, ct);
+                return await work(admin);
+            }, ct);
         }
         catch (ArgumentException e)
         {

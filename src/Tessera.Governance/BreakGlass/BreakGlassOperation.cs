@@ -29,6 +29,23 @@ internal sealed class BreakGlassOperation(AuditTrail audit, GovernanceOptions op
     public override string? Documentation =>
         $"Emergency access to a person's record: give 'reason' (at least {MinimumReasonLength} characters) and optionally 'minutes' (default {options.BreakGlassMinutes}, at most {options.BreakGlassMaxMinutes}). Notifies the GP and the IG lead.";
 
+    /// <summary>The role code (system <c>urn:tessera:role</c>) that marks an information governance lead's PractitionerRole.</summary>
+    public const string IgLeadRole = "urn:tessera:role|ig-lead";
+
+    /// <summary>The PractitionerRoles holding the IG lead role (<see cref="IgLeadRole"/>) at an organisation.</summary>
+    private static async Task<List<string>> IgLeadsOfAsync(Tessera.RecordStore.FhirStore store, string? organization, CancellationToken ct)
+    {
+        if (organization is null)
+        {
+            return [];
+        }
+
+        var search = await store.ExecuteUnrestrictedAsync(FhirRequest.FromUrl("GET", $"PractitionerRole?role={Uri.EscapeDataString(IgLeadRole)}&organization={Uri.EscapeDataString(organization)}&_count=20"), ct);
+        return search.Resource is Bundle bundle
+            ? [.. bundle.Entry.Where(e => e.Search?.Mode == Bundle.SearchEntryMode.Match).Select(e => e.Resource).OfType<PractitionerRole>().Where(r => r.Active != false).Select(r => $"PractitionerRole/{r.Id}")]
+            : [];
+    }
+
     public override async Task<FhirResponse> ExecuteAsync(OperationInvocation invocation, CancellationToken ct)
     {
         var store = invocation.Store;
@@ -66,6 +83,9 @@ internal sealed class BreakGlassOperation(AuditTrail audit, GovernanceOptions op
             recipients.Add(new ResourceReference(ig));
         }
 
+        // The IG leads of the clinician's own organisation answer for their staff's break-glass.
+        recipients.AddRange((await IgLeadsOfAsync(store, caller.Organization, ct)).Where(r => recipients.All(x => x.Reference != r)).Select(r => new ResourceReference(r)));
+
         var who = $"{caller.FhirUser ?? caller.Subject} ({caller.Role}{(caller.Organization is null ? string.Empty : ", " + caller.Organization)})";
         var notice = new Communication
         {
@@ -96,6 +116,11 @@ internal sealed class BreakGlassOperation(AuditTrail audit, GovernanceOptions op
         }, ct);
 
         var result = new Parameters();
+        foreach (var recipient in recipients)
+        {
+            result.Add("notified", new ResourceReference(recipient.Reference));
+        }
+
         result.Add("patient", new ResourceReference($"Patient/{patient}"));
         result.Add("expires", new Instant(expires));
         result.Add("notification", new ResourceReference($"Communication/{communicationId}"));
