@@ -44,16 +44,26 @@ public sealed class CorpusStores : IAsyncLifetime
             var db = await TestDatabase.CreateAsync(backend);
             var store = await FhirStore.OpenAsync(db.Location);
             _stores[backend] = (db, store);
+            // Transactions of 100 updates keep the load short; a chunk the store refuses is written one by one.
             var written = new List<(string, Resource)>();
-            await Parallel.ForEachAsync(examples, new ParallelOptions { MaxDegreeOfParallelism = backend == "postgres" ? 4 : 1 }, async (item, ct) =>
+            await Parallel.ForEachAsync(examples.Chunk(100), new ParallelOptions { MaxDegreeOfParallelism = backend == "postgres" ? 4 : 1 }, async (chunk, ct) =>
             {
-                var response = await store.ExecuteAsync(new FhirRequest { Method = "PUT", Path = $"{item.Resource.TypeName}/{item.Resource.Id}", Resource = item.Resource.DeepCopy() }, ct);
-                if (response.Status is 200 or 201)
+                var bundle = new Bundle { Type = Bundle.BundleType.Transaction };
+                foreach (var (_, resource) in chunk)
                 {
-                    lock (written)
+                    bundle.Entry.Add(new Bundle.EntryComponent
                     {
-                        written.Add(item);
-                    }
+                        Resource = resource.DeepCopy(),
+                        Request = new Bundle.RequestComponent { Method = Bundle.HTTPVerb.PUT, Url = $"{resource.TypeName}/{resource.Id}" },
+                    });
+                }
+
+                var ok = (await store.ExecuteAsync(new FhirRequest { Method = "POST", Path = string.Empty, Resource = bundle }, ct)).Status == 200
+                    ? chunk.ToList()
+                    : await OneByOneAsync(store, chunk, ct);
+                lock (written)
+                {
+                    written.AddRange(ok);
                 }
             });
             if (Written.Count == 0)
@@ -61,6 +71,21 @@ public sealed class CorpusStores : IAsyncLifetime
                 Written.AddRange(written.OrderBy(w => w.Item1, StringComparer.Ordinal));
             }
         }
+    }
+
+    private static async Task<List<(string, Resource)>> OneByOneAsync(FhirStore store, IEnumerable<(string Name, Resource Resource)> items, CancellationToken ct)
+    {
+        var ok = new List<(string, Resource)>();
+        foreach (var item in items)
+        {
+            var response = await store.ExecuteAsync(new FhirRequest { Method = "PUT", Path = $"{item.Resource.TypeName}/{item.Resource.Id}", Resource = item.Resource.DeepCopy() }, ct);
+            if (response.Status is 200 or 201)
+            {
+                ok.Add(item);
+            }
+        }
+
+        return ok;
     }
 
     public async System.Threading.Tasks.Task DisposeAsync()
