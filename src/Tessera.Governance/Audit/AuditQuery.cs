@@ -53,7 +53,7 @@ internal sealed class AuditQuery(FhirStore store, AuditTrail audit)
         var where = new List<string>();
         var parameters = new List<(string, object?)>();
         var count = 50;
-        long? before = null;
+        (long Recorded, long Seq)? before = null;
         var patients = new List<string>();
         foreach (var (key, value) in request.Request.Query)
         {
@@ -69,7 +69,9 @@ internal sealed class AuditQuery(FhirStore store, AuditTrail audit)
                     count = int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var c) && c > 0 ? Math.Min(c, 1000) : throw FhirException.BadRequest($"_count must be a whole number of 1 or more, not '{value}'.", "_count");
                     break;
                 case "_before":
-                    before = long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var b) ? b : throw FhirException.BadRequest("The paging position is not valid: follow the bundle's next link as given.", "_before");
+                    before = value.Split('.') is [var r, var q] && long.TryParse(r, NumberStyles.None, CultureInfo.InvariantCulture, out var br) && long.TryParse(q, NumberStyles.None, CultureInfo.InvariantCulture, out var bq)
+                        ? (br, bq)
+                        : throw FhirException.BadRequest("The paging position is not valid: follow the bundle's next link as given.", "_before");
                     break;
                 case "_format" or "_pretty" or "_sort" or "_total":
                     break;
@@ -105,16 +107,18 @@ internal sealed class AuditQuery(FhirStore store, AuditTrail audit)
             total = Convert.ToInt32(await countCmd.ExecuteScalarAsync(ct), CultureInfo.InvariantCulture);
         }
 
-        var pageFilter = before is null ? filter : (filter.Length == 0 ? " WHERE " : filter + " AND ") + "a.seq < @before";
+        // Newest access first (events are stamped when the access happened; reads' events may be committed a moment
+        // after a later write's), paged by (time, position) so that pages neither repeat nor skip.
+        var pageFilter = before is null ? filter : (filter.Length == 0 ? " WHERE " : filter + " AND ") + "(a.recorded < @br OR (a.recorded = @br AND a.seq < @bs))";
         var bundle = new Bundle { Id = Guid.NewGuid().ToString(), Type = Bundle.BundleType.Searchset, Total = total, Meta = new Meta { LastUpdated = DateTimeOffset.UtcNow } };
         var baseUrl = request.Request.BaseUrl.TrimEnd('/');
-        var rows = new List<(long N, string Json)>();
-        await using (var cmd = Command(connection, $"SELECT a.seq, a.json FROM gov_audit_event a{pageFilter} ORDER BY a.seq DESC LIMIT {count + 1}", [.. parameters, ("@before", before)]))
+        var rows = new List<(long Seq, string Json, long Recorded)>();
+        await using (var cmd = Command(connection, $"SELECT a.seq, a.json, a.recorded FROM gov_audit_event a{pageFilter} ORDER BY a.recorded DESC, a.seq DESC LIMIT {count + 1}", [.. parameters, ("@br", before?.Recorded), ("@bs", before?.Seq)]))
         await using (var reader = await cmd.ExecuteReaderAsync(ct))
         {
             while (await reader.ReadAsync(ct))
             {
-                rows.Add((reader.GetInt64(0), reader.GetString(1)));
+                rows.Add((reader.GetInt64(0), reader.GetString(1), reader.GetInt64(2)));
             }
         }
 
@@ -123,10 +127,10 @@ internal sealed class AuditQuery(FhirStore store, AuditTrail audit)
         if (rows.Count > count)
         {
             rows.RemoveAt(rows.Count - 1);
-            bundle.Link.Add(new Bundle.LinkComponent { Relation = "next", Url = $"{baseUrl}/AuditEvent?{query}{(query.Length > 0 ? "&" : string.Empty)}_before={rows[^1].N.ToString(CultureInfo.InvariantCulture)}" });
+            bundle.Link.Add(new Bundle.LinkComponent { Relation = "next", Url = $"{baseUrl}/AuditEvent?{query}{(query.Length > 0 ? "&" : string.Empty)}_before={rows[^1].Recorded.ToString(CultureInfo.InvariantCulture)}.{rows[^1].Seq.ToString(CultureInfo.InvariantCulture)}" });
         }
 
-        foreach (var (_, json) in rows)
+        foreach (var (_, json, _) in rows)
         {
             var ev = FhirSerialization.ParseStored(json);
             bundle.Entry.Add(new Bundle.EntryComponent { FullUrl = $"{baseUrl}/AuditEvent/{ev.Id}", Resource = ev, Search = new Bundle.SearchComponent { Mode = Bundle.SearchEntryMode.Match } });

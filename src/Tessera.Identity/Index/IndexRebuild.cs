@@ -5,8 +5,8 @@ using Tessera.Identity.Matching;
 using Tessera.Identity.Review;
 using Tessera.RecordStore;
 using Tessera.RecordStore.Interactions;
-using FhirTask = Hl7.Fhir.Model.Task;
 using CodeableConcept = Hl7.Fhir.Model.CodeableConcept;
+using FhirTask = Hl7.Fhir.Model.Task;
 
 namespace Tessera.Identity.Index;
 

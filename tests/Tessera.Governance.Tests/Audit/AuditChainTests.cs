@@ -33,6 +33,22 @@ public sealed class AuditChainTests
             Assert.Equal(24, created.Count);
             Assert.Equal(created, events.Where(e => e.Subtype[0].Code == "create").SelectMany(e => e.Entity).Select(x => x.What?.Reference).OfType<string>().Where(created.Contains).ToHashSet());
             Assert.Equal(24, events.Count(e => e.Subtype[0].Code == "read"));
+
+            // Pages of 7 follow the next links through all 48 events, newest first, none repeated or skipped.
+            var paged = new List<AuditEvent>();
+            string? next = "AuditEvent?patient=pa&_count=7";
+            while (next is not null)
+            {
+                var bundle = (Bundle)(await store.ExecuteAsync(GovernedStores.Request(Callers.IgLead, "GET", next))).Resource!;
+                paged.AddRange(bundle.Entry.Select(e => (AuditEvent)e.Resource!));
+                next = bundle.NextLink?.ToString() is { } link ? link[(link.IndexOf("AuditEvent?", StringComparison.Ordinal))..] : null;
+            }
+
+            // (The IG lead's own searches of the trail are audited too, so the pages hold those as well.)
+            var ids = events.Select(e => e.Id).ToHashSet();
+            Assert.Equal(events.Select(e => e.Id), paged.Select(e => e.Id).Where(ids.Contains));
+            Assert.Equal(paged.Count, paged.Select(e => e.Id).Distinct().Count());
+            Assert.True(paged.Zip(paged.Skip(1)).All(p => p.First.Recorded!.Value.ToUnixTimeMilliseconds() >= p.Second.Recorded!.Value.ToUnixTimeMilliseconds()));
         }
     }
 

@@ -1,11 +1,11 @@
 using System.Security.Claims;
-using Claim = System.Security.Claims.Claim;
 using Hl7.Fhir.Model;
 using Tessera.Identity.Index;
 using Tessera.Identity.Review;
 using Tessera.Identity.Tests.Infrastructure;
 using Tessera.RecordStore;
 using Tessera.RecordStore.Interactions;
+using Claim = System.Security.Claims.Claim;
 using FhirTask = Hl7.Fhir.Model.Task;
 using Task = System.Threading.Tasks.Task;
 
