@@ -105,7 +105,27 @@ public sealed class AuditTrail : IAsyncDisposable
         }
 
         var links = new List<(long N, long Seq, string Prev, string Hash)>();
-        await using (var cmd = tx.Command($"SELECT p.seq, e.id, e.recorded, e.patient_keys, e.json FROM gov_audit_pending p JOIN gov_audit_event e ON e.seq = p.seq ORDER BY p.seq LIMIT {ChainBatch}"))
+        // The queue first, then its events by key: a join lets PostgreSQL plan a scan of the whole (growing) event
+        // table against a queue its statistics think is large, while the queue is a few rows.
+        var queued = new List<long>();
+        await using (var cmd = tx.Command($"SELECT seq FROM gov_audit_pending ORDER BY seq LIMIT {ChainBatch}"))
+        await using (var reader = await cmd.ExecuteReaderAsync(ct))
+        {
+            while (await reader.ReadAsync(ct))
+            {
+                queued.Add(reader.GetInt64(0));
+            }
+        }
+
+        if (queued.Count == 0)
+        {
+            return 0;
+        }
+
+        var events = tx.Kind == DatabaseKind.Postgres
+            ? tx.Command("SELECT e.seq, e.id, e.recorded, e.patient_keys, e.json FROM gov_audit_event e WHERE e.seq = ANY(@s) ORDER BY e.seq", ("@s", queued.ToArray()))
+            : tx.Command($"SELECT e.seq, e.id, e.recorded, e.patient_keys, e.json FROM gov_audit_pending p JOIN gov_audit_event e ON e.seq = p.seq ORDER BY p.seq LIMIT {ChainBatch}");
+        await using (var cmd = events)
         await using (var reader = await cmd.ExecuteReaderAsync(ct))
         {
             while (await reader.ReadAsync(ct))
