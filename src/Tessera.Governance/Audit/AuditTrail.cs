@@ -57,31 +57,40 @@ public sealed class AuditTrail : IAsyncDisposable
     /// <summary>Appends events inside a caller's write transaction (they commit or roll back with it); the chainer links them.</summary>
     internal static async Task AppendAsync(StoreTransaction tx, IReadOnlyList<AuditEvents.Entry> entries, CancellationToken ct)
     {
-        foreach (var entry in entries)
+        if (entries.Count == 0)
+        {
+            return;
+        }
+
+        var rows = entries.Select(entry =>
         {
             var ev = entry.Event;
             ev.Id ??= Guid.CreateVersion7().ToString();
-            var json = FhirSerialization.ToJson(ev);
-            var recorded = (ev.Recorded ?? DateTimeOffset.UtcNow).ToUnixTimeMilliseconds();
-            var patients = string.Join(' ', entry.Patients);
-            if (tx.Kind == DatabaseKind.Postgres)
-            {
-                // One round trip: the event, its place in the queue to be chained, and its patient index rows.
-                await tx.ExecuteAsync(
-                    """
-                    WITH e AS (INSERT INTO gov_audit_event (id, recorded, patient_keys, json) VALUES (@id, @rec, @pk, @json) RETURNING seq),
-                         q AS (INSERT INTO gov_audit_pending (seq) SELECT seq FROM e)
-                    INSERT INTO gov_audit_subject (patient_key, seq) SELECT k, e.seq FROM e, unnest(CAST(@keys AS text[])) AS k
-                    """,
-                    ct, ("@id", ev.Id), ("@rec", recorded), ("@pk", patients), ("@json", json), ("@keys", entry.Patients.ToArray()));
-                continue;
-            }
+            return (Id: ev.Id, Recorded: (ev.Recorded ?? DateTimeOffset.UtcNow).ToUnixTimeMilliseconds(), Patients: string.Join(' ', entry.Patients), Json: FhirSerialization.ToJson(ev));
+        }).ToList();
+        if (tx.Kind == DatabaseKind.Postgres)
+        {
+            // One statement for the whole batch: the events in order, their places in the queue to be chained, and
+            // their patient index rows (patient ids hold no spaces, so the space-separated list splits back exactly).
+            await tx.ExecuteAsync(
+                """
+                WITH e AS (INSERT INTO gov_audit_event (id, recorded, patient_keys, json)
+                           SELECT u.id, u.rec, u.pk, u.json FROM unnest(CAST(@id AS text[]), CAST(@rec AS bigint[]), CAST(@pk AS text[]), CAST(@json AS text[])) WITH ORDINALITY AS u(id, rec, pk, json, ord) ORDER BY u.ord
+                           RETURNING seq, patient_keys),
+                     q AS (INSERT INTO gov_audit_pending (seq) SELECT seq FROM e)
+                INSERT INTO gov_audit_subject (patient_key, seq) SELECT k, e.seq FROM e, unnest(string_to_array(e.patient_keys, ' ')) AS k WHERE k <> ''
+                """,
+                ct, ("@id", rows.Select(r => r.Id).ToArray()), ("@rec", rows.Select(r => r.Recorded).ToArray()), ("@pk", rows.Select(r => r.Patients).ToArray()), ("@json", rows.Select(r => r.Json).ToArray()));
+            return;
+        }
 
+        foreach (var (id, recorded, patients, json) in rows)
+        {
             var seq = Convert.ToInt64(await tx.ScalarAsync(
                 "INSERT INTO gov_audit_event (id, recorded, patient_keys, json) VALUES (@id, @rec, @pk, @json) RETURNING seq",
-                ct, ("@id", ev.Id), ("@rec", recorded), ("@pk", patients), ("@json", json)), CultureInfo.InvariantCulture);
+                ct, ("@id", id), ("@rec", recorded), ("@pk", patients), ("@json", json)), CultureInfo.InvariantCulture);
             await tx.ExecuteAsync("INSERT INTO gov_audit_pending (seq) VALUES (@s)", ct, ("@s", seq));
-            foreach (var patient in entry.Patients)
+            foreach (var patient in patients.Split(' ', StringSplitOptions.RemoveEmptyEntries))
             {
                 await tx.ExecuteAsync("INSERT INTO gov_audit_subject (patient_key, seq) VALUES (@p, @s)", ct, ("@p", patient), ("@s", seq));
             }
