@@ -1,5 +1,6 @@
 using System.Data.Common;
 using System.Globalization;
+using Tessera.RecordStore;
 using Tessera.RecordStore.Machinery;
 
 namespace Tessera.Identity.Index;
@@ -15,16 +16,7 @@ internal static class SqlRows
 
     public static async Task<List<T>> QueryAsync<T>(this DbConnection connection, string sql, Func<DbDataReader, T> map, CancellationToken ct, params (string Name, object? Value)[] parameters)
     {
-        await using var cmd = connection.CreateCommand();
-        cmd.CommandText = sql;
-        foreach (var (name, value) in parameters)
-        {
-            var p = cmd.CreateParameter();
-            p.ParameterName = name;
-            p.Value = value ?? DBNull.Value;
-            cmd.Parameters.Add(p);
-        }
-
+        await using var cmd = FhirStore.Command(connection, sql, parameters);
         return await ReadAllAsync(cmd, map, ct);
     }
 

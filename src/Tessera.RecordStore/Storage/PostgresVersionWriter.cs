@@ -22,6 +22,8 @@ internal static class PostgresVersionWriter
     internal const string UpdateCurrent =
         "UPDATE resource SET version = $3, last_updated = $4, deleted = $5, patient_key = $6 WHERE resource_type = $1 AND id = $2";
 
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> IndexSql = new(StringComparer.Ordinal);
+
     internal static readonly string[] DeleteIndex = [.. Schema.IndexTableNames.Select(t => $"DELETE FROM {t} WHERE resource_type = $1 AND id = $2")];
 
     public static async Task WriteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, StoredVersion version, string? patientKey, IndexValues? index, bool isNew, CancellationToken ct)
@@ -81,16 +83,30 @@ internal static class PostgresVersionWriter
         await batch.ExecuteNonQueryAsync(ct);
     }
 
+    /// <summary>One INSERT ... SELECT FROM unnest(arrays) per index table that has rows.</summary>
     private static void AppendIndex(NpgsqlBatch batch, string type, string id, string? patientKey, IndexValues index)
     {
-        var rows = new IndexRows(batch, type, id, patientKey);
-        rows.Add("idx_string", index.Strings.Distinct().ToList(), ("param", "text", r => r.Param), ("value_norm", "text", r => r.Norm), ("value_exact", "text", r => r.Exact));
-        rows.Add("idx_token", index.Tokens.Distinct().ToList(), ("param", "text", r => r.Param), ("system", "text", r => r.System), ("code", "text", r => r.Code), ("text_norm", "text", r => r.Text));
-        rows.Add("idx_date", index.Dates.Distinct().ToList(), ("param", "text", r => r.Param), ("low", "bigint", r => r.Low), ("high", "bigint", r => r.High));
-        rows.Add("idx_number", index.Numbers.Distinct().ToList(), ("param", "text", r => r.Param), ("low", "double precision", r => r.Low), ("high", "double precision", r => r.High));
-        rows.Add("idx_quantity", index.Quantities.Distinct().ToList(), ("param", "text", r => r.Param), ("system", "text", r => r.System), ("code", "text", r => r.Code), ("low", "double precision", r => r.Low), ("high", "double precision", r => r.High));
-        rows.Add("idx_reference", index.References.Distinct().ToList(), ("param", "text", r => r.Param), ("target_type", "text", r => r.TargetType), ("target_id", "text", r => r.TargetId), ("target_url", "text", r => r.TargetUrl));
-        rows.Add("idx_uri", index.Uris.Distinct().ToList(), ("param", "text", r => r.Param), ("value", "text", r => r.Value));
+        foreach (var table in IndexRows.Of(index).Where(t => t.Rows.Count > 0))
+        {
+            var sql = IndexSql.GetOrAdd(table.Name, _ =>
+            {
+                var arrays = string.Join(", ", table.Columns.Select((c, i) => $"${i + 4}::{c.SqlType}[]"));
+                return $"INSERT INTO {table.Name} (resource_type, id, patient_key, {string.Join(", ", table.Columns.Select(c => c.Column))}) SELECT $1, $2, $3, u.* FROM unnest({arrays}) AS u";
+            });
+            var command = Statement(batch, sql);
+            Key(command, type, id);
+            command.Parameters.Add(Text(patientKey));
+            for (var c = 0; c < table.Columns.Length; c++)
+            {
+                var column = c;
+                command.Parameters.Add(table.Columns[c].SqlType switch
+                {
+                    "bigint" => new NpgsqlParameter<long[]> { TypedValue = [.. table.Rows.Select(r => (long)r[column]!)] },
+                    "double precision" => new NpgsqlParameter<double[]> { TypedValue = [.. table.Rows.Select(r => (double)r[column]!)] },
+                    _ => new NpgsqlParameter<string?[]> { TypedValue = [.. table.Rows.Select(r => (string?)r[column])] },
+                });
+            }
+        }
     }
 
     private static NpgsqlBatchCommand Statement(NpgsqlBatch batch, string sql)
@@ -107,36 +123,4 @@ internal static class PostgresVersionWriter
     }
 
     private static NpgsqlParameter Text(string? value) => new() { NpgsqlDbType = NpgsqlDbType.Text, Value = (object?)value ?? DBNull.Value };
-
-    /// <summary>One INSERT ... SELECT FROM unnest(arrays) per index table that has rows.</summary>
-    private readonly struct IndexRows(NpgsqlBatch batch, string type, string id, string? patientKey)
-    {
-        private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> Sql = new(StringComparer.Ordinal);
-
-        public void Add<TRow>(string table, List<TRow> rows, params (string Column, string SqlType, Func<TRow, object?> Value)[] columns)
-        {
-            if (rows.Count == 0)
-            {
-                return;
-            }
-
-            var sql = Sql.GetOrAdd(table, _ =>
-            {
-                var arrays = string.Join(", ", columns.Select((c, i) => $"${i + 4}::{c.SqlType}[]"));
-                return $"INSERT INTO {table} (resource_type, id, patient_key, {string.Join(", ", columns.Select(c => c.Column))}) SELECT $1, $2, $3, u.* FROM unnest({arrays}) AS u";
-            });
-            var command = Statement(batch, sql);
-            Key(command, type, id);
-            command.Parameters.Add(Text(patientKey));
-            foreach (var (_, sqlType, value) in columns)
-            {
-                command.Parameters.Add(sqlType switch
-                {
-                    "bigint" => new NpgsqlParameter<long[]> { TypedValue = [.. rows.Select(r => (long)value(r)!)] },
-                    "double precision" => new NpgsqlParameter<double[]> { TypedValue = [.. rows.Select(r => (double)value(r)!)] },
-                    _ => new NpgsqlParameter<string?[]> { TypedValue = [.. rows.Select(r => (string?)value(r))] },
-                });
-            }
-        }
-    }
 }

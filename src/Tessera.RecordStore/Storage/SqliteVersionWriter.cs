@@ -15,6 +15,8 @@ internal static class SqliteVersionWriter
 {
     private static readonly ConditionalWeakTable<SqliteTransaction, Statements> Prepared = [];
 
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> IndexSql = new(StringComparer.Ordinal);
+
     public static void Write(SqliteConnection connection, SqliteTransaction transaction, StoredVersion version, string? patientKey, IndexValues? index, bool isNew)
     {
         var statements = Prepared.GetValue(transaction, t => new Statements(connection, t));
@@ -51,35 +53,16 @@ internal static class SqliteVersionWriter
         AddIndex(statements, type, id, patientKey, index);
     }
 
+    /// <summary>One prepared INSERT per index table, run once per distinct row.</summary>
     private static void AddIndex(Statements statements, string type, string id, string? patientKey, IndexValues index)
     {
-        var rows = new IndexRows(statements, type, id, patientKey);
-        rows.Add("idx_string", index.Strings, ["param", "value_norm", "value_exact"], r => [r.Param, r.Norm, r.Exact]);
-        rows.Add("idx_token", index.Tokens, ["param", "system", "code", "text_norm"], r => [r.Param, r.System, r.Code, r.Text]);
-        rows.Add("idx_date", index.Dates, ["param", "low", "high"], r => [r.Param, r.Low, r.High]);
-        rows.Add("idx_number", index.Numbers, ["param", "low", "high"], r => [r.Param, r.Low, r.High]);
-        rows.Add("idx_quantity", index.Quantities, ["param", "system", "code", "low", "high"], r => [r.Param, r.System, r.Code, r.Low, r.High]);
-        rows.Add("idx_reference", index.References, ["param", "target_type", "target_id", "target_url"], r => [r.Param, r.TargetType, r.TargetId, r.TargetUrl]);
-        rows.Add("idx_uri", index.Uris, ["param", "value"], r => [r.Param, r.Value]);
-    }
-
-    /// <summary>One prepared INSERT per index table, run once per distinct row.</summary>
-    private readonly struct IndexRows(Statements statements, string type, string id, string? patientKey)
-    {
-        private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> Sql = new(StringComparer.Ordinal);
-
-        public void Add<TRow>(string table, List<TRow> rows, string[] columns, Func<TRow, object?[]> values)
+        foreach (var table in IndexRows.Of(index).Where(t => t.Rows.Count > 0))
         {
-            if (rows.Count == 0)
+            var sql = IndexSql.GetOrAdd(table.Name, _ =>
+                $"INSERT INTO {table.Name} (resource_type, id, patient_key, {string.Join(", ", table.Columns.Select(c => c.Column))}) VALUES ({string.Join(", ", Enumerable.Range(1, table.Columns.Length + 3).Select(i => $"${i}"))})");
+            foreach (var row in table.Rows)
             {
-                return;
-            }
-
-            var sql = Sql.GetOrAdd(table, _ =>
-                $"INSERT INTO {table} (resource_type, id, patient_key, {string.Join(", ", columns)}) VALUES ({string.Join(", ", Enumerable.Range(1, columns.Length + 3).Select(i => $"${i}"))})");
-            foreach (var row in rows.Distinct())
-            {
-                statements.Run(sql, [type, id, patientKey, .. values(row)]);
+                statements.Run(sql, [type, id, patientKey, .. row]);
             }
         }
     }
