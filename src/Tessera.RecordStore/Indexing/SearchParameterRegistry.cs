@@ -233,7 +233,8 @@ public sealed class SearchParameterRegistry
             || b.StartsWith("Resource.", StringComparison.Ordinal) || b.StartsWith("DomainResource.", StringComparison.Ordinal);
     }
 
-    private static List<string> SplitUnion(string expression)
+    /// <summary>The branches of a top-level union (outside parentheses and string literals), trimmed.</summary>
+    internal static List<string> SplitUnion(string expression)
     {
         var parts = new List<string>();
         int depth = 0, start = 0;

@@ -25,7 +25,7 @@ internal static partial class SimplePaths
     private static Func<Resource, List<Base>>? Compile(string expression)
     {
         var plans = new List<Plan>();
-        foreach (var part in SplitUnion(expression))
+        foreach (var part in SearchParameterRegistry.SplitUnion(expression))
         {
             var match = PathPattern().Match(Unwrap(part));
             if (!match.Success)
@@ -144,31 +144,6 @@ internal static partial class SimplePaths
         }
 
         into.Add(value);
-    }
-
-    /// <summary>The parts of a top-level union; an expression with any other operator at the top gives a part that fails to match.</summary>
-    private static IEnumerable<string> SplitUnion(string expression)
-    {
-        var depth = 0;
-        var start = 0;
-        for (var i = 0; i < expression.Length; i++)
-        {
-            switch (expression[i])
-            {
-                case '(':
-                    depth++;
-                    break;
-                case ')':
-                    depth--;
-                    break;
-                case '|' when depth == 0:
-                    yield return expression[start..i];
-                    start = i + 1;
-                    break;
-            }
-        }
-
-        yield return expression[start..];
     }
 
     /// <summary>Removes parentheses around a whole part: <c>(Observation.value as Quantity)</c>.</summary>
