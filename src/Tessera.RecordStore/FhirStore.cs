@@ -27,10 +27,12 @@ public sealed partial class FhirStore : IAsyncDisposable
     private readonly ResiliencePipeline _retry;
     private readonly ILogger _logger;
     private readonly CustomSearchParameters _customParameters;
+    private readonly TimeProvider _clock;
 
     private FhirStore(SqlDialect dialect, DatabaseLocation location, TimeProvider clock, ILogger logger)
     {
         _dialect = dialect;
+        _clock = clock;
         Location = location;
         _logger = logger;
         _repository = new ResourceRepository(dialect);

@@ -1,53 +1,62 @@
-using Hl7.Fhir.Model;
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using Tessera.RecordStore;
-using Tessera.RecordStore.Interactions;
-using Tessera.RecordStore.Storage;
+using Tessera.RecordStore.Bulk;
 
 namespace Tessera.Demo.Loading;
 
-/// <summary>What loading a region wrote.</summary>
-public sealed record RegionLoadSummary(int People, long Resources, int FailedBundles, IReadOnlyList<string> Failures);
+/// <summary>What loading a region wrote, and where the time went (<see cref="Generating"/> is summed over threads).</summary>
+public sealed record RegionLoadSummary(int People, long Resources, int FailedBundles, IReadOnlyList<string> Failures, TimeSpan Generating, BulkLoadSummary Load);
 
 /// <summary>
-/// Loads a generated region into the store through the same transaction processing every client uses:
-/// organisations first, then one transaction bundle per person.
+/// Loads a generated region into the store through its bulk path (<see cref="FhirStore.BulkLoadAsync"/>):
+/// organisations first, then one transaction bundle per person. People are generated in parallel but handed
+/// over in index order, and each depends only on the seed and their index, so the region written is the same
+/// whatever the degree of parallelism; only a few bundles per thread are in memory at once.
 /// </summary>
 public static class RegionLoader
 {
-    public static async Task<RegionLoadSummary> LoadAsync(FhirStore store, RegionGenerator generator, IProgress<int>? progress, CancellationToken ct = default)
+    public static async Task<RegionLoadSummary> LoadAsync(FhirStore store, RegionGenerator generator, IProgress<int>? progress, CancellationToken ct = default, int? parallelism = null)
     {
-        long resources = 0;
-        var failures = new List<string>();
-        foreach (var bundle in generator.OrganisationBundles())
-        {
-            resources += await SendAsync(store, bundle, "organisations", failures, ct);
-        }
-
-        // SQLite has one writer; PostgreSQL takes several transactions at once.
-        var parallel = store.Location.Kind == DatabaseKind.Postgres ? 4 : 1;
-        var people = 0;
-        await Parallel.ForEachAsync(generator.People(), new ParallelOptions { MaxDegreeOfParallelism = parallel, CancellationToken = ct }, async (person, token) =>
-        {
-            var written = await SendAsync(store, person.Bundle, person.PersonId, failures, token);
-            Interlocked.Add(ref resources, written);
-            progress?.Report(Interlocked.Increment(ref people));
-        });
-        return new RegionLoadSummary(people, resources, failures.Count, failures);
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(generator);
+        var degree = Math.Max(1, parallelism ?? Environment.ProcessorCount);
+        var organisations = generator.OrganisationBundles().Count();
+        var generating = new long[1];
+        var report = progress is null ? null : new Progress<BulkLoadProgress>(p => progress.Report((int)Math.Max(0, p.Bundles - organisations)));
+        var load = await store.BulkLoadAsync(Items(generator, degree, generating, ct), new BulkLoadOptions { Parallelism = degree }, report, ct);
+        var failures = load.Failures.Select(f => $"{f.Label}: {f.Reason}").ToList();
+        return new RegionLoadSummary((int)Math.Max(0, load.Bundles - organisations), load.Resources, failures.Count, failures, TimeSpan.FromTicks(generating[0]), load);
     }
 
-    private static async Task<long> SendAsync(FhirStore store, Bundle bundle, string label, List<string> failures, CancellationToken ct)
+    /// <summary>The organisation bundles, then each person's, generated up to <paramref name="degree"/> × 2 ahead on the thread pool.</summary>
+    private static async IAsyncEnumerable<BulkItem> Items(RegionGenerator generator, int degree, long[] generating, [EnumeratorCancellation] CancellationToken ct)
     {
-        var response = await store.ExecuteAsync(new FhirRequest { Method = "POST", Path = string.Empty, Resource = bundle }, ct);
-        if (response.Resource is Bundle result)
+        foreach (var bundle in generator.OrganisationBundles())
         {
-            return result.Entry.Count;
+            yield return new BulkItem(bundle, "organisations");
         }
 
-        lock (failures)
+        var window = new Queue<Task<BulkItem>>();
+        for (var i = 0; i < generator.Options.Patients; i++)
         {
-            failures.Add($"{label}: {string.Join("; ", response.Outcome?.Issue.Select(i => i.Diagnostics) ?? [])}");
+            var index = i;
+            window.Enqueue(Task.Run(() =>
+            {
+                var started = Stopwatch.GetTimestamp();
+                var person = generator.GeneratePerson(index);
+                Interlocked.Add(ref generating[0], Stopwatch.GetElapsedTime(started).Ticks);
+                return new BulkItem(person.Bundle, person.PersonId);
+            }, ct));
+            if (window.Count >= degree * 2)
+            {
+                yield return await window.Dequeue();
+            }
         }
 
-        return 0;
+        while (window.Count > 0)
+        {
+            yield return await window.Dequeue();
+        }
     }
 }

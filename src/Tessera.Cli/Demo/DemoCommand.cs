@@ -1,9 +1,11 @@
 using System.CommandLine;
 using System.Diagnostics;
+using System.Globalization;
 using Spectre.Console;
 using Tessera.Demo;
 using Tessera.Demo.Loading;
 using Tessera.Governance;
+using Tessera.Identity.Index;
 using Tessera.RecordStore;
 using Tessera.RecordStore.Storage;
 
@@ -19,7 +21,8 @@ internal static class DemoCommand
         var db = CommonOptions.Database();
         var output = new Option<string?>("--out") { Description = "Write transaction bundles, NDJSON and truth.csv to this folder instead of loading the store." };
         var format = new Option<RegionOutput>("--format") { Description = "With --out: Bundles, Ndjson or Both.", DefaultValueFactory = _ => RegionOutput.Both };
-        var command = new Command("demo", "Generate a synthetic health and social care region (organisations, people, histories) and load it.") { patients, seed, db, output, format };
+        var noMatch = new Option<bool>("--no-match") { Description = "Do not match the loaded Patients in the master patient index now; a server's index does it when it starts." };
+        var command = new Command("demo", "Generate a synthetic health and social care region (organisations, people, histories) and load it.") { patients, seed, db, output, format, noMatch };
         command.SetAction(async (parse, ct) =>
         {
             var count = parse.GetValue(patients);
@@ -60,27 +63,69 @@ internal static class DemoCommand
             await using var store = await FhirStore.OpenAsync(location, ct: ct);
             // Governance keeps its index of care relationships and consents from every write, also these.
             await using var governance = await store.AddGovernanceAsync(ct: ct);
-            var summary = await LoadAsync(store, generator, ct);
+            var summary = await LoadAsync(store, generator, !parse.GetValue(noMatch), ct);
             return summary.FailedBundles > 0 ? 1 : 0;
         });
         return command;
     }
 
-    /// <summary>Loads a region with a progress bar and prints a summary table.</summary>
-    public static async Task<RegionLoadSummary> LoadAsync(FhirStore store, RegionGenerator generator, CancellationToken ct)
+    /// <summary>
+    /// Loads a region with a progress bar and prints a summary table with the time per stage. With
+    /// <paramref name="match"/> the master patient index then matches every loaded Patient (as a running server's
+    /// index does in the background).
+    /// </summary>
+    public static async Task<RegionLoadSummary> LoadAsync(FhirStore store, RegionGenerator generator, bool match, CancellationToken ct)
     {
         var clock = Stopwatch.StartNew();
         RegionLoadSummary summary = null!;
         await Progress($"Loading {generator.Options.Patients} people into {store.Location.Describe()}", generator.Options.Patients, async p => summary = await RegionLoader.LoadAsync(store, generator, p, ct));
+        var loaded = clock.Elapsed;
+        TimeSpan? matching = null;
+        var matched = 0;
+        if (match)
+        {
+            var started = clock.Elapsed;
+            var index = await store.AddIdentityAsync(ct: ct);
+            await AnsiConsole.Status().StartAsync("Matching the loaded Patients in the master patient index", async _ => matched = await index.CatchUpAsync(ct));
+            matching = clock.Elapsed - started;
+        }
+
         var counts = await store.CountByTypeAsync(ct);
         var table = new Table().Title($"Demo region loaded in {clock.Elapsed:hh\\:mm\\:ss}").AddColumns("Resource type", "Resources");
         foreach (var (type, n) in counts.OrderBy(c => c.Key, StringComparer.Ordinal))
         {
-            table.AddRow(type, n.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            table.AddRow(type, n.ToString(CultureInfo.InvariantCulture));
         }
 
         table.AddRow("[bold]People / resources written[/]", $"[bold]{summary.People} / {summary.Resources}[/]");
         AnsiConsole.Write(table);
+
+        var load = summary.Load;
+        var stages = new Table().Title("Time per stage").AddColumns("Stage", "Time", "Resources per second");
+        void Stage(string name, TimeSpan time, string note = "") =>
+            stages.AddRow(name, time.ToString(@"hh\:mm\:ss\.f", CultureInfo.InvariantCulture), note.Length > 0 ? note : (summary.Resources / Math.Max(0.001, time.TotalSeconds)).ToString("N0", CultureInfo.InvariantCulture));
+        Stage("Generating people (thread time)", summary.Generating);
+        Stage("Preparing: references, index, JSON (thread time)", load.Preparing);
+        Stage("  of which extracting index rows", load.Indexing);
+        Stage("  of which serialising JSON", load.Serialising);
+        Stage("Writing to the database (one writer)", load.Writing);
+        Stage("  of which the governance index", load.Observing);
+        Stage("Loading (elapsed)", loaded);
+        if (matching is { } m)
+        {
+            Stage("Master patient index catching up", m, $"{matched.ToString(CultureInfo.InvariantCulture)} versions read");
+        }
+        else
+        {
+            stages.AddRow("Master patient index", "-", "not run (--no-match): a server's index matches the Patients when it starts");
+        }
+
+        AnsiConsole.Write(stages);
+        if (load.TransactionBundles > 0)
+        {
+            AnsiConsole.MarkupLineInterpolated($"{load.TransactionBundles} bundle(s) went through the normal transaction processing.");
+        }
+
         foreach (var failure in summary.Failures.Take(10))
         {
             AnsiConsole.MarkupLineInterpolated($"[red]Refused:[/] {failure}");

@@ -34,7 +34,7 @@ internal static class ServeCommand
                 if ((await store.CountByTypeAsync(ct)).Count == 0)
                 {
                     Console.WriteLine($"The embedded store is empty: loading a demo region of {FirstStartPeople} synthetic people (tessera demo; --no-demo skips this).");
-                    await Demo.DemoCommand.LoadAsync(store, new Tessera.Demo.RegionGenerator(new Tessera.Demo.RegionOptions { Patients = FirstStartPeople }), ct);
+                    await Demo.DemoCommand.LoadAsync(store, new Tessera.Demo.RegionGenerator(new Tessera.Demo.RegionOptions { Patients = FirstStartPeople }), match: false, ct);
                 }
             }
 

@@ -1,7 +1,9 @@
 using Hl7.Fhir.Model;
 using Tessera.RecordStore;
 using Tessera.RecordStore.Access;
+using Tessera.RecordStore.Bulk;
 using Tessera.RecordStore.Machinery;
+using Tessera.RecordStore.Storage;
 using Task = System.Threading.Tasks.Task;
 
 namespace Tessera.Governance.Relationships;
@@ -10,7 +12,7 @@ namespace Tessera.Governance.Relationships;
 /// Keeps the governance index from the resources that establish care relationships, person links and consent,
 /// in the transaction that writes them: a relationship never lags the resource that created or ended it.
 /// </summary>
-internal sealed class RelationshipIndex : IResourceWriteObserver
+internal sealed class RelationshipIndex : IResourceBatchWriteObserver
 {
     /// <summary>Resource types this index reads; every other write passes straight through.</summary>
     public static readonly string[] Sources = ["Patient", "Encounter", "EpisodeOfCare", "ServiceRequest", "CareTeam", "Consent", "RelatedPerson"];
@@ -62,6 +64,94 @@ internal sealed class RelationshipIndex : IResourceWriteObserver
                 await transaction.ExecuteAsync(
                     "INSERT INTO gov_consent_rule (consent_id, patient_key, org, label, expires) VALUES (@id, @p, @org, @label, @exp)",
                     ct, ("@id", id), ("@p", patient), ("@org", org), ("@label", label), ("@exp", expires));
+            }
+        }
+    }
+
+    /// <summary>
+    /// A bulk load's batch: new resources have no rows to replace and a new source Patient no person links, so their
+    /// rows are inserted together; anything else (a later version, a deletion, a master) goes one by one as above.
+    /// </summary>
+    public async Task OnWrittenManyAsync(StoreTransaction transaction, IReadOnlyList<WrittenResource> written, CancellationToken ct)
+    {
+        var relationships = new List<(string Patient, string Party, string Basis, string Type, string Id, long? Expires)>();
+        var rules = new List<(string Consent, string Patient, string? Org, string? Label, long? Expires)>();
+        foreach (var w in written)
+        {
+            if (Array.IndexOf(Sources, w.ResourceType) < 0)
+            {
+                continue;
+            }
+
+            if (!w.IsNew || w.Resource is null || (w.Resource is Patient patient && IsMaster(patient)))
+            {
+                await OnWrittenAsync(transaction, w.ResourceType, w.Id, w.Resource, ct);
+                continue;
+            }
+
+            relationships.AddRange(Relationships(w.Resource).Select(r => (r.Patient, r.Party, r.Basis, w.ResourceType, w.Id, r.Expires)));
+            if (w.Resource is Consent consent)
+            {
+                rules.AddRange(ConsentRules(consent).Select(r => (w.Id, r.Patient, r.Org, r.Label, r.Expires)));
+            }
+        }
+
+        if (transaction.Kind == DatabaseKind.Postgres)
+        {
+            if (relationships.Count > 0)
+            {
+                await transaction.ExecuteAsync(
+                    "INSERT INTO gov_relationship (patient_key, party, basis, source_type, source_id, expires) SELECT * FROM unnest(CAST(@p AS text[]), CAST(@party AS text[]), CAST(@basis AS text[]), CAST(@t AS text[]), CAST(@id AS text[]), CAST(@exp AS bigint[]))",
+                    ct, ("@p", relationships.Select(r => r.Patient).ToArray()), ("@party", relationships.Select(r => r.Party).ToArray()), ("@basis", relationships.Select(r => r.Basis).ToArray()),
+                    ("@t", relationships.Select(r => r.Type).ToArray()), ("@id", relationships.Select(r => r.Id).ToArray()), ("@exp", relationships.Select(r => r.Expires).ToArray()));
+            }
+
+            if (rules.Count > 0)
+            {
+                await transaction.ExecuteAsync(
+                    "INSERT INTO gov_consent_rule (consent_id, patient_key, org, label, expires) SELECT * FROM unnest(CAST(@id AS text[]), CAST(@p AS text[]), CAST(@org AS text[]), CAST(@label AS text[]), CAST(@exp AS bigint[]))",
+                    ct, ("@id", rules.Select(r => r.Consent).ToArray()), ("@p", rules.Select(r => r.Patient).ToArray()), ("@org", rules.Select(r => r.Org).ToArray()),
+                    ("@label", rules.Select(r => r.Label).ToArray()), ("@exp", rules.Select(r => r.Expires).ToArray()));
+            }
+
+            return;
+        }
+
+        // SQLite runs in the process: one prepared statement run per row costs no round trip.
+        await InsertEachAsync(transaction, "gov_relationship", ["patient_key", "party", "basis", "source_type", "source_id", "expires"],
+            relationships.Select(r => new object?[] { r.Patient, r.Party, r.Basis, r.Type, r.Id, r.Expires }), ct);
+        await InsertEachAsync(transaction, "gov_consent_rule", ["consent_id", "patient_key", "org", "label", "expires"],
+            rules.Select(r => new object?[] { r.Consent, r.Patient, r.Org, r.Label, r.Expires }), ct);
+    }
+
+    private static async Task InsertEachAsync(StoreTransaction transaction, string table, string[] columns, IEnumerable<object?[]> rows, CancellationToken ct)
+    {
+        System.Data.Common.DbCommand? command = null;
+        try
+        {
+            foreach (var row in rows)
+            {
+                if (command is null)
+                {
+                    command = transaction.Command(
+                        $"INSERT INTO {table} ({string.Join(", ", columns)}) VALUES ({string.Join(", ", columns.Select(c => "@" + c))})",
+                        [.. columns.Select(c => ("@" + c, (object?)null))]);
+                    command.Prepare();
+                }
+
+                for (var i = 0; i < row.Length; i++)
+                {
+                    command.Parameters[i].Value = row[i] ?? DBNull.Value;
+                }
+
+                await command.ExecuteNonQueryAsync(ct);
+            }
+        }
+        finally
+        {
+            if (command is not null)
+            {
+                await command.DisposeAsync();
             }
         }
     }

@@ -1,0 +1,362 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using Hl7.Fhir.Model;
+using Tessera.RecordStore.Bulk;
+using Tessera.RecordStore.Indexing;
+using Tessera.RecordStore.Interactions;
+using Tessera.RecordStore.Machinery;
+using Tessera.RecordStore.Resources;
+using Tessera.RecordStore.Serialization;
+using Tessera.RecordStore.Storage;
+
+namespace Tessera.RecordStore;
+
+/// <summary>
+/// Bulk loading for trusted internal loads (the demo region, imports): many transaction bundles per database
+/// transaction, prepared in parallel and written by one writer with PostgreSQL binary COPY or SQLite prepared
+/// statements. What is written is what the normal transaction processing would write — ids, versions and meta,
+/// urn:uuid references resolved, index rows, patient compartment keys, and every write observer told (the
+/// governance index) — and the version log that the master patient index follows. A bundle the fast path does
+/// not take (conditional entries or references, deletes, patches, reads, batches) goes through the normal
+/// transaction processing between batches; a batch that fails is retried bundle by bundle the normal way, so a
+/// bad bundle is reported with the normal error and the others load.
+/// </summary>
+public sealed partial class FhirStore
+{
+    /// <summary>Loads transaction bundles in order; see the type's remarks. There is no caller: nothing is decided or audited.</summary>
+    public async Task<BulkLoadSummary> BulkLoadAsync(IAsyncEnumerable<BulkItem> items, BulkLoadOptions? options = null, IProgress<BulkLoadProgress>? progress = null, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(items);
+        options ??= new BulkLoadOptions();
+        var summary = new BulkLoadSummary();
+        var clock = Stopwatch.StartNew();
+        var stages = new StageClock();
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var token = cancel.Token;
+
+        // Stage 1: bundles prepared in parallel, kept in input order (a queue of tasks, bounded so memory is).
+        var prepared = Channel.CreateBounded<System.Threading.Tasks.Task<PreparedBundle>>(new BoundedChannelOptions(Math.Max(2, options.Parallelism * 4)) { SingleReader = true, SingleWriter = true });
+        // Stage 2: batches of about BatchResources resources, one waiting while the writer writes the last.
+        var batches = Channel.CreateBounded<List<PreparedBundle>>(new BoundedChannelOptions(1) { SingleReader = true, SingleWriter = true });
+
+        var producer = System.Threading.Tasks.Task.Run(async () =>
+        {
+            try
+            {
+                var wait = Stopwatch.StartNew();
+                await foreach (var item in items.WithCancellation(token))
+                {
+                    stages.Add(ref stages.Input, wait.Elapsed);
+                    await prepared.Writer.WriteAsync(System.Threading.Tasks.Task.Run(() => Prepare(item, stages), token), token);
+                    wait.Restart();
+                }
+
+                prepared.Writer.Complete();
+            }
+            catch (Exception e)
+            {
+                prepared.Writer.Complete(e);
+            }
+        }, token);
+
+        var batcher = System.Threading.Tasks.Task.Run(async () =>
+        {
+            try
+            {
+                var batch = new List<PreparedBundle>();
+                var resources = 0;
+                var keys = new HashSet<(string, string)>();
+                await foreach (var next in prepared.Reader.ReadAllAsync(token))
+                {
+                    var bundle = await next;
+                    // A resource written twice in one batch would need two versions numbered in order: start a new batch.
+                    if (bundle.Entries is { } entries && entries.Any(e => keys.Contains((e.Type, e.Id))))
+                    {
+                        await batches.Writer.WriteAsync(batch, token);
+                        (batch, resources) = ([], 0);
+                        keys.Clear();
+                    }
+
+                    batch.Add(bundle);
+                    resources += bundle.Entries?.Count ?? bundle.Item.Bundle.Entry.Count;
+                    foreach (var e in bundle.Entries ?? [])
+                    {
+                        keys.Add((e.Type, e.Id));
+                    }
+
+                    if (resources >= options.BatchResources)
+                    {
+                        await batches.Writer.WriteAsync(batch, token);
+                        (batch, resources) = ([], 0);
+                        keys.Clear();
+                    }
+                }
+
+                if (batch.Count > 0)
+                {
+                    await batches.Writer.WriteAsync(batch, token);
+                }
+
+                batches.Writer.Complete();
+            }
+            catch (Exception e)
+            {
+                batches.Writer.Complete(e);
+            }
+        }, token);
+
+        try
+        {
+            await foreach (var batch in batches.Reader.ReadAllAsync(token))
+            {
+                var writing = Stopwatch.StartNew();
+                await WriteBatchAsync(batch, summary, stages, token);
+                summary.Writing += writing.Elapsed;
+                progress?.Report(new BulkLoadProgress(summary.Bundles, summary.Resources));
+            }
+
+            await producer;
+            await batcher;
+        }
+        catch
+        {
+            await cancel.CancelAsync();
+            throw;
+        }
+
+        summary.Preparing = TimeSpan.FromTicks(stages.Preparing);
+        summary.Indexing = TimeSpan.FromTicks(stages.Indexing);
+        summary.Serialising = TimeSpan.FromTicks(stages.Serialising);
+        summary.Observing = TimeSpan.FromTicks(stages.Observing);
+        summary.WaitingForInput = TimeSpan.FromTicks(stages.Input);
+        summary.Elapsed = clock.Elapsed;
+        return summary;
+    }
+
+    /// <summary>Writes one batch: the fast path in one transaction for its eligible bundles, the others one by one as transactions.</summary>
+    private async System.Threading.Tasks.Task WriteBatchAsync(List<PreparedBundle> batch, BulkLoadSummary summary, StageClock stages, CancellationToken ct)
+    {
+        // Bundles keep their order: runs of fast-path bundles are written together, the others in between.
+        var run = new List<PreparedBundle>();
+        foreach (var bundle in batch)
+        {
+            if (bundle.Entries is not null)
+            {
+                run.Add(bundle);
+                continue;
+            }
+
+            await WriteRunAsync(run, summary, stages, ct);
+            run.Clear();
+            await TransactionOneAsync(bundle.Item, summary, ct);
+        }
+
+        await WriteRunAsync(run, summary, stages, ct);
+    }
+
+    private async System.Threading.Tasks.Task WriteRunAsync(List<PreparedBundle> run, BulkLoadSummary summary, StageClock stages, CancellationToken ct)
+    {
+        if (run.Count == 0)
+        {
+            return;
+        }
+
+        List<(PreparedEntry Entry, bool Created)> written;
+        try
+        {
+            written = await InWriteAsync(null, scope => BulkWriter.WriteAsync(this, scope, run, stages, ct), ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException && (_dialect.IsUniqueViolation(e) || e is FhirException || e is System.Data.Common.DbException))
+        {
+            // Something in the batch is refused (e.g. a concurrent writer took an id): each bundle on its own, the normal way.
+            foreach (var bundle in run)
+            {
+                await TransactionOneAsync(bundle.Item, summary, ct);
+            }
+
+            return;
+        }
+
+        foreach (var (entry, created) in written)
+        {
+            summary.Count(entry.Type, created);
+        }
+
+        summary.Bundles += run.Count;
+        summary.Resources += written.Count;
+    }
+
+    /// <summary>One bundle through the normal transaction (or batch) processing.</summary>
+    private async System.Threading.Tasks.Task TransactionOneAsync(BulkItem item, BulkLoadSummary summary, CancellationToken ct)
+    {
+        summary.Bundles++;
+        summary.TransactionBundles++;
+        var bundle = item.Bundle;
+        var types = bundle.Entry.Select(e => e.Resource?.TypeName ?? "Bundle entry").ToList();
+        var response = await ExecuteAsync(new FhirRequest { Method = "POST", Path = string.Empty, Resource = bundle }, ct);
+        if (response.Resource is not Bundle result)
+        {
+            summary.Failures.Add(new BulkLoadFailure(item.Label, string.Join("; ", response.Outcome?.Issue.Select(i => i.Diagnostics ?? i.Code?.ToString()) ?? [$"HTTP {response.Status}"])));
+            return;
+        }
+
+        for (var i = 0; i < result.Entry.Count; i++)
+        {
+            var status = result.Entry[i].Response?.Status ?? string.Empty;
+            if (status.StartsWith('2'))
+            {
+                summary.Count(types.ElementAtOrDefault(i) ?? "Bundle entry", status.StartsWith("201", StringComparison.Ordinal));
+                summary.Resources++;
+            }
+            else
+            {
+                var outcome = result.Entry[i].Response?.Outcome as OperationOutcome;
+                summary.Failures.Add(new BulkLoadFailure($"{item.Label} entry {i}", outcome is null ? status : string.Join("; ", outcome.Issue.Select(x => x.Diagnostics ?? x.Code?.ToString()))));
+            }
+        }
+    }
+
+    /// <summary>
+    /// Settles a bundle's ids and references and prepares each resource's rows, or leaves it to the normal
+    /// transaction processing (Entries null) when it holds anything the fast path does not do.
+    /// </summary>
+    private PreparedBundle Prepare(BulkItem item, StageClock stages)
+    {
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            return new PreparedBundle(item, Settle(item.Bundle) is { } settled ? PrepareEntries(settled, stages) : null);
+        }
+        finally
+        {
+            stages.Add(ref stages.Preparing, Stopwatch.GetElapsedTime(started));
+        }
+    }
+
+    /// <summary>The entries with their target ids, creates first as the transaction processing orders them, or null.</summary>
+    private static List<(Resource Resource, string Type, string Id, string Method)>? Settle(Bundle bundle)
+    {
+        if (bundle.Type != Bundle.BundleType.Transaction)
+        {
+            return null;
+        }
+
+        var map = new Dictionary<string, string>(StringComparer.Ordinal);
+        var targets = new HashSet<string>(StringComparer.Ordinal);
+        var entries = new List<(Resource Resource, string Type, string Id, string Method)>(bundle.Entry.Count);
+        foreach (var entry in bundle.Entry)
+        {
+            if (entry.Resource is not { } resource || resource is Bundle || entry.Request is not { } request
+                || request.IfMatch is not null || request.IfNoneMatch is not null || request.IfNoneExist is not null || request.IfModifiedSince is not null)
+            {
+                return null;
+            }
+
+            var type = resource.TypeName;
+            string id;
+            if (request.Method == Bundle.HTTPVerb.POST && request.Url == type)
+            {
+                id = NewId();
+            }
+            else if (request.Method == Bundle.HTTPVerb.PUT && request.Url is { } url && url.Length > type.Length + 1
+                && url.StartsWith(type, StringComparison.Ordinal) && url[type.Length] == '/'
+                && ResourceWriter.IsValidId(url[(type.Length + 1)..]) && (resource.Id is null || resource.Id == url[(type.Length + 1)..]))
+            {
+                id = url[(type.Length + 1)..];
+            }
+            else
+            {
+                return null;
+            }
+
+            if (!targets.Add($"{type}/{id}"))
+            {
+                return null;
+            }
+
+            if (entry.FullUrl is { Length: > 0 } fullUrl)
+            {
+                map[fullUrl] = $"{type}/{id}";
+            }
+
+            entries.Add((resource, type, id, request.Method == Bundle.HTTPVerb.POST ? "POST" : "PUT"));
+        }
+
+        // Every reference is checked before any is changed, so a bundle left to the normal processing reaches it as sent.
+        var rewrites = new List<(ResourceReference Reference, string Target)>();
+        foreach (var (resource, _, _, _) in entries)
+        {
+            foreach (var reference in References(resource))
+            {
+                var value = reference.Reference;
+                if (string.IsNullOrEmpty(value) || value.StartsWith('#'))
+                {
+                    continue;
+                }
+
+                if (map.TryGetValue(value, out var mapped))
+                {
+                    rewrites.Add((reference, mapped));
+                }
+                else if (value.StartsWith("urn:", StringComparison.Ordinal) || (value.IndexOf('?', StringComparison.Ordinal) is var q && q > 0 && IsConcreteResourceType(value[..q])))
+                {
+                    return null; // an unknown urn is an error, a conditional reference a search: the normal path does both
+                }
+            }
+        }
+
+        foreach (var (reference, target) in rewrites)
+        {
+            reference.Reference = target;
+        }
+
+        // Creates before updates, each in entry order, as the transaction processing runs them.
+        return [.. entries.Where(e => e.Method == "POST"), .. entries.Where(e => e.Method == "PUT")];
+    }
+
+    private List<PreparedEntry> PrepareEntries(List<(Resource Resource, string Type, string Id, string Method)> settled, StageClock stages)
+    {
+        var result = new List<PreparedEntry>(settled.Count);
+        foreach (var (resource, type, id, method) in settled)
+        {
+            var now = DateTimeOffset.FromUnixTimeMilliseconds(_clock.GetUtcNow().ToUnixTimeMilliseconds());
+            resource.Id = id;
+            resource.Meta ??= new Meta();
+            resource.Meta.VersionId = "1";
+            resource.Meta.LastUpdated = now;
+            var t0 = Stopwatch.GetTimestamp();
+            var index = _indexer.Extract(resource);
+            var patientKey = ResourceIndexer.PatientKey(resource, index);
+            var t1 = Stopwatch.GetTimestamp();
+            var json = FhirSerialization.ToJson(resource);
+            stages.Add(ref stages.Indexing, Stopwatch.GetElapsedTime(t0, t1));
+            stages.Add(ref stages.Serialising, Stopwatch.GetElapsedTime(t1));
+            result.Add(new PreparedEntry(resource, type, id, method, now, index, patientKey, [.. IndexRows.Of(index).Where(t => t.Rows.Count > 0)]) { Json = json });
+        }
+
+        return result;
+    }
+
+    /// <summary>Tells every write observer of a batch's versions, all at once where the observer can take that.</summary>
+    internal async System.Threading.Tasks.Task NotifyWrittenManyAsync(WriteScope scope, IReadOnlyList<WrittenResource> written, CancellationToken ct)
+    {
+        var transaction = new StoreTransaction(scope, _dialect.Kind) { Dialect = _dialect };
+        foreach (var observer in _observers)
+        {
+            if (observer is IResourceBatchWriteObserver many)
+            {
+                await many.OnWrittenManyAsync(transaction, written, ct);
+                continue;
+            }
+
+            foreach (var w in written)
+            {
+                await observer.OnWrittenAsync(transaction, w.ResourceType, w.Id, w.Resource, ct);
+            }
+        }
+    }
+
+    internal ResourceRepository Repository => _repository;
+
+    internal SqlDialect Dialect => _dialect;
+}
