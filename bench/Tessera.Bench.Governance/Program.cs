@@ -3,11 +3,11 @@ using System.Globalization;
 using System.Security.Claims;
 using Hl7.Fhir.Model;
 using Npgsql;
-using Claim = System.Security.Claims.Claim;
 using Tessera.Governance;
 using Tessera.RecordStore;
 using Tessera.RecordStore.Interactions;
 using Tessera.RecordStore.Storage;
+using Claim = System.Security.Claims.Claim;
 
 // Read and search throughput with governance (access policy + audit) on versus off, on PostgreSQL, in process.
 // Usage: TESSERA_BENCH_PG="Host=...;Username=...;Database=postgres" dotnet run -c Release --project bench/Tessera.Bench.Governance -- [people] [requests] [clients, e.g. 1,16]
@@ -75,7 +75,21 @@ try
     // The GP's own registered patients, without the opted-out ones: every request is permitted and returns data.
     var visible = Enumerable.Range(0, people).Where(i => i % 2 == 0 && i % 10 != 5).Select(i => $"p{i}").ToArray();
 
-    Console.WriteLine($"{"scenario",-34} {"clients",7} {"req/s off",10} {"req/s on",10} {"overhead",9}");
+    if (Environment.GetEnvironmentVariable("TESSERA_BENCH_PROFILE") is { Length: > 0 } profile)
+    {
+        // Only requests of one kind (read or search; governed, or ungoverned with "-off"), for a profiler attached to this process.
+        Func<string, string> only = profile.StartsWith("search", StringComparison.Ordinal) ? id => $"Observation?patient={id}" : id => $"Patient/{id}";
+        var (store, caller) = profile.EndsWith("-off", StringComparison.Ordinal) ? (open, null) : (governed, gp);
+        await RunAsync(store, caller, only, visible, 1, 500);
+        Console.WriteLine($"Profiling {profile}: start");
+        var watch = Stopwatch.StartNew();
+        var rate = await RunAsync(store, caller, only, visible, clientCounts[0], requests);
+        await governance.Audit.FlushAsync();
+        Console.WriteLine($"Profiling {profile}: {rate:F0} req/s, {watch.Elapsed.TotalSeconds:F1} s");
+        return;
+    }
+
+    Console.WriteLine($"{"scenario",-34} {"clients",7} {"req/s off",10} {"req/s on",10} {"overhead",9} {"cpu µs off",11} {"cpu µs on",10} {"(.NET+PostgreSQL per request)",30}");
     foreach (var (label, url) in new (string, Func<string, string>)[] { ("read Patient/[id]", id => $"Patient/{id}"), ("search Observation?patient=[id]", id => $"Observation?patient={id}") })
     {
         foreach (var clients in clientCounts)
@@ -83,9 +97,14 @@ try
             // Warm both paths, then measure off and on alternately.
             await RunAsync(open, null, url, visible, clients, 200);
             await RunAsync(governed, gp, url, visible, clients, 200);
+            await governance.Audit.FlushAsync();
+            var cpu = await Cpu.StartAsync(name, admin);
             var off = await RunAsync(open, null, url, visible, clients, requests);
+            var (offNet, offPg) = await cpu.TakeAsync(requests);
             var on = await RunAsync(governed, gp, url, visible, clients, requests);
-            Console.WriteLine($"{label,-34} {clients,7} {off,10:F0} {on,10:F0} {(off - on) / off,9:P1}");
+            await governance.Audit.FlushAsync(); // the audit's background work is part of what a governed request costs
+            var (onNet, onPg) = await cpu.TakeAsync(requests);
+            Console.WriteLine($"{label,-34} {clients,7} {off,10:F0} {on,10:F0} {(off - on) / off,9:P1} {offNet + offPg,11:F0} {onNet + onPg,10:F0}   {offNet:F0}+{offPg:F0} / {onNet:F0}+{onPg:F0}");
         }
     }
 
@@ -95,6 +114,12 @@ try
 finally
 {
     NpgsqlConnection.ClearAllPools();
+    if (Environment.GetEnvironmentVariable("TESSERA_BENCH_KEEP") == "1")
+    {
+        Console.WriteLine($"Kept database {name} (TESSERA_BENCH_KEEP=1); drop it when done.");
+        Environment.Exit(0);
+    }
+
     await using var c = new NpgsqlConnection(admin);
     await c.OpenAsync();
     await new NpgsqlCommand($"DROP DATABASE IF EXISTS {name} WITH (FORCE)", c).ExecuteNonQueryAsync();
@@ -117,4 +142,70 @@ static async Task<double> RunAsync(FhirStore store, ClaimsPrincipal? caller, Fun
         }
     });
     return count / watch.Elapsed.TotalSeconds;
+}
+
+/// <summary>
+/// CPU time per request of this process and of the PostgreSQL backends serving the benchmark's database (from
+/// /proc; repeatable under load, unlike wall-clock rates). Each take measures since the previous one.
+/// </summary>
+internal sealed class Cpu
+{
+    private readonly string _database;
+    private readonly string _admin;
+    private TimeSpan _net;
+    private double _pg;
+
+    private Cpu(string database, string admin) => (_database, _admin) = (database, admin);
+
+    public static async Task<Cpu> StartAsync(string database, string admin)
+    {
+        var cpu = new Cpu(database, admin);
+        cpu._net = Process.GetCurrentProcess().TotalProcessorTime;
+        cpu._pg = await cpu.PostgresSecondsAsync();
+        return cpu;
+    }
+
+    /// <summary>Microseconds of CPU per request (.NET, PostgreSQL) since the last take.</summary>
+    public async Task<(double Net, double Pg)> TakeAsync(int requests)
+    {
+        var net = Process.GetCurrentProcess().TotalProcessorTime;
+        var pg = await PostgresSecondsAsync();
+        var result = ((net - _net).TotalMicroseconds / requests, (pg - _pg) * 1e6 / requests);
+        (_net, _pg) = (net, pg);
+        return result;
+    }
+
+    private async Task<double> PostgresSecondsAsync()
+    {
+        // Backends of the database, and the server's own WAL writer and checkpointer (the audit's writes cost there too).
+        var pids = new List<int>();
+        await using (var c = new NpgsqlConnection(_admin))
+        {
+            await c.OpenAsync();
+            await using var cmd = new NpgsqlCommand("SELECT pid FROM pg_stat_activity WHERE datname = @d OR backend_type IN ('walwriter', 'checkpointer', 'background writer')", c);
+            cmd.Parameters.AddWithValue("d", _database);
+            await using var reader = await cmd.ExecuteReaderAsync();
+            while (await reader.ReadAsync())
+            {
+                pids.Add(reader.GetInt32(0));
+            }
+        }
+
+        var ticks = 0L;
+        foreach (var pid in pids)
+        {
+            try
+            {
+                var stat = await File.ReadAllTextAsync($"/proc/{pid}/stat");
+                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                ticks += long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+            }
+            catch (IOException)
+            {
+                // The backend ended (or PostgreSQL runs elsewhere): its time is not counted.
+            }
+        }
+
+        return ticks / 100.0; // USER_HZ
+    }
 }

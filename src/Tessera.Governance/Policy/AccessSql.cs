@@ -34,13 +34,33 @@ internal sealed class AccessSql(long now)
     /// <summary>A row that holds no personal record: no patient and not a compartment type.</summary>
     public static string NonPersonal => $"({{r}}.patient_key IS NULL AND {{r}}.resource_type NOT IN ({CompartmentTypes}))";
 
-    /// <summary>Patient keys with a current relationship of the given bases to one of the parties.</summary>
-    public string RelatedKeys(IEnumerable<string> parties, string bases) =>
-        $"SELECT g.patient_key FROM gov_relationship g WHERE g.party IN ({List(parties)}) AND g.basis IN ({bases}) AND (g.expires IS NULL OR g.expires > {Now})";
+    /// <summary>
+    /// Ends a correlated EXISTS so that it stays an index probe per row: without it PostgreSQL may turn the EXISTS
+    /// into a hash of every row the subquery could match (every patient of a practice) built for each statement.
+    /// </summary>
+    public const string Probe = "LIMIT 1 OFFSET 0";
 
-    /// <summary>The row belongs to one of <paramref name="keys"/> or to a record of the same person (master patient links).</summary>
-    public static string OfPerson(string keys) =>
-        $"({{r}}.patient_key IN ({keys}) OR {{r}}.patient_key IN (SELECT l2.patient_key FROM gov_person_link l1 JOIN gov_person_link l2 ON l2.person_key = l1.person_key WHERE l1.patient_key IN ({keys})))";
+    /// <summary>
+    /// A condition on a patient key (a column) that it has a current relationship of the given bases to one of the
+    /// parties: an index probe per row, not the set of every patient the parties relate to (a practice holds thousands).
+    /// </summary>
+    public Func<string, string> Related(IEnumerable<string> parties, string bases)
+    {
+        var list = List(parties);
+        var now = Now;
+        return key => $"EXISTS (SELECT 1 FROM gov_relationship g WHERE g.patient_key = {key} AND g.party IN ({list}) AND g.basis IN ({bases}) AND (g.expires IS NULL OR g.expires > {now}) {Probe})";
+    }
+
+    /// <summary>A condition on a patient key that it is <paramref name="patient"/>.</summary>
+    public Func<string, string> Is(string patient)
+    {
+        var p = P(patient);
+        return key => $"{key} = {p}";
+    }
+
+    /// <summary>The row's patient, or another record of the same person (master patient links), meets <paramref name="has"/>.</summary>
+    public static string OfPerson(Func<string, string> has) =>
+        $"({has("{r}.patient_key")} OR EXISTS (SELECT 1 FROM gov_person_link l1 JOIN gov_person_link l2 ON l2.person_key = l1.person_key WHERE l1.patient_key = {{r}}.patient_key AND {has("l2.patient_key")} {Probe}))";
 
     /// <summary>
     /// A consent rule of the row's person hides it from this caller: an opt-out, a deny for the caller's organisation,
@@ -49,18 +69,18 @@ internal sealed class AccessSql(long now)
     public string DeniedByConsent(string? org)
     {
         var orgMatch = org is null ? "c.org IS NULL" : $"(c.org IS NULL OR c.org = {P(org)})";
-        var rule = $"{orgMatch} AND (c.expires IS NULL OR c.expires > {Now}) AND (c.label IS NULL OR EXISTS (SELECT 1 FROM idx_token s WHERE s.resource_type = {{r}}.resource_type AND s.id = {{r}}.id AND s.param = '_security' AND s.code = c.label))";
-        var denied = $"(EXISTS (SELECT 1 FROM gov_consent_rule c WHERE c.patient_key = {{r}}.patient_key AND {rule}) OR EXISTS (SELECT 1 FROM gov_person_link l1 JOIN gov_person_link l2 ON l2.person_key = l1.person_key JOIN gov_consent_rule c ON c.patient_key = l2.patient_key WHERE l1.patient_key = {{r}}.patient_key AND {rule}))";
+        var rule = $"{orgMatch} AND (c.expires IS NULL OR c.expires > {Now}) AND (c.label IS NULL OR EXISTS (SELECT 1 FROM idx_token s WHERE s.resource_type = {{r}}.resource_type AND s.id = {{r}}.id AND s.param = '_security' AND s.code = c.label {Probe}))";
+        var denied = $"(EXISTS (SELECT 1 FROM gov_consent_rule c WHERE c.patient_key = {{r}}.patient_key AND {rule} {Probe}) OR EXISTS (SELECT 1 FROM gov_person_link l1 JOIN gov_person_link l2 ON l2.person_key = l1.person_key JOIN gov_consent_rule c ON c.patient_key = l2.patient_key WHERE l1.patient_key = {{r}}.patient_key AND {rule} {Probe}))";
         return org is null ? denied : $"({denied} AND NOT {RecordedBy(org)})";
     }
 
     /// <summary>The recording organisation of a row is its meta.source: "Organization/id", optionally followed by "#..." or "/...".</summary>
     public string RecordedBy(string org) =>
-        $"EXISTS (SELECT 1 FROM idx_uri u WHERE u.resource_type = {{r}}.resource_type AND u.id = {{r}}.id AND u.param = '_source' AND (u.value = {P(org)} OR u.value LIKE {P(org + "#%")} OR u.value LIKE {P(org + "/%")}))";
+        $"EXISTS (SELECT 1 FROM idx_uri u WHERE u.resource_type = {{r}}.resource_type AND u.id = {{r}}.id AND u.param = '_source' AND (u.value = {P(org)} OR u.value LIKE {P(org + "#%")} OR u.value LIKE {P(org + "/%")}) {Probe})";
 
     /// <summary>Laboratory results: Specimens, and Observations and DiagnosticReports in the laboratory category.</summary>
     public static string LabResult =>
-        "({r}.resource_type = 'Specimen' OR ({r}.resource_type IN ('Observation', 'DiagnosticReport') AND EXISTS (SELECT 1 FROM idx_token t WHERE t.resource_type = {r}.resource_type AND t.id = {r}.id AND t.param = 'category' AND t.code IN ('laboratory', 'LAB'))))";
+        $"({{r}}.resource_type = 'Specimen' OR ({{r}}.resource_type IN ('Observation', 'DiagnosticReport') AND EXISTS (SELECT 1 FROM idx_token t WHERE t.resource_type = {{r}}.resource_type AND t.id = {{r}}.id AND t.param = 'category' AND t.code IN ('laboratory', 'LAB') {Probe})))";
 
     public string Types(IEnumerable<string> types) => $"{{r}}.resource_type IN ({string.Join(", ", types.Select(t => $"'{t}'"))})";
 }

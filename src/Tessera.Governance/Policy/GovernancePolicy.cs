@@ -103,7 +103,7 @@ internal sealed class GovernancePolicy(AuditTrail audit, AuditQuery auditQuery) 
         {
             // The export sees the person's record and nothing else, whoever asks.
             var sql = new AccessSql(audit.Now.ToUnixTimeMilliseconds());
-            return AccessDecision.Permit(sql.Build($"{AccessSql.NonPersonal} OR {AccessSql.OfPerson(sql.P(patient))}"), caller);
+            return AccessDecision.Permit(sql.Build($"{AccessSql.NonPersonal} OR {AccessSql.OfPerson(sql.Is(patient))}"), caller);
         }
 
         return AccessDecision.Deny("Only the person themselves, or the information governance lead on their behalf, may export a record.");
@@ -151,25 +151,25 @@ internal sealed class GovernancePolicy(AuditTrail audit, AuditQuery auditQuery) 
             case Roles.System:
                 break;
             case Roles.Citizen:
-                terms.Add($"({AccessSql.NonPersonal} OR {AccessSql.OfPerson(sql.P(caller.UserId("Patient") ?? string.Empty))})");
+                terms.Add($"({AccessSql.NonPersonal} OR {AccessSql.OfPerson(sql.Is(caller.UserId("Patient") ?? string.Empty))})");
                 break;
             case Roles.Carer:
                 {
                     var rp = sql.P(caller.UserId("RelatedPerson") is { } id ? "RelatedPerson/" + id : string.Empty);
                     var now = sql.Now;
-                    var allowed = $"SELECT a.patient_key FROM gov_relationship a WHERE a.party = {rp} AND a.basis = 'carer-consent' AND (a.expires IS NULL OR a.expires > {now}) AND EXISTS (SELECT 1 FROM gov_relationship b WHERE b.party = a.party AND b.patient_key = a.patient_key AND b.basis = 'related-person' AND (b.expires IS NULL OR b.expires > {now}))";
-                    terms.Add($"({AccessSql.NonPersonal} OR ({AccessSql.OfPerson(allowed)} AND NOT {sql.DeniedByConsent(null)}))");
+                    string Allowed(string key) => $"EXISTS (SELECT 1 FROM gov_relationship a WHERE a.patient_key = {key} AND a.party = {rp} AND a.basis = 'carer-consent' AND (a.expires IS NULL OR a.expires > {now}) AND EXISTS (SELECT 1 FROM gov_relationship b WHERE b.party = a.party AND b.patient_key = a.patient_key AND b.basis = 'related-person' AND (b.expires IS NULL OR b.expires > {now})) {AccessSql.Probe})";
+                    terms.Add($"({AccessSql.NonPersonal} OR ({AccessSql.OfPerson(Allowed)} AND NOT {sql.DeniedByConsent(null)}))");
                     break;
                 }
 
             case Roles.IgLead:
-                terms.Add($"({AccessSql.NonPersonal} OR {{r}}.resource_type IN ('Patient', 'Consent') OR ({{r}}.resource_type = 'Communication' AND EXISTS (SELECT 1 FROM idx_token t WHERE t.resource_type = {{r}}.resource_type AND t.id = {{r}}.id AND t.param = '_tag' AND t.code = 'break-glass')))");
+                terms.Add($"({AccessSql.NonPersonal} OR {{r}}.resource_type IN ('Patient', 'Consent') OR ({{r}}.resource_type = 'Communication' AND EXISTS (SELECT 1 FROM idx_token t WHERE t.resource_type = {{r}}.resource_type AND t.id = {{r}}.id AND t.param = '_tag' AND t.code = 'break-glass' {AccessSql.Probe})))");
                 break;
             default:
                 {
                     var parties = caller.Parties().ToList();
-                    var care = $"({AccessSql.OfPerson(sql.RelatedKeys(parties, AccessSql.CareBases.Replace(", 'break-glass'", string.Empty, StringComparison.Ordinal)))} AND NOT {sql.DeniedByConsent(caller.Organization)})";
-                    var glass = Roles.IsClinical(caller.Role) ? $" OR {AccessSql.OfPerson(sql.RelatedKeys(["user:" + caller.Subject], "'break-glass'"))}" : string.Empty;
+                    var care = $"({AccessSql.OfPerson(sql.Related(parties, AccessSql.CareBases.Replace(", 'break-glass'", string.Empty, StringComparison.Ordinal)))} AND NOT {sql.DeniedByConsent(caller.Organization)})";
+                    var glass = Roles.IsClinical(caller.Role) ? $" OR {AccessSql.OfPerson(sql.Related(["user:" + caller.Subject], "'break-glass'"))}" : string.Empty;
                     terms.Add($"({AccessSql.NonPersonal} OR {care}{glass})");
                     if (caller.Role == Roles.AdminStaff)
                     {
@@ -178,7 +178,7 @@ internal sealed class GovernancePolicy(AuditTrail audit, AuditQuery auditQuery) 
 
                     if (caller.Role == Roles.SocialWorker)
                     {
-                        terms.Add($"NOT ({AccessSql.LabResult} AND NOT {AccessSql.OfPerson(sql.RelatedKeys(parties, "'care-team'"))})");
+                        terms.Add($"NOT ({AccessSql.LabResult} AND NOT {AccessSql.OfPerson(sql.Related(parties, "'care-team'"))})");
                     }
 
                     break;
@@ -194,7 +194,7 @@ internal sealed class GovernancePolicy(AuditTrail audit, AuditQuery auditQuery) 
         {
             // patient/ scopes bind to the launch patient; a citizen's own record is their context when none was launched.
             var launch = caller.Patient ?? (caller.Role == Roles.Citizen ? caller.UserId("Patient") : null);
-            terms.Add(launch is not null ? $"({AccessSql.NonPersonal} OR {AccessSql.OfPerson(sql.P(launch))})" : AccessSql.NonPersonal);
+            terms.Add(launch is not null ? $"({AccessSql.NonPersonal} OR {AccessSql.OfPerson(sql.Is(launch))})" : AccessSql.NonPersonal);
         }
 
         return terms.Count == 0 ? null : sql.Build(string.Join(" AND ", terms));

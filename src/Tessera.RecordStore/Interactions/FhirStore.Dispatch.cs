@@ -151,22 +151,20 @@ public sealed partial class FhirStore
     private async Task<FhirResponse> ReadAsync(FhirRequest request, string type, string id, WriteScope? scope, CancellationToken ct)
     {
         StoredVersion? stored;
+        bool visible;
         if (scope is not null)
         {
-            stored = await _repository.ReadCurrentAsync(scope.Connection, scope.Transaction, type, id, ct);
-            if (stored is { Version: > 0, Deleted: false })
-            {
-                await RequireVisibleAsync(scope.Connection, scope.Transaction, type, id, ct);
-            }
+            (stored, visible) = await _repository.ReadCurrentAsync(scope.Connection, scope.Transaction, type, id, Filter, ct);
         }
         else
         {
             await using var connection = await _dialect.OpenAsync(ct);
-            stored = await _repository.ReadCurrentAsync(connection, null, type, id, ct);
-            if (stored is { Version: > 0, Deleted: false })
-            {
-                await RequireVisibleAsync(connection, null, type, id, ct);
-            }
+            (stored, visible) = await _repository.ReadCurrentAsync(connection, null, type, id, Filter, ct);
+        }
+
+        if (stored is { Version: > 0, Deleted: false } && !visible)
+        {
+            throw Forbidden(type, id);
         }
 
         if (stored is null || stored.Version == 0)
@@ -200,22 +198,20 @@ public sealed partial class FhirStore
         }
 
         StoredVersion? stored;
+        bool visible;
         if (scope is not null)
         {
-            stored = await _repository.ReadVersionAsync(scope.Connection, type, id, version, ct);
-            if (stored is not null)
-            {
-                await RequireVisibleAsync(scope.Connection, scope.Transaction, type, id, ct);
-            }
+            (stored, visible) = await _repository.ReadVersionAsync(scope.Connection, scope.Transaction, type, id, version, Filter, ct);
         }
         else
         {
             await using var connection = await _dialect.OpenAsync(ct);
-            stored = await _repository.ReadVersionAsync(connection, type, id, version, ct);
-            if (stored is not null)
-            {
-                await RequireVisibleAsync(connection, null, type, id, ct);
-            }
+            (stored, visible) = await _repository.ReadVersionAsync(connection, null, type, id, version, Filter, ct);
+        }
+
+        if (stored is not null && !visible)
+        {
+            throw Forbidden(type, id);
         }
 
         if (stored is null)

@@ -1,4 +1,5 @@
 using System.Data.Common;
+using Tessera.RecordStore.Access;
 using Tessera.RecordStore.Indexing;
 using Tessera.RecordStore.Storage;
 
@@ -20,22 +21,34 @@ internal sealed class ResourceRepository(SqlDialect dialect)
 
     private const string VersionColumns = "v.resource_type, v.id, v.version, v.last_updated, v.deleted, v.method, v.json, v.seq";
 
-    public async Task<StoredVersion?> ReadCurrentAsync(DbConnection connection, DbTransaction? transaction, string type, string id, CancellationToken ct)
+    public async Task<StoredVersion?> ReadCurrentAsync(DbConnection connection, DbTransaction? transaction, string type, string id, CancellationToken ct) =>
+        (await ReadCurrentAsync(connection, transaction, type, id, null, ct)).Stored;
+
+    /// <summary>The current version and, in the same query, whether <paramref name="filter"/> lets its row through (always, without one).</summary>
+    public async Task<(StoredVersion? Stored, bool Visible)> ReadCurrentAsync(DbConnection connection, DbTransaction? transaction, string type, string id, AccessFilter? filter, CancellationToken ct)
     {
         await using var cmd = Db.Command(connection, transaction,
-            $"SELECT {VersionColumns} FROM resource r JOIN resource_version v ON v.resource_type = r.resource_type AND v.id = r.id AND v.version = r.version WHERE r.resource_type = @t AND r.id = @id",
-            ("t", type), ("id", id));
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        return await reader.ReadAsync(ct) ? ReadVersion(reader) : null;
+            $"SELECT {VersionColumns}{VisibleColumn(filter)} FROM resource r JOIN resource_version v ON v.resource_type = r.resource_type AND v.id = r.id AND v.version = r.version WHERE r.resource_type = @t AND r.id = @id",
+            [("t", type), ("id", id), .. filter?.Parameters ?? []]);
+        return await ReadVisibleAsync(cmd, filter, ct);
     }
 
-    public async Task<StoredVersion?> ReadVersionAsync(DbConnection connection, string type, string id, long version, CancellationToken ct)
+    /// <summary>A version and whether <paramref name="filter"/> lets the resource's current row through (always, without one).</summary>
+    public async Task<(StoredVersion? Stored, bool Visible)> ReadVersionAsync(DbConnection connection, DbTransaction? transaction, string type, string id, long version, AccessFilter? filter, CancellationToken ct)
     {
-        await using var cmd = Db.Command(connection, null,
-            $"SELECT {VersionColumns} FROM resource_version v WHERE v.resource_type = @t AND v.id = @id AND v.version = @v",
-            ("t", type), ("id", id), ("v", version));
+        var current = filter is null ? string.Empty : " LEFT JOIN resource r ON r.resource_type = v.resource_type AND r.id = v.id";
+        await using var cmd = Db.Command(connection, transaction,
+            $"SELECT {VersionColumns}{VisibleColumn(filter)} FROM resource_version v{current} WHERE v.resource_type = @t AND v.id = @id AND v.version = @v",
+            [("t", type), ("id", id), ("v", version), .. filter?.Parameters ?? []]);
+        return await ReadVisibleAsync(cmd, filter, ct);
+    }
+
+    private static string VisibleColumn(AccessFilter? filter) => filter is null ? string.Empty : $", CASE WHEN {filter.For("r")} THEN 1 ELSE 0 END";
+
+    private static async Task<(StoredVersion?, bool)> ReadVisibleAsync(DbCommand cmd, AccessFilter? filter, CancellationToken ct)
+    {
         await using var reader = await cmd.ExecuteReaderAsync(ct);
-        return await reader.ReadAsync(ct) ? ReadVersion(reader) : null;
+        return await reader.ReadAsync(ct) ? (ReadVersion(reader), filter is null || reader.GetInt32(8) != 0) : (null, false);
     }
 
     public async Task<List<StoredVersion>> ReadManyCurrentAsync(DbConnection connection, DbTransaction? transaction, IReadOnlyList<(string Type, string Id)> keys, CancellationToken ct)
