@@ -31,6 +31,13 @@ public sealed class GovernanceOptions
     /// <summary>How often the audit writer commits queued read events and chains what writes appended (milliseconds).</summary>
     public int AuditChainMilliseconds { get; set; } = 200;
 
+    /// <summary>
+    /// How long the audit writer gathers further read events after one arrives before committing them together
+    /// (milliseconds; 0 commits at once). Nothing waits on it: reads answer as soon as their event is queued, and a
+    /// flush or <see cref="AwaitReadAudit"/> commits at once.
+    /// </summary>
+    public int AuditLingerMilliseconds { get; set; } = 50;
+
     /// <summary>How many read events may wait to be committed before reads wait for the trail.</summary>
     public int AuditQueueLimit { get; set; } = 10_000;
 

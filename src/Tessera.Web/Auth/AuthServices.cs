@@ -26,6 +26,7 @@ internal static class AuthServices
         services.AddSingleton(sp => sp.GetRequiredService<IOptions<AuthOptions>>().Value);
         services.TryAddTimeProvider();
         services.AddSingleton<AuthStartup>();
+        services.AddSingleton<ValidatedTokens>();
         services.AddHostedService(sp => sp.GetRequiredService<AuthStartup>());
         services.AddSingleton<UserAccounts>();
         services.AddScoped<ClientRegistry>();

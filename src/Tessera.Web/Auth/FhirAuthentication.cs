@@ -23,11 +23,21 @@ internal static class FhirAuthentication
     /// <summary>The caller, or null after writing the 401 response.</summary>
     public static async Task<ClaimsPrincipal?> AuthenticateAsync(HttpContext context)
     {
-        var hasToken = context.Request.Headers.Authorization.ToString().StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase);
+        var authorization = context.Request.Headers.Authorization.ToString();
+        var hasToken = authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase);
+        var validated = context.RequestServices.GetRequiredService<ValidatedTokens>();
+        var token = hasToken ? authorization["Bearer ".Length..].Trim() : string.Empty;
+        if (hasToken && validated.Find(token) is { } known)
+        {
+            return known;
+        }
+
         var result = hasToken ? await context.AuthenticateAsync(OpenIddictValidationAspNetCoreDefaults.AuthenticationScheme) : AuthenticateResult.NoResult();
         if (result.Succeeded && result.Principal is { } principal)
         {
-            return Caller(principal);
+            var caller = Caller(principal);
+            validated.Remember(token, caller, principal.GetExpirationDate());
+            return caller;
         }
 
         string header, message, reason;
