@@ -16,6 +16,13 @@ using Tessera.RecordStore.Storage;
 //   rebuild <people> <seed> <database>          load a demo region's source Patients into the store (once), let the
 //                                               feed match them, then time tessera mpi rebuild (twice: the second
 //                                               run finds nothing to change) stage by stage
+//   rebuild-bulk <people> <seed> <database> [runs]
+//                                               the same at scale: a demo region's source records are written straight
+//                                               into the index's table (once; the database keeps them between runs),
+//                                               filed under their true people, then tessera mpi rebuild runs as the
+//                                               command line runs it: wall and CPU time per stage, peak memory
+//   match <database> <queries>                  Patient/$match in process against the index of rebuild-bulk: p50/p95
+//                                               over realistic queries (typos, no NHS number), memory of the index
 var invariant = CultureInfo.InvariantCulture;
 switch (args)
 {
@@ -56,8 +63,17 @@ switch (args)
     case ["rebuild", var people, var seed, var database]:
         return await RebuildAsync(int.Parse(people, invariant), int.Parse(seed, invariant), database);
 
+    case ["rebuild-bulk", var people, var seed, var database, ..] when args.Length <= 5:
+        return await BulkBench.RebuildAsync(int.Parse(people, invariant), int.Parse(seed, invariant), database, args.Length == 5 ? int.Parse(args[4], invariant) : 1);
+
+    case ["blocks", var database]:
+        return await BlockingReportBench.RunAsync(database);
+
+    case ["match", var database, var queries]:
+        return await BulkBench.MatchAsync(database, int.Parse(queries, invariant));
+
     default:
-        Console.Error.WriteLine("usage: train-synthetic <records> <out.json> | train-demo <people> <seed> <out.json> | score-demo <people> <seed> [model.json] | rebuild <people> <seed> <database>");
+        Console.Error.WriteLine("usage: train-synthetic <records> <out.json> | train-demo <people> <seed> <out.json> | score-demo <people> <seed> [model.json] | rebuild <people> <seed> <database> | rebuild-bulk <people> <seed> <database> [runs] | match <database> <queries>");
         return 2;
 }
 

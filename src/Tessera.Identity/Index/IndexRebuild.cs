@@ -89,8 +89,9 @@ internal static class IndexRebuild
             }
         }
 
-        progress?.Report(new RebuildProgress("Comparing candidate pairs", 0, 1));
+        progress?.Report(new RebuildProgress("Preparing and blocking records", 0, 1));
         var index = engine.CreateIndex(records);
+        progress?.Report(new RebuildProgress("Comparing candidate pairs", 0, 1));
         var scored = engine.ScoreCandidatePairs(index, out var candidatePairs);
         progress?.Report(new RebuildProgress("Comparing candidate pairs", 1, 1));
         progress?.Report(new RebuildProgress("Clustering people", 0, 1));

@@ -43,6 +43,9 @@ internal sealed class IndexWork(MasterPatientIndex mpi, StoreTransaction tx, Fun
 
     public long Generation => feed.Generation;
 
+    /// <summary>Takes the next generation number for a source row written by this work.</summary>
+    public long NextGeneration() => ++feed.Generation;
+
     public StoreTransaction Transaction => tx;
 
     public MasterPatientIndex Index => mpi;

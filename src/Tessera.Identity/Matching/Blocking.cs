@@ -6,17 +6,21 @@ namespace Tessera.Identity.Matching;
 /// </summary>
 internal static class Blocking
 {
-    /// <summary>The rules, named as reported; each returns no key when its fields are missing.</summary>
-    /// <summary>The rules, named as documented; each yields no key when its fields are missing.</summary>
+    /// <summary>
+    /// The rules, named as documented; each yields no key when its fields are missing. Every key narrows a broad
+    /// field (a name sound, a district) by another, so blocks stay small as the population grows: a key shared by
+    /// a fixed share of everyone (a common surname, a phone operator's prefix) makes cost grow with the square of
+    /// the index, and once its blocks pass the size cap they are skipped and find nothing at all.
+    /// </summary>
     public static readonly string[] RuleNames =
     [
         "NHS number",
-        "birth date",
-        "family name sound + birth year",
+        "birth date, day and month in either order",
+        "family name sound + birth year + given initial",
         "postcode + given initial",
-        "phone number: last six digits, or the rest with the given initial",
-        "given and family name sounds, in either order",
-        "family name sound + postcode district",
+        "phone number: last six digits; digits at even places, and at odd places, with the given initial",
+        "given and family name sounds, in either order, + birth decade",
+        "family name sound + postcode district + given initial",
         "street name + first letter of town",
         "town + family initial",
         "local identifier",
@@ -33,15 +37,17 @@ internal static class Blocking
         var familyInitial = r.Family is { Length: > 0 } f ? f[0] : '\0';
         var givenInitial = r.GivenFirst is { Length: > 0 } g ? g[0] : '\0';
 
-        // A birth date alone is a small block (a day's births) even in a large population.
-        if (r.BirthDigits is not null)
+        // A birth date alone is a small block (a day's births) even in a large population. Day and month are
+        // ordered, so a record with them transposed shares the block.
+        if (r.BirthDate is { } born)
         {
-            keys.Add(Hash(1, r.BirthDigits));
+            var (low, high) = born.Day <= born.Month ? (born.Day, born.Month) : (born.Month, born.Day);
+            keys.Add(Hash(1, born.Year, low, high));
         }
 
-        if (r.FamilyKeys.Primary.Length > 0 && r.BirthDate is { } dob)
+        if (r.FamilyKeys.Primary.Length > 0 && r.BirthDate is { } dob && givenInitial != '\0')
         {
-            keys.Add(Hash(2, r.FamilyKeys.Primary, (char)dob.Year));
+            keys.Add(Hash(2, r.FamilyKeys.Primary, (char)dob.Year, default, givenInitial));
         }
 
         if (r.Postcode is not null && givenInitial != '\0')
@@ -51,12 +57,21 @@ internal static class Blocking
 
         if (r.Phone is { Length: >= 8 } phone)
         {
-            // Two halves, so a number mistyped in one digit still shares one of them. The leading half is
-            // shared by whole number ranges, so it is narrowed by the given initial to keep its blocks small.
-            keys.Add(Hash(4, phone[^6..], 'L'));
+            // The leading digits are an operator's or an area's code, shared by whole populations: the last six
+            // digits make the block. A number mistyped there in one digit still agrees on every other digit, so
+            // the digits at even places and those at odd places (with the given initial) give two more keys.
+            keys.Add(Hash(4, phone.AsSpan(phone.Length - 6)));
             if (givenInitial != '\0')
             {
-                keys.Add(Hash(4, phone[..^6], givenInitial));
+                Span<char> even = stackalloc char[(phone.Length + 1) / 2];
+                Span<char> odd = stackalloc char[phone.Length / 2];
+                for (var i = 0; i < phone.Length; i++)
+                {
+                    (i % 2 == 0 ? even : odd)[i / 2] = phone[i];
+                }
+
+                keys.Add(Hash(4, even, 'E', default, givenInitial));
+                keys.Add(Hash(4, odd, 'O', default, givenInitial));
             }
         }
 
@@ -66,12 +81,12 @@ internal static class Blocking
             var (first, second) = string.CompareOrdinal(r.GivenKeys.Primary, r.FamilyKeys.Primary) <= 0
                 ? (r.GivenKeys.Primary, r.FamilyKeys.Primary)
                 : (r.FamilyKeys.Primary, r.GivenKeys.Primary);
-            keys.Add(Hash(5, first + "|" + second));
+            keys.Add(Hash(5, first, '|', second, r.BirthDate is { } decade ? (char)(decade.Year / 10) : '\0'));
         }
 
-        if (r.FamilyKeys.Primary.Length > 0 && r.PostcodeDistrict is not null)
+        if (r.FamilyKeys.Primary.Length > 0 && r.PostcodeDistrict is not null && givenInitial != '\0')
         {
-            keys.Add(Hash(6, r.FamilyKeys.Primary + "|" + r.PostcodeDistrict));
+            keys.Add(Hash(6, r.FamilyKeys.Primary, '|', r.PostcodeDistrict, givenInitial));
         }
 
         if (r.Street is not null && r.Town is { Length: > 0 } town)
@@ -95,29 +110,46 @@ internal static class Blocking
     /// <summary>
     /// The largest block a key may have and still be searched. Keys built on a town or street name are broad
     /// (a city holds hundreds of thousands of people), so they are only useful in small places and get a
-    /// tighter cap than the specific keys.
+    /// tighter cap than the specific keys; so does the phone number, because a number that many records
+    /// share is an institution's (a care home, a surgery's switchboard), not a person's.
     /// </summary>
     public static int MaxBlockSize(ulong key, int configured)
     {
         var rule = (int)(key >> RuleShift);
-        return rule is 7 or 8 ? Math.Max(2, configured / 8) : configured;
+        return rule is 4 or 7 or 8 ? Math.Max(2, configured / 8) : configured;
     }
 
     /// <summary>
-    /// 64-bit FNV-1a over the key text, with the rule number in the top bits so a block's rule is known.
+    /// 64-bit FNV-1a over the key's parts, with the rule number in the top bits so a block's rule is known.
     /// Collisions only add comparisons, never lose one.
     /// </summary>
-    private static ulong Hash(int rule, string text, char extra = '\0')
+    private static ulong Hash(int rule, ReadOnlySpan<char> text, char extra = '\0', ReadOnlySpan<char> more = default, char last = '\0')
     {
-        const ulong offset = 14695981039346656037UL;
-        const ulong prime = 1099511628211UL;
-        var hash = offset;
+        var hash = Mix(Offset, text);
+        hash = (hash ^ extra) * Prime;
+        hash = Mix(hash, more);
+        hash = (hash ^ last) * Prime;
+        return (hash & ((1UL << RuleShift) - 1)) | ((ulong)rule << RuleShift);
+    }
+
+    private static ulong Hash(int rule, int a, int b, int c)
+    {
+        var hash = (Offset ^ (ulong)a) * Prime;
+        hash = (hash ^ (ulong)b) * Prime;
+        hash = (hash ^ (ulong)c) * Prime;
+        return (hash & ((1UL << RuleShift) - 1)) | ((ulong)rule << RuleShift);
+    }
+
+    private const ulong Offset = 14695981039346656037UL;
+    private const ulong Prime = 1099511628211UL;
+
+    private static ulong Mix(ulong hash, ReadOnlySpan<char> text)
+    {
         foreach (var ch in text)
         {
-            hash = (hash ^ ch) * prime;
+            hash = (hash ^ ch) * Prime;
         }
 
-        hash = (hash ^ extra) * prime;
-        return (hash & ((1UL << RuleShift) - 1)) | ((ulong)rule << RuleShift);
+        return hash;
     }
 }

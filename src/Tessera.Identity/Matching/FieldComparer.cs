@@ -14,7 +14,7 @@ internal static class FieldComparer
         levels[(int)MatchField.GivenName] = CompareGiven(a, b);
         levels[(int)MatchField.FamilyName] = CompareFamily(a, b);
         levels[(int)MatchField.BirthDate] = CompareBirthDate(a.BirthDate, b.BirthDate, a.BirthDigits, b.BirthDigits);
-        levels[(int)MatchField.Sex] = a.Sex == RecordedSex.Unknown || b.Sex == RecordedSex.Unknown ? Missing : a.Sex == b.Sex ? 0 : 1;
+        levels[(int)MatchField.Sex] = CompareSex(a, b);
         levels[(int)MatchField.Postcode] = ComparePostcode(a, b);
         levels[(int)MatchField.AddressLine] = CompareAddress(a, b);
         levels[(int)MatchField.Town] = CompareTown(a.Town, b.Town);
@@ -22,6 +22,9 @@ internal static class FieldComparer
         levels[(int)MatchField.Email] = CompareEmail(a, b);
         levels[(int)MatchField.LocalIdentifier] = CompareIdentifier(a.LocalId, b.LocalId);
     }
+
+    public static int CompareSex(PreparedRecord a, PreparedRecord b) =>
+        a.Sex == RecordedSex.Unknown || b.Sex == RecordedSex.Unknown ? Missing : a.Sex == b.Sex ? 0 : 1;
 
     public static int CompareIdentifier(string? a, string? b)
     {

@@ -48,12 +48,10 @@ public sealed class MatchEngine
         ArgumentNullException.ThrowIfNull(index);
         var query = new PreparedRecord(candidate, -1);
         var positions = index.Candidates(query, out _);
-        Span<int> levels = stackalloc int[MatchFields.Count];
         var scored = new List<(int Position, PairScorer.Score Score)>();
         foreach (var position in positions)
         {
-            var score = scorer.Evaluate(query, index.Records[position], index, levels);
-            if (score.Weight >= Model.ReviewThreshold && !score.NhsConflict)
+            if (scorer.TryScore(query, index.Records[position], index, Model.ReviewThreshold, out var score))
             {
                 scored.Add((position, score));
             }
@@ -124,7 +122,8 @@ public sealed class MatchEngine
 
     /// <summary>
     /// Scores every candidate pair of the index (in parallel) and returns those at or above the review
-    /// threshold, strongest first, in an order that does not depend on thread timing.
+    /// threshold, strongest first, in an order that does not depend on thread timing. Pairs holding two
+    /// different valid NHS numbers are left out: they are never linked nor offered for review.
     /// </summary>
     internal List<ScoredPosition> ScoreCandidatePairs(MatchIndex index, out long candidatePairs)
     {
@@ -136,12 +135,11 @@ public sealed class MatchEngine
 
         index.ForEachCandidatePair(
             options.Parallel,
-            () => (Found: new List<ScoredPosition>(), Levels: new int[MatchFields.Count], Count: new long[1]),
+            () => (Found: new List<ScoredPosition>(), Count: new long[1]),
             (i, j, state) =>
             {
                 state.Count[0]++;
-                var score = scorer.Evaluate(prepared[i], prepared[j], index, state.Levels);
-                if (score.Weight >= review)
+                if (scorer.TryScore(prepared[i], prepared[j], index, review, out var score))
                 {
                     state.Found.Add(new ScoredPosition(i, j, score.Weight, score.Decision, score.NhsConflict));
                 }
