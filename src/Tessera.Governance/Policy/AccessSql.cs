@@ -9,8 +9,11 @@ namespace Tessera.Governance.Policy;
 /// <c>{r}</c> (resource_type, id, patient_key) against the governance index and the store's own index tables,
 /// written once here for both databases.
 /// </summary>
-internal sealed class AccessSql(long now)
+internal sealed class AccessSql
 {
+    /// <summary>The one parameter whose value changes from request to request: the time grants and consents are compared with.</summary>
+    public const string NowParameter = "acc_now";
+
     private readonly List<(string Name, object? Value)> _parameters = [];
 
     /// <summary>Types outside the Patient compartment (directory and definitional resources) hold no personal record.</summary>
@@ -27,9 +30,16 @@ internal sealed class AccessSql(long now)
 
     public string List(IEnumerable<string> values) => string.Join(", ", values.Select(v => P(v)));
 
-    public AccessFilter Build(string predicate) => new(predicate, _parameters);
+    /// <summary>The filter, its time parameter bound to <paramref name="now"/> (see <see cref="At"/> to reuse it at another time).</summary>
+    public AccessFilter Build(string predicate, long now) => At(new(predicate, _parameters), now);
 
-    public string Now => P(now);
+    /// <summary>The same filter for a request at <paramref name="now"/> (milliseconds since the epoch).</summary>
+    public static AccessFilter At(AccessFilter filter, long now) =>
+        filter.Predicate.Contains(Now, StringComparison.Ordinal)
+            ? filter with { Parameters = [.. filter.Parameters.Where(p => p.Name != NowParameter), (NowParameter, now)] }
+            : filter;
+
+    public static string Now => "@" + NowParameter;
 
     /// <summary>A row that holds no personal record: no patient and not a compartment type.</summary>
     public static string NonPersonal => $"({{r}}.patient_key IS NULL AND {{r}}.resource_type NOT IN ({CompartmentTypes}))";

@@ -1,3 +1,6 @@
+using System.Collections.Concurrent;
+using System.Security.Claims;
+using System.Text;
 using Tessera.Governance.Audit;
 using Tessera.RecordStore.Access;
 using Tessera.RecordStore.Machinery;
@@ -15,11 +18,56 @@ internal sealed class GovernancePolicy(AuditTrail audit, AuditQuery auditQuery) 
     /// <summary>Types the information governance lead reads besides directory resources.</summary>
     private static readonly string[] IgLeadTypes = ["Patient", "Consent", "Communication", "Provenance"];
 
+    /// <summary>Claims that make a caller (those <see cref="Caller.From"/> reads).</summary>
+    private static readonly HashSet<string> CallerClaims =
+        ["tessera_role", "sub", ClaimTypes.NameIdentifier, "client_id", "fhirUser", "tessera_org", "tessera_practitioner_role", "patient", "scope"];
+
+    /// <summary>How many callers' filters are kept (a region's signed-in users); beyond it the cache starts again.</summary>
+    private const int MaxCallers = 10_000;
+
+    private readonly ConcurrentDictionary<string, CallerView> _callers = new(StringComparer.Ordinal);
+
+    /// <summary>A caller as their claims describe them and the rows they may see, at any time (see <see cref="AccessSql.At"/>).</summary>
+    private sealed record CallerView(Caller? Caller, AccessFilter? Filter);
+
     public Task<AccessDecision> DecideAsync(AccessRequest request, CancellationToken ct) => Task.FromResult(Decide(request));
+
+    /// <summary>
+    /// The caller and their row filter, worked out once per set of claims: both follow from the token alone (the
+    /// relationships, consents and grants the filter tests are read by the database on every query), so they cannot go stale.
+    /// </summary>
+    private CallerView View(ClaimsPrincipal principal)
+    {
+        var key = new StringBuilder();
+        foreach (var claim in principal.Claims)
+        {
+            if (CallerClaims.Contains(claim.Type))
+            {
+                key.Append(claim.Type).Append('\u001f').Append(claim.Value).Append('\u001e');
+            }
+        }
+
+        var text = key.ToString();
+        if (_callers.TryGetValue(text, out var view))
+        {
+            return view;
+        }
+
+        var caller = Caller.From(principal);
+        view = new CallerView(caller, caller is null ? null : BuildRowFilter(caller));
+        if (_callers.Count >= MaxCallers)
+        {
+            _callers.Clear();
+        }
+
+        _callers[text] = view;
+        return view;
+    }
 
     internal AccessDecision Decide(AccessRequest request)
     {
-        if (Caller.From(request.Principal) is not { } caller)
+        var view = View(request.Principal);
+        if (view.Caller is not { } caller)
         {
             return AccessDecision.Deny("The access token names no known tessera_role and subject (sub); sign in again through Tessera's authorization server.", 401);
         }
@@ -30,7 +78,7 @@ internal sealed class GovernancePolicy(AuditTrail audit, AuditQuery auditQuery) 
             case AccessInteraction.Capabilities:
                 return new AccessDecision { Permitted = true, Record = false };
             case AccessInteraction.Batch or AccessInteraction.Transaction:
-                return AccessDecision.Permit(RowFilter(caller), caller);
+                return AccessDecision.Permit(RowFilter(view), caller);
         }
 
         if (type == "AuditEvent")
@@ -43,10 +91,10 @@ internal sealed class GovernancePolicy(AuditTrail audit, AuditQuery auditQuery) 
             return request.Operation switch
             {
                 BreakGlass.BreakGlassOperation.OperationName => Roles.IsClinical(caller.Role)
-                    ? AccessDecision.Permit(RowFilter(caller), caller)
+                    ? AccessDecision.Permit(RowFilter(view), caller)
                     : AccessDecision.Deny($"Only clinical roles may break the glass; a {caller.Role} may not."),
                 SubjectAccess.ExportRecordOperation.OperationName => DecideExport(request, caller),
-                _ => AccessDecision.Permit(RowFilter(caller), caller),
+                _ => AccessDecision.Permit(RowFilter(view), caller),
             };
         }
 
@@ -57,7 +105,7 @@ internal sealed class GovernancePolicy(AuditTrail audit, AuditQuery auditQuery) 
                 return AccessDecision.Deny($"A {caller.Role} may not {request.Interaction.ToString().ToLowerInvariant()} {type ?? "resources"} (role or token scopes).");
             }
 
-            return AccessDecision.Permit(RowFilter(caller), caller);
+            return AccessDecision.Permit(RowFilter(view), caller);
         }
 
         if (type is not null && !MaySee(caller, type))
@@ -65,7 +113,7 @@ internal sealed class GovernancePolicy(AuditTrail audit, AuditQuery auditQuery) 
             return AccessDecision.Deny($"A {caller.Role} may not read {type}: the role's categories{(caller.Scopes.ReadsEverything ? string.Empty : " or the token's scopes")} do not include it.");
         }
 
-        return AccessDecision.Permit(RowFilter(caller), caller);
+        return AccessDecision.Permit(RowFilter(view), caller);
     }
 
     private AccessDecision DecideAudit(AccessRequest request, Caller caller)
@@ -102,8 +150,8 @@ internal sealed class GovernancePolicy(AuditTrail audit, AuditQuery auditQuery) 
         if (caller.Role == Roles.IgLead || (caller.Role == Roles.Citizen && caller.UserId("Patient") == patient))
         {
             // The export sees the person's record and nothing else, whoever asks.
-            var sql = new AccessSql(audit.Now.ToUnixTimeMilliseconds());
-            return AccessDecision.Permit(sql.Build($"{AccessSql.NonPersonal} OR {AccessSql.OfPerson(sql.Is(patient))}"), caller);
+            var sql = new AccessSql();
+            return AccessDecision.Permit(sql.Build($"{AccessSql.NonPersonal} OR {AccessSql.OfPerson(sql.Is(patient))}", audit.Now.ToUnixTimeMilliseconds()), caller);
         }
 
         return AccessDecision.Deny("Only the person themselves, or the information governance lead on their behalf, may export a record.");
@@ -141,10 +189,13 @@ internal sealed class GovernancePolicy(AuditTrail audit, AuditQuery auditQuery) 
         };
     }
 
-    /// <summary>The rows this caller may see and write.</summary>
-    internal AccessFilter? RowFilter(Caller caller)
+    /// <summary>The rows the caller may see and write now.</summary>
+    private AccessFilter? RowFilter(CallerView view) => view.Filter is { } filter ? AccessSql.At(filter, audit.Now.ToUnixTimeMilliseconds()) : null;
+
+    /// <summary>The rows this caller may see and write (its time parameter bound per request).</summary>
+    private static AccessFilter? BuildRowFilter(Caller caller)
     {
-        var sql = new AccessSql(audit.Now.ToUnixTimeMilliseconds());
+        var sql = new AccessSql();
         var terms = new List<string>();
         switch (caller.Role)
         {
@@ -156,7 +207,7 @@ internal sealed class GovernancePolicy(AuditTrail audit, AuditQuery auditQuery) 
             case Roles.Carer:
                 {
                     var rp = sql.P(caller.UserId("RelatedPerson") is { } id ? "RelatedPerson/" + id : string.Empty);
-                    var now = sql.Now;
+                    var now = AccessSql.Now;
                     string Allowed(string key) => $"EXISTS (SELECT 1 FROM gov_relationship a WHERE a.patient_key = {key} AND a.party = {rp} AND a.basis = 'carer-consent' AND (a.expires IS NULL OR a.expires > {now}) AND EXISTS (SELECT 1 FROM gov_relationship b WHERE b.party = a.party AND b.patient_key = a.patient_key AND b.basis = 'related-person' AND (b.expires IS NULL OR b.expires > {now})) {AccessSql.Probe})";
                     terms.Add($"({AccessSql.NonPersonal} OR ({AccessSql.OfPerson(Allowed)} AND NOT {sql.DeniedByConsent(null)}))");
                     break;
@@ -197,7 +248,7 @@ internal sealed class GovernancePolicy(AuditTrail audit, AuditQuery auditQuery) 
             terms.Add(launch is not null ? $"({AccessSql.NonPersonal} OR {AccessSql.OfPerson(sql.Is(launch))})" : AccessSql.NonPersonal);
         }
 
-        return terms.Count == 0 ? null : sql.Build(string.Join(" AND ", terms));
+        return terms.Count == 0 ? null : sql.Build(string.Join(" AND ", terms), 0);
     }
 
     public async Task RecordAsync(AccessRequest request, AccessDecision decision, AccessOutcome outcome, StoreTransaction? transaction, CancellationToken ct)
