@@ -83,7 +83,10 @@ internal static class AuthServices
 
     public static void Use(WebApplication app)
     {
-        app.UseAuthentication();
+        // The FHIR API authenticates each request's bearer token itself (FhirAuthentication); the authentication
+        // middleware serves sign-in and the authorization server's endpoints. Running it on /fhir too would have
+        // OpenIddict's server look at every FHIR request to see whether it is one of its endpoints.
+        app.UseWhen(context => !context.Request.Path.StartsWithSegments(Fhir.FhirEndpoints.Base, StringComparison.Ordinal), branch => branch.UseAuthentication());
         AuthorizationEndpoints.Map(app);
         TokenEndpoint.Map(app);
         SmartConfiguration.Map(app);
