@@ -45,6 +45,30 @@ internal sealed class LiveIndex
         CompactIfStale();
     }
 
+    /// <summary>
+    /// Loads the records of an empty index at once (the first load of a large index: records prepared in
+    /// parallel); an index that already holds records takes them one by one.
+    /// </summary>
+    public void Load(IReadOnlyList<(PersonRecord Record, long Version)> records)
+    {
+        if (current.Count > 0 || records.Count < 4096)
+        {
+            foreach (var (record, version) in records)
+            {
+                Upsert(record, version);
+            }
+
+            return;
+        }
+
+        foreach (var (record, version) in records)
+        {
+            current[record.RecordId] = (record, version);
+        }
+
+        index = Engine.CreateIndex(current.Values.Select(v => v.Record).ToList());
+    }
+
     public void Remove(string recordId)
     {
         if (current.Remove(recordId))

@@ -271,6 +271,17 @@ public sealed class MasterPatientIndex
             "SELECT patient_id, version, generation, person, deleted + quarantined FROM mpi_source WHERE generation > @g ORDER BY generation",
             r => (r.GetString(0), r.Long(1), r.Long(2), r.NullableString(3), r.Long(4) > 0),
             [("@g", live.Generation)]);
+        if (live.Count == 0 && rows.Count >= 4096)
+        {
+            // The first load of a large index: records read in parallel and prepared at once.
+            var present = rows.Where(r => !r.Gone && r.Person is not null).ToList();
+            var records = new (PersonRecord, long)[present.Count];
+            Parallel.For(0, present.Count, i => records[i] = (JsonSerializer.Deserialize<PersonRecord>(present[i].Person!, RecordJson)!, present[i].Version));
+            live.Load(records);
+            live.Generation = rows[^1].Generation;
+            return live;
+        }
+
         foreach (var (id, version, generation, person, gone) in rows)
         {
             ct.ThrowIfCancellationRequested();

@@ -15,12 +15,12 @@ internal static class Blocking
     public static readonly string[] RuleNames =
     [
         "NHS number",
-        "birth date, day and month in either order",
+        "birth date, day and month in either order, + given initial; the same + family initial",
         "family name sound + birth year + given initial",
         "postcode + given initial",
         "phone number: last six digits; digits at even places, and at odd places, with the given initial",
-        "given and family name sounds, in either order, + birth decade",
-        "family name sound + postcode district + given initial",
+        "given and family name sounds, in either order, + birth year",
+        "family name sound + postcode sector (district when not a UK postcode) + given initial",
         "street name + first letter of town",
         "town + family initial",
         "local identifier",
@@ -37,12 +37,21 @@ internal static class Blocking
         var familyInitial = r.Family is { Length: > 0 } f ? f[0] : '\0';
         var givenInitial = r.GivenFirst is { Length: > 0 } g ? g[0] : '\0';
 
-        // A birth date alone is a small block (a day's births) even in a large population. Day and month are
-        // ordered, so a record with them transposed shares the block.
+        // A day's births, narrowed by either initial (a typo seldom hits a first letter, and hardly ever both).
+        // Day and month are ordered, so a record with them transposed shares the block.
         if (r.BirthDate is { } born)
         {
             var (low, high) = born.Day <= born.Month ? (born.Day, born.Month) : (born.Month, born.Day);
-            keys.Add(Hash(1, born.Year, low, high));
+            var date = (born.Year * 10_000) + (low * 100) + high;
+            if (givenInitial != '\0')
+            {
+                keys.Add(Hash(1, date, 'G', givenInitial));
+            }
+
+            if (familyInitial != '\0')
+            {
+                keys.Add(Hash(1, date, 'F', familyInitial));
+            }
         }
 
         if (r.FamilyKeys.Primary.Length > 0 && r.BirthDate is { } dob && givenInitial != '\0')
@@ -81,12 +90,12 @@ internal static class Blocking
             var (first, second) = string.CompareOrdinal(r.GivenKeys.Primary, r.FamilyKeys.Primary) <= 0
                 ? (r.GivenKeys.Primary, r.FamilyKeys.Primary)
                 : (r.FamilyKeys.Primary, r.GivenKeys.Primary);
-            keys.Add(Hash(5, first, '|', second, r.BirthDate is { } decade ? (char)(decade.Year / 10) : '\0'));
+            keys.Add(Hash(5, first, '|', second, r.BirthDate is { } year ? (char)year.Year : '\0'));
         }
 
-        if (r.FamilyKeys.Primary.Length > 0 && r.PostcodeDistrict is not null && givenInitial != '\0')
+        if (r.FamilyKeys.Primary.Length > 0 && (r.PostcodeSector ?? r.PostcodeDistrict) is { } area && givenInitial != '\0')
         {
-            keys.Add(Hash(6, r.FamilyKeys.Primary, '|', r.PostcodeDistrict, givenInitial));
+            keys.Add(Hash(6, r.FamilyKeys.Primary, '|', area, givenInitial));
         }
 
         if (r.Street is not null && r.Town is { Length: > 0 } town)

@@ -45,22 +45,52 @@ public sealed class MatchIndex
 
         // Preparing a record (normalising, phonetic codes) is most of the cost and independent per record: done in
         // parallel, then added in order, so positions, and everything computed from them, are as if added one by one.
+        // Its blocking keys too; only filing them in the blocks is serial.
         var start = records.Count;
         var prepared = new PreparedRecord[list.Count];
-        Parallel.For(0, list.Count, i => prepared[i] = new PreparedRecord(list[i], start + i));
-        foreach (var record in prepared)
+        var keys = new ulong[list.Count][];
+        Parallel.For(
+            0,
+            list.Count,
+            () => new List<ulong>(16),
+            (i, _, buffer) =>
+            {
+                prepared[i] = new PreparedRecord(list[i], start + i);
+                keys[i] = KeysOf(prepared[i], buffer);
+                return buffer;
+            },
+            _ => { });
+        records.Capacity = Math.Max(records.Capacity, start + list.Count);
+        KeysByRecord.Capacity = Math.Max(KeysByRecord.Capacity, start + list.Count);
+        for (var i = 0; i < prepared.Length; i++)
         {
-            Add(record);
+            Add(prepared[i], keys[i]);
         }
     }
 
-    internal void Add(PreparedRecord prepared)
+    internal void Add(PreparedRecord prepared) => Add(prepared, KeysOf(prepared, new List<ulong>(16)));
+
+    /// <summary>The record's distinct blocking keys.</summary>
+    private static ulong[] KeysOf(PreparedRecord prepared, List<ulong> buffer)
+    {
+        Blocking.Keys(prepared, buffer);
+        buffer.Sort();
+        var write = 0;
+        for (var read = 0; read < buffer.Count; read++)
+        {
+            if (write == 0 || buffer[read] != buffer[write - 1])
+            {
+                buffer[write++] = buffer[read];
+            }
+        }
+
+        return buffer.GetRange(0, write).ToArray();
+    }
+
+    private void Add(PreparedRecord prepared, ulong[] distinct)
     {
         var position = records.Count;
         records.Add(prepared);
-        var keys = new List<ulong>(8);
-        Blocking.Keys(prepared, keys);
-        var distinct = keys.Distinct().ToArray();
         KeysByRecord.Add(distinct);
         foreach (var key in distinct)
         {
