@@ -41,24 +41,29 @@ internal sealed class SearchExecutor(ResourceRepository repository)
         // The caller's access filter (FhirStore.Access) applies to the count, the page and its next link alike.
         where += FhirStore.FilterSql("r", builder.Param);
 
-        int? total = null;
-        if (query.Total != "none" && (query.Cursor is null || query.Summary == "count"))
-        {
-            await using var countCmd = Db.Command(connection, transaction, $"SELECT COUNT(*) FROM resource r WHERE {where}", [.. builder.Parameters]);
-            total = Convert.ToInt32(await countCmd.ExecuteScalarAsync(ct), CultureInfo.InvariantCulture);
-        }
-
+        var counted = query.Total != "none" && (query.Cursor is null || query.Summary == "count");
         if (query.Summary == "count" || query.Count == 0)
         {
-            return new SearchPage([], [], total, null);
+            return new SearchPage([], [], counted ? await CountAsync(connection, transaction, where, [.. builder.Parameters], ct) : null, null);
         }
 
+        // The count's parameters are the criteria's; sorting and paging add their own after them.
+        (string, object?)[] criteria = [.. builder.Parameters];
         var keyset = new Keyset(SortColumns(builder, query));
         var (keys, next, previous) = await keyset.PageAsync(connection, transaction, builder, where, query.Cursor, query.Count, ct);
+
+        // A first page with no next page holds every match: its size is the total, without counting them again.
+        int? total = !counted ? null : query.Cursor is null && next is null ? keys.Count : await CountAsync(connection, transaction, where, criteria, ct);
         var matches = await repository.ReadManyCurrentAsync(connection, transaction, keys, ct);
         var page = new SearchPage(matches, [], total, next, previous, Keyset.LastCursor);
         page.Included.AddRange(await IncludeAsync(connection, transaction, query, matches, page.Warnings, ct));
         return page;
+    }
+
+    private static async Task<int> CountAsync(DbConnection connection, DbTransaction? transaction, string where, (string, object?)[] parameters, CancellationToken ct)
+    {
+        await using var cmd = Db.Command(connection, transaction, $"SELECT COUNT(*) FROM resource r WHERE {where}", parameters);
+        return Convert.ToInt32(await cmd.ExecuteScalarAsync(ct), CultureInfo.InvariantCulture);
     }
 
     /// <summary>The sort keys of a search, ending in the id so that every row has one place in the order.</summary>

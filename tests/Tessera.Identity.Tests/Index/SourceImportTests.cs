@@ -22,8 +22,14 @@ public sealed class SourceImportTests
         var nhs = People.NhsNumber();
         PersonRecord Person(string source, string id, string given, string? number) => new(source, id)
         {
-            NhsNumber = number, GivenNames = given, FamilyName = family, BirthDate = new DateOnly(1948, 5, 17), Sex = RecordedSex.Female,
-            Postcode = "LS6 2AB", AddressLine = "4 Mill Lane", Town = "Leeds",
+            NhsNumber = number,
+            GivenNames = given,
+            FamilyName = family,
+            BirthDate = new DateOnly(1948, 5, 17),
+            Sex = RecordedSex.Female,
+            Postcode = "LS6 2AB",
+            AddressLine = "4 Mill Lane",
+            Town = "Leeds",
         };
 
         // The same person filed under two masters (as an older model left her), a stranger, two invalid numbers.
