@@ -1,11 +1,10 @@
-using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using Tessera.RecordStore;
 using Tessera.RecordStore.Bulk;
 
 namespace Tessera.Demo.Loading;
 
-/// <summary>What loading a region wrote, and where the time went (<see cref="Generating"/> is summed over threads).</summary>
+/// <summary>What loading a region wrote, and where the time went (<see cref="Generating"/> is CPU time summed over threads).</summary>
 public sealed record RegionLoadSummary(int People, long Resources, int FailedBundles, IReadOnlyList<string> Failures, TimeSpan Generating, BulkLoadSummary Load);
 
 /// <summary>
@@ -43,9 +42,7 @@ public static class RegionLoader
             var index = i;
             window.Enqueue(Task.Run(() =>
             {
-                var started = Stopwatch.GetTimestamp();
-                var person = generator.GeneratePerson(index);
-                Interlocked.Add(ref generating[0], Stopwatch.GetElapsedTime(started).Ticks);
+                var person = ThreadClock.Measure(() => generator.GeneratePerson(index), ref generating[0]);
                 return new BulkItem(person.Bundle, person.PersonId);
             }, ct));
             if (window.Count >= degree * 2)

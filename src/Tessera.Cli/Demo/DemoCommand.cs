@@ -104,13 +104,14 @@ internal static class DemoCommand
         var stages = new Table().Title("Time per stage").AddColumns("Stage", "Time", "Resources per second");
         void Stage(string name, TimeSpan time, string note = "") =>
             stages.AddRow(name, time.ToString(@"hh\:mm\:ss\.f", CultureInfo.InvariantCulture), note.Length > 0 ? note : (summary.Resources / Math.Max(0.001, time.TotalSeconds)).ToString("N0", CultureInfo.InvariantCulture));
-        Stage("Generating people (thread time)", summary.Generating);
-        Stage("Preparing: references, index, JSON (thread time)", load.Preparing);
+        Stage("Generating people (CPU)", summary.Generating);
+        Stage("Preparing: references, index, JSON (CPU)", load.Preparing);
         Stage("  of which extracting index rows", load.Indexing);
         Stage("  of which serialising JSON", load.Serialising);
-        Stage("Writing to the database (one writer)", load.Writing);
+        Stage("Writing to the database (one writer, elapsed)", load.Writing);
         Stage("  of which the governance index", load.Observing);
         Stage("Loading (elapsed)", loaded);
+        Stage("CPU time of this process", Process.GetCurrentProcess().TotalProcessorTime);
         if (matching is { } m)
         {
             Stage("Master patient index catching up", m, $"{matched.ToString(CultureInfo.InvariantCulture)} versions read");

@@ -10,7 +10,7 @@ public sealed record BulkItem(Bundle Bundle, string Label);
 public sealed record BulkLoadOptions
 {
     /// <summary>About how many resources each database transaction writes (whole bundles; a bundle is never split).</summary>
-    public int BatchResources { get; init; } = 20_000;
+    public int BatchResources { get; init; } = 5_000;
 
     /// <summary>How many bundles are prepared (references, index, JSON) at once.</summary>
     public int Parallelism { get; init; } = Environment.ProcessorCount;
@@ -37,7 +37,7 @@ public sealed class BulkLoadSummary
 
     public List<BulkLoadFailure> Failures { get; } = [];
 
-    /// <summary>Thread time spent resolving references, extracting index rows and serialising (summed over threads).</summary>
+    /// <summary>CPU time spent resolving references, extracting index rows and serialising (summed over threads; see <see cref="ThreadClock"/>).</summary>
     public TimeSpan Preparing { get; internal set; }
 
     /// <summary>Of <see cref="Preparing"/>, the time extracting search index rows.</summary>

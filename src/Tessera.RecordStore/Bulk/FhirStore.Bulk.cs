@@ -220,18 +220,8 @@ public sealed partial class FhirStore
     /// Settles a bundle's ids and references and prepares each resource's rows, or leaves it to the normal
     /// transaction processing (Entries null) when it holds anything the fast path does not do.
     /// </summary>
-    private PreparedBundle Prepare(BulkItem item, StageClock stages)
-    {
-        var started = Stopwatch.GetTimestamp();
-        try
-        {
-            return new PreparedBundle(item, Settle(item.Bundle) is { } settled ? PrepareEntries(settled, stages) : null);
-        }
-        finally
-        {
-            stages.Add(ref stages.Preparing, Stopwatch.GetElapsedTime(started));
-        }
-    }
+    private PreparedBundle Prepare(BulkItem item, StageClock stages) =>
+        ThreadClock.Measure(() => new PreparedBundle(item, Settle(item.Bundle) is { } settled ? PrepareEntries(settled, stages) : null), ref stages.Preparing);
 
     /// <summary>The entries with their target ids, creates first as the transaction processing orders them, or null.</summary>
     private static List<(Resource Resource, string Type, string Id, string Method)>? Settle(Bundle bundle)
@@ -324,13 +314,9 @@ public sealed partial class FhirStore
             resource.Meta ??= new Meta();
             resource.Meta.VersionId = "1";
             resource.Meta.LastUpdated = now;
-            var t0 = Stopwatch.GetTimestamp();
-            var index = _indexer.Extract(resource);
+            var index = ThreadClock.Measure(() => _indexer.Extract(resource), ref stages.Indexing);
             var patientKey = ResourceIndexer.PatientKey(resource, index);
-            var t1 = Stopwatch.GetTimestamp();
-            var json = FhirSerialization.ToJson(resource);
-            stages.Add(ref stages.Indexing, Stopwatch.GetElapsedTime(t0, t1));
-            stages.Add(ref stages.Serialising, Stopwatch.GetElapsedTime(t1));
+            var json = ThreadClock.Measure(() => FhirSerialization.ToJson(resource), ref stages.Serialising);
             result.Add(new PreparedEntry(resource, type, id, method, now, index, patientKey, [.. IndexRows.Of(index).Where(t => t.Rows.Count > 0)]) { Json = json });
         }
 

@@ -24,7 +24,10 @@ internal sealed class ResourceIndexer(SearchParameterRegistry registry)
 
     private static readonly ConcurrentDictionary<string, Lazy<CompiledExpression?>> Compiled = new(StringComparer.Ordinal);
 
-    public IndexValues Extract(Resource resource)
+    public IndexValues Extract(Resource resource) => Extract(resource, fastComposites: true);
+
+    /// <summary>Extracts the index values; <paramref name="fastComposites"/> false leaves every composite to the engine (for comparing).</summary>
+    internal IndexValues Extract(Resource resource, bool fastComposites)
     {
         var values = new IndexValues();
         // One node tree for the resource, shared by the expressions the general engine evaluates (most take the
@@ -40,7 +43,11 @@ internal sealed class ResourceIndexer(SearchParameterRegistry registry)
 
             if (param.Components is { } components)
             {
-                AddComposite(values, param.Code, param.Expression, components, Node());
+                if (!fastComposites || !AddSimpleComposite(values, param.Code, param.Expression, components, resource))
+                {
+                    AddComposite(values, param.Code, param.Expression, components, Node());
+                }
+
                 continue;
             }
 
@@ -88,22 +95,78 @@ internal sealed class ResourceIndexer(SearchParameterRegistry registry)
                 parts[i] = [.. Evaluate(components[i].Expression, selected, context)];
             }
 
-            if (parts.Any(p => p.Count == 0))
+            if (AddTuple(values, code, components, parts, tuple))
             {
-                continue;
+                tuple++;
             }
-
-            for (var i = 0; i < components.Count; i++)
-            {
-                var key = new IndexKey(CompositeComponentCode(code, i), "#" + tuple.ToString(CultureInfo.InvariantCulture));
-                foreach (var value in parts[i])
-                {
-                    Add(values, components[i].Type, key, value);
-                }
-            }
-
-            tuple++;
         }
+    }
+
+    /// <summary>Adds one tuple's rows under <c>#tuple</c>, unless one of its components has no value; true when added.</summary>
+    private static bool AddTuple(IndexValues values, string code, IReadOnlyList<CompositeComponent> components, IReadOnlyList<List<Base>> parts, int tuple)
+    {
+        if (parts.Any(p => p.Count == 0))
+        {
+            return false;
+        }
+
+        for (var i = 0; i < components.Count; i++)
+        {
+            var key = new IndexKey(CompositeComponentCode(code, i), "#" + tuple.ToString(CultureInfo.InvariantCulture));
+            foreach (var value in parts[i])
+            {
+                Add(values, components[i].Type, key, value);
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// <see cref="AddComposite"/> over the model's getters when the composite's expression is the resource itself or
+    /// simple paths, and each component a simple relative path (all of Observation's composites): the same tuples
+    /// without building the resource's node tree. False, having added nothing, when any of them is not simple.
+    /// </summary>
+    private static bool AddSimpleComposite(IndexValues values, string code, string expression, IReadOnlyList<CompositeComponent> components, Resource resource)
+    {
+        var parts = new Func<Base, List<Base>>[components.Count];
+        for (var i = 0; i < components.Count; i++)
+        {
+            if (SimplePaths.ForRelative(components[i].Expression) is not { } part)
+            {
+                return false;
+            }
+
+            parts[i] = part;
+        }
+
+        var selected = new List<Base>();
+        foreach (var part in SearchParameterRegistry.SplitUnion(expression))
+        {
+            if (part.Trim() == resource.TypeName)
+            {
+                selected.Add(resource);
+            }
+            else if (SimplePaths.For(part.Trim()) is { } path)
+            {
+                selected.AddRange(path(resource));
+            }
+            else
+            {
+                return false;
+            }
+        }
+
+        var tuple = 0;
+        foreach (var node in selected)
+        {
+            if (AddTuple(values, code, components, [.. parts.Select(p => p(node))], tuple))
+            {
+                tuple++;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>The index parameter name of a composite's component i (its tuple number follows as #n).</summary>

@@ -19,31 +19,38 @@ internal static partial class SimplePaths
     [GeneratedRegex(@"^(?<root>[A-Z][A-Za-z]*)(?:\.(?<step>[a-z][A-Za-z0-9]*))+(?:\s+as\s+(?<as>[A-Za-z]+)|\.as\((?<as>[A-Za-z]+)\)|\.ofType\((?<as>[A-Za-z]+)\)|\.where\(resolve\(\)\s+is\s+(?<target>[A-Z][A-Za-z]*)\))?$")]
     private static partial Regex PathPattern();
 
+    private static readonly ConcurrentDictionary<string, Func<Base, List<Base>>?> CompiledRelative = new(StringComparer.Ordinal);
+
     /// <summary>A fast evaluator for the expression, or null when it is not one of the simple forms.</summary>
     public static Func<Resource, List<Base>>? For(string expression) => Compiled.GetOrAdd(expression, Compile);
 
-    private static Func<Resource, List<Base>>? Compile(string expression)
+    /// <summary>
+    /// A fast evaluator for an expression relative to an element — a composite's component, such as <c>code</c> or
+    /// <c>value.as(Quantity)</c> — or null when it is not one of the simple forms (or needs the resource, as resolve() does).
+    /// </summary>
+    public static Func<Base, List<Base>>? ForRelative(string expression) => CompiledRelative.GetOrAdd(expression, e =>
     {
-        var plans = new List<Plan>();
-        foreach (var part in SearchParameterRegistry.SplitUnion(expression))
+        var plans = Plans(e, "Element.");
+        if (plans is null || plans.Any(p => p.Target is not null))
         {
-            var match = PathPattern().Match(Unwrap(part));
-            if (!match.Success)
-            {
-                return null;
-            }
-
-            Type? filter = null;
-            if (match.Groups["as"].Success && (filter = ModelInfo.ModelInspector.GetTypeForFhirType(match.Groups["as"].Value)) is null)
-            {
-                return null;
-            }
-
-            var target = match.Groups["target"].Success ? match.Groups["target"].Value : null;
-            plans.Add(new Plan(match.Groups["root"].Value, [.. match.Groups["step"].Captures.Select(c => c.Value)], filter, target));
+            return null;
         }
 
-        if (plans.Count == 0)
+        return start =>
+        {
+            var result = new List<Base>();
+            foreach (var plan in plans)
+            {
+                plan.Walk(start, null, result);
+            }
+
+            return result;
+        };
+    });
+
+    private static Func<Resource, List<Base>>? Compile(string expression)
+    {
+        if (Plans(expression, string.Empty) is not { } plans)
         {
             return null;
         }
@@ -60,6 +67,31 @@ internal static partial class SimplePaths
         };
     }
 
+    /// <summary>The path of each part of a union, or null when a part is not a simple path; <paramref name="prefix"/> goes before each part.</summary>
+    private static List<Plan>? Plans(string expression, string prefix)
+    {
+        var plans = new List<Plan>();
+        foreach (var part in SearchParameterRegistry.SplitUnion(expression))
+        {
+            var match = PathPattern().Match(prefix + Unwrap(part));
+            if (!match.Success)
+            {
+                return null;
+            }
+
+            Type? filter = null;
+            if (match.Groups["as"].Success && (filter = ModelInfo.ModelInspector.GetTypeForFhirType(match.Groups["as"].Value)) is null)
+            {
+                return null;
+            }
+
+            var target = match.Groups["target"].Success ? match.Groups["target"].Value : null;
+            plans.Add(new Plan(match.Groups["root"].Value, [.. match.Groups["step"].Captures.Select(c => c.Value)], filter, target));
+        }
+
+        return plans.Count == 0 ? null : plans;
+    }
+
     private sealed record Plan(string Root, string[] Steps, Type? Filter, string? Target)
     {
         public void Collect(Resource resource, List<Base> result)
@@ -69,7 +101,13 @@ internal static partial class SimplePaths
                 return;
             }
 
-            var current = new List<Base> { resource };
+            Walk(resource, resource, result);
+        }
+
+        /// <summary>Follows the steps from <paramref name="start"/>; <paramref name="resource"/> resolves contained targets.</summary>
+        public void Walk(Base start, Resource? resource, List<Base> result)
+        {
+            var current = new List<Base> { start };
             foreach (var step in Steps)
             {
                 var next = new List<Base>();
@@ -93,7 +131,7 @@ internal static partial class SimplePaths
                     continue;
                 }
 
-                if (Target is not null && (value is not ResourceReference { Reference: { } reference } || TargetType(resource, reference) != Target))
+                if (Target is not null && (resource is null || value is not ResourceReference { Reference: { } reference } || TargetType(resource, reference) != Target))
                 {
                     continue;
                 }
