@@ -38,12 +38,9 @@ internal static class ImportCommand
                 .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
                 .StartAsync(async progress =>
                 {
-                    var task = progress.AddTask($"Importing {files.Count} file(s) into {location.Describe()}", maxValue: files.Sum(f => new FileInfo(f).Length));
-                    foreach (var file in files)
-                    {
-                        await importer.ImportFileAsync(file, report, ct);
-                        task.Increment(new FileInfo(file).Length);
-                    }
+                    var task = progress.AddTask($"Importing {files.Count} file(s) into {location.Describe()}", maxValue: Math.Max(1, files.Sum(f => new FileInfo(f).Length)));
+                    await importer.ImportAsync(files, report, file => task.Increment(new FileInfo(file).Length), ct);
+                    task.Value = task.MaxValue;
                 });
             report.Print();
             return report.Rejected > 0 ? 1 : 0;

@@ -12,9 +12,7 @@ internal sealed class ImportReport
 
     public int Total => _byType.Values.Sum(v => v.Created + v.Updated + v.Rejected);
 
-    public void Created(string type) => Bump(type, c: 1);
-
-    public void Updated(string type) => Bump(type, u: 1);
+    public void Add(string type, long created, long updated) => Bump(type, c: (int)created, u: (int)updated);
 
     public void Reject(string source, string type, string reason)
     {

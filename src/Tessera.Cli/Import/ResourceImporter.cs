@@ -1,14 +1,16 @@
+using System.Runtime.CompilerServices;
 using Hl7.Fhir.Model;
 using Tessera.RecordStore;
+using Tessera.RecordStore.Bulk;
 using Tessera.RecordStore.Interactions;
 using Tessera.RecordStore.Serialization;
 
 namespace Tessera.Cli.Import;
 
 /// <summary>
-/// Reads resources from files and writes them through the store. A resource with an id is written with
-/// update-as-create so its id, and references to it, are kept; a transaction or batch bundle is processed as
-/// one; any other bundle's entries are imported one by one.
+/// Reads resources from files and writes them through the store's bulk path. A resource with an id is written
+/// with update-as-create so its id, and references to it, are kept; a transaction or batch bundle is processed
+/// as one; any other bundle's entries are imported one by one.
 /// </summary>
 internal sealed class ResourceImporter(FhirStore store)
 {
@@ -38,27 +40,57 @@ internal sealed class ResourceImporter(FhirStore store)
     private static bool IsImportable(string file) =>
         file.EndsWith(".json", StringComparison.OrdinalIgnoreCase) || file.EndsWith(".ndjson", StringComparison.OrdinalIgnoreCase);
 
-    public async System.Threading.Tasks.Task ImportFileAsync(string file, ImportReport report, CancellationToken ct)
+    /// <summary>
+    /// Imports the files through the store's bulk path (<see cref="FhirStore.BulkLoadAsync"/>): many bundles per
+    /// database transaction, with anything it does not take itself (batches, conditional entries) processed the
+    /// normal way. <paramref name="fileDone"/> is told of each file once it has been read.
+    /// </summary>
+    public async System.Threading.Tasks.Task ImportAsync(IReadOnlyList<string> files, ImportReport report, Action<string> fileDone, CancellationToken ct)
     {
-        if (file.EndsWith(".ndjson", StringComparison.OrdinalIgnoreCase))
+        var summary = await store.BulkLoadAsync(Items(files, report, fileDone, ct), ct: ct);
+        foreach (var (type, (created, updated)) in summary.ByType)
         {
-            var line = 0;
-            foreach (var text in File.ReadLines(file))
+            report.Add(type, created, updated);
+        }
+
+        foreach (var failure in summary.Failures)
+        {
+            report.Reject(failure.Label, "Bundle", failure.Reason);
+        }
+    }
+
+    private static async IAsyncEnumerable<BulkItem> Items(IReadOnlyList<string> files, ImportReport report, Action<string> fileDone, [EnumeratorCancellation] CancellationToken ct)
+    {
+        foreach (var file in files)
+        {
+            if (file.EndsWith(".ndjson", StringComparison.OrdinalIgnoreCase))
             {
-                line++;
-                if (!string.IsNullOrWhiteSpace(text))
+                var line = 0;
+                await foreach (var text in File.ReadLinesAsync(file, ct))
                 {
-                    await ImportTextAsync(text, $"{Path.GetFileName(file)}:{line}", report, ct);
+                    line++;
+                    if (!string.IsNullOrWhiteSpace(text))
+                    {
+                        foreach (var item in ItemsOf(text, $"{Path.GetFileName(file)}:{line}", report))
+                        {
+                            yield return item;
+                        }
+                    }
+                }
+            }
+            else
+            {
+                foreach (var item in ItemsOf(await File.ReadAllTextAsync(file, ct), Path.GetFileName(file), report))
+                {
+                    yield return item;
                 }
             }
 
-            return;
+            fileDone(file);
         }
-
-        await ImportTextAsync(await File.ReadAllTextAsync(file, ct), Path.GetFileName(file), report, ct);
     }
 
-    private async System.Threading.Tasks.Task ImportTextAsync(string text, string source, ImportReport report, CancellationToken ct)
+    private static IEnumerable<BulkItem> ItemsOf(string text, string source, ImportReport report)
     {
         Resource resource;
         try
@@ -68,44 +100,23 @@ internal sealed class ResourceImporter(FhirStore store)
         catch (FhirException e)
         {
             report.Reject(source, "Resource", e.Message);
-            return;
+            return [];
         }
 
-        await ImportResourceAsync(resource, source, report, ct);
+        return ItemsOf(resource, source);
     }
 
-    public async System.Threading.Tasks.Task ImportResourceAsync(Resource resource, string source, ImportReport report, CancellationToken ct)
+    /// <summary>
+    /// A transaction or batch bundle is processed as one; any other bundle's entries one by one; a single resource
+    /// as a one-entry transaction: update-as-create when it has an id (so its id, and references to it, are kept),
+    /// else a create.
+    /// </summary>
+    private static IEnumerable<BulkItem> ItemsOf(Resource resource, string source)
     {
         if (resource is Bundle { Type: Bundle.BundleType.Transaction or Bundle.BundleType.Batch } bundle)
         {
-            var response = await store.ExecuteAsync(new FhirRequest { Method = "POST", Path = string.Empty, Resource = bundle }, ct);
-            if (response.Resource is Bundle result)
-            {
-                for (var i = 0; i < result.Entry.Count; i++)
-                {
-                    var entry = result.Entry[i];
-                    var type = bundle.Entry.ElementAtOrDefault(i)?.Resource?.TypeName ?? "Bundle entry";
-                    var status = entry.Response?.Status ?? string.Empty;
-                    if (status.StartsWith("201", StringComparison.Ordinal))
-                    {
-                        report.Created(type);
-                    }
-                    else if (status.StartsWith('2'))
-                    {
-                        report.Updated(type);
-                    }
-                    else
-                    {
-                        report.Reject($"{source} entry {i}", type, Describe(entry.Response?.Outcome as OperationOutcome) ?? status);
-                    }
-                }
-            }
-            else
-            {
-                report.Reject(source, "Bundle", Describe(response.Outcome) ?? $"HTTP {response.Status}");
-            }
-
-            return;
+            yield return new BulkItem(bundle, source);
+            yield break;
         }
 
         if (resource is Bundle other)
@@ -114,31 +125,24 @@ internal sealed class ResourceImporter(FhirStore store)
             {
                 if (other.Entry[i].Resource is { } inner)
                 {
-                    await ImportResourceAsync(inner, $"{source} entry {i}", report, ct);
+                    foreach (var item in ItemsOf(inner, $"{source} entry {i}"))
+                    {
+                        yield return item;
+                    }
                 }
             }
 
-            return;
+            yield break;
         }
 
-        var request = resource.Id is { Length: > 0 } id
-            ? new FhirRequest { Method = "PUT", Path = $"{resource.TypeName}/{id}", Resource = resource }
-            : new FhirRequest { Method = "POST", Path = resource.TypeName, Resource = resource };
-        var outcome = await store.ExecuteAsync(request, ct);
-        switch (outcome.Status)
+        var single = new Bundle { Type = Bundle.BundleType.Transaction };
+        single.Entry.Add(new Bundle.EntryComponent
         {
-            case 201:
-                report.Created(resource.TypeName);
-                break;
-            case 200:
-                report.Updated(resource.TypeName);
-                break;
-            default:
-                report.Reject(source, resource.TypeName, Describe(outcome.Outcome) ?? $"HTTP {outcome.Status}");
-                break;
-        }
+            Resource = resource,
+            Request = resource.Id is { Length: > 0 } id
+                ? new Bundle.RequestComponent { Method = Bundle.HTTPVerb.PUT, Url = $"{resource.TypeName}/{id}" }
+                : new Bundle.RequestComponent { Method = Bundle.HTTPVerb.POST, Url = resource.TypeName },
+        });
+        yield return new BulkItem(single, source);
     }
-
-    private static string? Describe(OperationOutcome? outcome) =>
-        outcome is null ? null : string.Join("; ", outcome.Issue.Select(i => i.Diagnostics ?? i.Code?.ToString()));
 }
