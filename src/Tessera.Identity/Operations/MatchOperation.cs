@@ -49,7 +49,8 @@ internal sealed class MatchOperation(MasterPatientIndex index) : FhirOperation
             throw FhirException.Unprocessable("Patient/$match needs at least a name or a valid NHS number to match on; add name, birthDate and address for a reliable match.", "Parameters.parameter[resource].name");
         }
 
-        var candidates = await index.MatchAsync(query, MaxCount, ct);
+        // A few more than asked for: records merged away are passed over.
+        var candidates = await index.MatchAsync(query, Math.Min(MaxCount, count + 10), ct);
         var bundle = new Bundle { Type = Bundle.BundleType.Searchset, Id = Guid.NewGuid().ToString("N"), Meta = new Meta { LastUpdated = index.Clock.GetUtcNow() } };
         var masters = new List<string>();
         await using var connection = await index.Store.OpenConnectionAsync(ct);
