@@ -59,7 +59,22 @@ internal sealed class ResourceRepository(SqlDialect dialect)
             return result;
         }
 
-        foreach (var chunk in keys.Chunk(200))
+        if (dialect.Kind == DatabaseKind.Postgres)
+        {
+            // One statement text whatever the number of keys: the keys travel as two arrays, and the plan is a
+            // nested loop of primary-key lookups (a long OR of pairs cost more to bind and plan than to run).
+            var distinct = keys.Distinct().ToList();
+            await using var cmd = Db.Command(connection, transaction,
+                $"SELECT {VersionColumns} FROM unnest(@types, @ids) AS k(t, i) JOIN resource r ON r.resource_type = k.t AND r.id = k.i JOIN resource_version v ON v.resource_type = r.resource_type AND v.id = r.id AND v.version = r.version",
+                ("types", distinct.Select(k => k.Type).ToArray()), ("ids", distinct.Select(k => k.Id).ToArray()));
+            await using var reader = await cmd.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                result.Add(ReadVersion(reader));
+            }
+        }
+
+        foreach (var chunk in dialect.Kind == DatabaseKind.Postgres ? [] : keys.Chunk(200))
         {
             var clauses = new List<string>();
             var parameters = new List<(string, object?)>();

@@ -102,19 +102,20 @@ internal static class PatientEverything
     public static async Task<List<string>> PersonAsync(DbConnection connection, string patientId, CancellationToken ct)
     {
         var person = new List<string> { patientId };
-        const string MasterTag = "EXISTS (SELECT 1 FROM idx_token t WHERE t.resource_type = 'Patient' AND t.id = {0} AND t.param = '_tag' AND t.system = 'urn:tessera:mpi' AND t.code = 'master')";
-        const string LinksOf = "SELECT l.target_id FROM idx_reference l WHERE l.resource_type = 'Patient' AND l.id = {0} AND l.param = 'link' AND l.target_type = 'Patient' AND l.target_id IS NOT NULL";
-
-        // A master covers the patients it links; a source patient reaches its masters, and through them their other sources (one hop).
-        var sql = $"""
-            SELECT target_id FROM ({string.Format(CultureInfo.InvariantCulture, LinksOf, "@p")}) own WHERE {string.Format(CultureInfo.InvariantCulture, MasterTag, "@p")}
+        // A master covers the patients it links; a source patient reaches its masters, and through them their other
+        // sources (one hop). The candidate masters are found first, by the index on link targets, and kept apart
+        // (MATERIALIZED): a plan that started from the master tag instead would visit every master in the region.
+        const string sql = """
+            WITH candidates AS MATERIALIZED (
+                SELECT m.id FROM idx_reference m WHERE m.target_id = @p AND m.target_type = 'Patient' AND m.param = 'link' AND m.resource_type = 'Patient'
+                UNION SELECT @p),
+            masters AS MATERIALIZED (
+                SELECT c.id FROM candidates c JOIN resource mr ON mr.resource_type = 'Patient' AND mr.id = c.id AND mr.deleted = 0
+                WHERE EXISTS (SELECT 1 FROM idx_token t WHERE t.resource_type = 'Patient' AND t.id = c.id AND t.param = '_tag' AND t.system = 'urn:tessera:mpi' AND t.code = 'master'))
+            SELECT id FROM masters WHERE id <> @p
             UNION
-            SELECT m.id FROM idx_reference m JOIN resource mr ON mr.resource_type = m.resource_type AND mr.id = m.id AND mr.deleted = 0
-                WHERE m.resource_type = 'Patient' AND m.param = 'link' AND m.target_type = 'Patient' AND m.target_id = @p AND {string.Format(CultureInfo.InvariantCulture, MasterTag, "m.id")}
-            UNION
-            SELECT s.target_id FROM idx_reference m JOIN resource mr ON mr.resource_type = m.resource_type AND mr.id = m.id AND mr.deleted = 0
-                JOIN idx_reference s ON s.resource_type = 'Patient' AND s.id = m.id AND s.param = 'link' AND s.target_type = 'Patient'
-                WHERE m.resource_type = 'Patient' AND m.param = 'link' AND m.target_type = 'Patient' AND m.target_id = @p AND s.target_id IS NOT NULL AND {string.Format(CultureInfo.InvariantCulture, MasterTag, "m.id")}
+            SELECT s.target_id FROM masters JOIN idx_reference s ON s.resource_type = 'Patient' AND s.id = masters.id AND s.param = 'link' AND s.target_type = 'Patient'
+                WHERE s.target_id IS NOT NULL
             """;
         await using var cmd = Db.Command(connection, null, sql, ("p", patientId));
         await using var reader = await cmd.ExecuteReaderAsync(ct);
@@ -184,13 +185,7 @@ internal static class PatientEverything
             SELECT $columns FROM e JOIN resource r ON r.resource_type = e.resource_type AND r.id = e.id
             """;
 
-        int? total = null;
-        if (withTotal)
-        {
-            await using var countCmd = Db.Command(connection, null, from.Replace("$columns", "COUNT(*)", StringComparison.Ordinal) + " WHERE " + string.Join(" AND ", filters), [.. builder.Parameters, .. accessParameters]);
-            total = Convert.ToInt32(await countCmd.ExecuteScalarAsync(ct), CultureInfo.InvariantCulture);
-        }
-
+        var countSql = from.Replace("$columns", "COUNT(*)", StringComparison.Ordinal) + " WHERE " + string.Join(" AND ", filters);
         if (request.After is { } after)
         {
             var type = builder.Param(after.Type);
@@ -200,11 +195,25 @@ internal static class PatientEverything
         var sql = from.Replace("$columns", "r.resource_type, r.id", StringComparison.Ordinal)
             + $" WHERE {string.Join(" AND ", filters)} ORDER BY r.resource_type, r.id LIMIT {(request.Count + 1).ToString(CultureInfo.InvariantCulture)}";
         var keys = new List<(string, string)>();
-        await using var cmd = Db.Command(connection, null, sql, [.. builder.Parameters, .. accessParameters]);
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
+        await using (var cmd = Db.Command(connection, null, sql, [.. builder.Parameters, .. accessParameters]))
+        await using (var reader = await cmd.ExecuteReaderAsync(ct))
         {
-            keys.Add((reader.GetString(0), reader.GetString(1)));
+            while (await reader.ReadAsync(ct))
+            {
+                keys.Add((reader.GetString(0), reader.GetString(1)));
+            }
+        }
+
+        // A first page that holds the whole record is its own total: the record is not assembled a second time to count it.
+        int? total = null;
+        if (withTotal && request.After is null && keys.Count <= request.Count)
+        {
+            total = keys.Count;
+        }
+        else if (withTotal)
+        {
+            await using var countCmd = Db.Command(connection, null, countSql, [.. builder.Parameters, .. accessParameters]);
+            total = Convert.ToInt32(await countCmd.ExecuteScalarAsync(ct), CultureInfo.InvariantCulture);
         }
 
         return (keys, total);
