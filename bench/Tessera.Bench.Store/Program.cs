@@ -6,8 +6,8 @@ using Hl7.Fhir.Model;
 using Hl7.Fhir.Serialization;
 
 // Load benchmark of the FHIR API over HTTP against a running Tessera (tessera serve), on loopback.
-// Usage: dotnet run -c Release --project bench/Tessera.Bench.Store -- [base-url] [scale] [create,read,bundle] [client counts, e.g. 1,16]
-// Measures single creates, reads by id and 100-resource transaction bundles with 1 and 16 clients.
+// Usage: dotnet run -c Release --project bench/Tessera.Bench.Store -- [base-url] [scale] [create,observation,read,bundle] [client counts, e.g. 1,16]
+// Measures single creates (Patient, and with "observation" Observation), reads by id and 100-resource transaction bundles with 1 and 16 clients.
 // Reads need ids: a read-only run creates its sample patients first, untimed.
 // /fhir needs a token: register a system client first (tessera clients add --id bench --secret-stdin --scopes "system/*.cruds")
 // and pass it as BENCH_CLIENT_ID and BENCH_CLIENT_SECRET; the benchmark takes a client-credentials token from /auth/token.
@@ -55,6 +55,31 @@ foreach (var clients in only.Contains("create") ? clientCounts : [])
             createdIds.Add(location.Split("/Patient/")[1].Split('/')[0]);
         }
     });
+}
+
+// Creates of a typical clinical resource: an Observation of one patient (a Patient create also sets the patient
+// index matching it in the background, so it is the dearest create there is).
+if (only.Contains("observation"))
+{
+    using var owner = await http.PostAsync($"{baseUrl}/Patient", Json(serializer.SerializeToString(SamplePatient(90_000))));
+    var ownerId = owner.EnsureSuccessStatusCode().Headers.Location!.ToString().Split("/Patient/")[1].Split('/')[0];
+    foreach (var clients in clientCounts)
+    {
+        await RunAsync("create Observation", clients, (int)(2000 * scale), 1, async i =>
+        {
+            var body = serializer.SerializeToString(new Observation
+            {
+                Status = ObservationStatus.Final,
+                Category = [new CodeableConcept("http://terminology.hl7.org/CodeSystem/observation-category", "vital-signs")],
+                Code = new CodeableConcept("http://loinc.org", "8867-4", "Heart rate"),
+                Subject = new ResourceReference($"Patient/{ownerId}"),
+                Effective = new FhirDateTime($"2024-0{1 + i % 9}-1{i % 9}T09:05:00Z"),
+                Value = new Quantity(60 + i % 40, "/min") { System = "http://unitsofmeasure.org", Code = "/min" },
+            });
+            using var response = await http.PostAsync($"{baseUrl}/Observation", Json(body));
+            response.EnsureSuccessStatusCode();
+        });
+    }
 }
 
 if (only.Contains("read") && createdIds.Count == 0)
