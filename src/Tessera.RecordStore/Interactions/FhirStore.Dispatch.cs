@@ -473,7 +473,7 @@ public sealed partial class FhirStore
         }
         else
         {
-            await using var connection = await _dialect.OpenAsync(ct);
+            await using var connection = await _dialect.OpenForSearchAsync(ct);
             page = await _search.ExecuteAsync(connection, null, query, request.BaseUrl, ct);
         }
 

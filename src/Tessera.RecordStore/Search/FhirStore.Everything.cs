@@ -14,7 +14,7 @@ public sealed partial class FhirStore
     internal async Task<FhirResponse> EverythingAsync(OperationInvocation invocation, (EverythingRequest Request, SearchQuery Links) parsed, CancellationToken ct)
     {
         var (request, links) = parsed;
-        await using var connection = await _dialect.OpenAsync(ct);
+        await using var connection = await _dialect.OpenForSearchAsync(ct);
         if (invocation.Level == OperationLevel.Instance)
         {
             var id = invocation.Id!;

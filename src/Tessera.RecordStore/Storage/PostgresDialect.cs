@@ -8,7 +8,14 @@ namespace Tessera.RecordStore.Storage;
 
 internal sealed class PostgresDialect(string connectionString) : SqlDialect
 {
-    private readonly NpgsqlDataSource _dataSource = Build(connectionString);
+    private readonly NpgsqlDataSource _dataSource = Build(connectionString, planPerExecution: false);
+
+    // Searches get their own pool whose sessions plan every execution for its own values. After five runs of a
+    // prepared statement PostgreSQL may otherwise keep one generic plan, and for a search that plan cannot see that
+    // "this patient" is selective while "heart rate" is not: measured at 10,000 people, Observation?patient=&code=
+    // &_sort=-date took 3.6 s with the generic plan against milliseconds planned for its values. Reads by id and
+    // writes keep their generic plans, which are right for every value.
+    private readonly NpgsqlDataSource _searchSource = Build(connectionString, planPerExecution: true);
 
     public override DatabaseKind Kind => DatabaseKind.Postgres;
 
@@ -19,6 +26,8 @@ internal sealed class PostgresDialect(string connectionString) : SqlDialect
     public override IReadOnlyList<string> Migration(int version) => Schema.PostgresMigrations[version];
 
     public override async Task<DbConnection> OpenAsync(CancellationToken ct) => await _dataSource.OpenConnectionAsync(ct);
+
+    public override async Task<DbConnection> OpenForSearchAsync(CancellationToken ct) => await _searchSource.OpenConnectionAsync(ct);
 
     public override async Task<WriteScope> BeginWriteAsync(CancellationToken ct)
     {
@@ -50,12 +59,21 @@ internal sealed class PostgresDialect(string connectionString) : SqlDialect
     public override bool IsTransient(Exception e) =>
         e is PostgresException { SqlState: PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.SerializationFailure };
 
-    public override async ValueTask DisposeAsync() => await _dataSource.DisposeAsync();
+    public override async ValueTask DisposeAsync()
+    {
+        await _dataSource.DisposeAsync();
+        await _searchSource.DisposeAsync();
+    }
 
-    private static NpgsqlDataSource Build(string connectionString)
+    private static NpgsqlDataSource Build(string connectionString, bool planPerExecution)
     {
         var builder = new NpgsqlDataSourceBuilder(connectionString);
         var settings = builder.ConnectionStringBuilder;
+        if (planPerExecution && !connectionString.Contains("plan_cache_mode", StringComparison.OrdinalIgnoreCase))
+        {
+            settings.Options = string.IsNullOrWhiteSpace(settings.Options) ? "-c plan_cache_mode=force_custom_plan" : settings.Options + " -c plan_cache_mode=force_custom_plan";
+        }
+
         // The store's statements have fixed texts; preparing them spares PostgreSQL a parse and plan per call.
         // A setting in the connection string wins.
         if (!connectionString.Contains("Auto Prepare", StringComparison.OrdinalIgnoreCase))

@@ -9,6 +9,9 @@ internal abstract class SqlDialect : IAsyncDisposable
 
     public abstract Task<DbConnection> OpenAsync(CancellationToken ct);
 
+    /// <summary>A connection for searches, whose best plan depends on the values searched for (see <see cref="PostgresDialect"/>).</summary>
+    public virtual Task<DbConnection> OpenForSearchAsync(CancellationToken ct) => OpenAsync(ct);
+
     /// <summary>Begins a write transaction; on SQLite it also takes the process-wide writer gate.</summary>
     public abstract Task<WriteScope> BeginWriteAsync(CancellationToken ct);
 
