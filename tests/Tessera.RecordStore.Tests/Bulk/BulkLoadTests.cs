@@ -36,6 +36,24 @@ public sealed class BulkLoadTests
 
     [Theory]
     [MemberData(nameof(Backends))]
+    public async System.Threading.Tasks.Task The_planner_statistics_are_refreshed_on_demand_and_the_tables_then_have_them(string backend)
+    {
+        await using var db = await TestDatabase.CreateAsync(backend);
+        await using var store = await FhirStore.OpenAsync(db.Location);
+        await store.BulkLoadAsync(Items(Person("a", "Ada"), Person("b", "Bea")));
+        await store.RefreshStatisticsAsync();
+
+        await using var connection = await store.OpenConnectionAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = backend == "postgres"
+            ? "SELECT COUNT(*) FROM pg_stats WHERE tablename = 'idx_string'"
+            : "SELECT COUNT(*) FROM sqlite_stat1 WHERE tbl = 'idx_string'";
+        Assert.True(Convert.ToInt64(await command.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture) > 0);
+        Assert.Equal(["pat-a"], await IdsAsync(store, "Patient?name=Ada"));
+    }
+
+    [Theory]
+    [MemberData(nameof(Backends))]
     public async System.Threading.Tasks.Task Bundles_the_fast_path_does_not_take_go_through_transactions_and_a_bad_one_is_reported(string backend)
     {
         await using var db = await TestDatabase.CreateAsync(backend);
