@@ -249,6 +249,22 @@ internal static class AuditEvents
     /// <summary>The resources a response returned (or wrote), and their patients.</summary>
     private static void CollectReturned(FhirResponse response, AccessRequest access, List<AuditEvent.EntityComponent> entities, SortedSet<string> patients)
     {
+        if (response.HasRawBody)
+        {
+            // A searchset still held as stored JSON: the entries say what they are; only their patient is read.
+            foreach (var e in response.Body!.Entries.Where(e => e.Id is not null && e.ResourceType != "OperationOutcome"))
+            {
+                entities.Add(ResourceEntity($"{e.ResourceType}/{e.Id}" + (e.Version is { } v ? "/_history/" + v : string.Empty)));
+                var patient = e.ResourceType == "Patient" ? e.Id : e.Json is { } json ? PatientOfJson(json) : PatientOf(e.Materialise());
+                if (patient is not null)
+                {
+                    patients.Add(patient);
+                }
+            }
+
+            return;
+        }
+
         if (response.Resource is Bundle bundle)
         {
             foreach (var r in bundle.Entry.Select(e => e.Resource).OfType<Resource>().Where(r => r is not OperationOutcome))

@@ -11,7 +11,7 @@ namespace Tessera.RecordStore;
 /// <summary>Builds searchset and history bundles with paging links.</summary>
 internal static class BundleBuilder
 {
-    public static Bundle SearchSet(SearchPage page, SearchQuery query, FhirRequest request)
+    public static SearchBody SearchSet(SearchPage page, SearchQuery query, FhirRequest request)
     {
         var baseUrl = request.BaseUrl.TrimEnd('/');
         var path = request.Path.EndsWith("/_search", StringComparison.Ordinal) ? request.Path[..^"/_search".Length] : request.Path;
@@ -40,15 +40,9 @@ internal static class BundleBuilder
             bundle.Link.Add(new Bundle.LinkComponent { Relation = "last", Url = Url(baseUrl, path, applied, page.LastCursor) });
         }
 
-        foreach (var m in page.Matches)
-        {
-            bundle.Entry.Add(Entry(baseUrl, m, Bundle.SearchEntryMode.Match, query));
-        }
-
-        foreach (var i in page.Included)
-        {
-            bundle.Entry.Add(Entry(baseUrl, i, Bundle.SearchEntryMode.Include, query));
-        }
+        var entries = new List<SearchBodyEntry>(page.Matches.Count + page.Included.Count + 1);
+        entries.AddRange(page.Matches.Select(m => Entry(baseUrl, m, Bundle.SearchEntryMode.Match, query)));
+        entries.AddRange(page.Included.Select(i => Entry(baseUrl, i, Bundle.SearchEntryMode.Include, query)));
 
         var notes = query.Ignored.Select(i => (OperationOutcome.IssueType.NotSupported, $"Ignored {i}."))
             .Concat(page.Warnings.Select(w => (OperationOutcome.IssueType.TooCostly, w)))
@@ -61,22 +55,23 @@ internal static class BundleBuilder
                 outcome.Issue.Add(new OperationOutcome.IssueComponent { Severity = OperationOutcome.IssueSeverity.Warning, Code = code, Diagnostics = text });
             }
 
-            bundle.Entry.Add(new Bundle.EntryComponent { Resource = outcome, Search = new Bundle.SearchComponent { Mode = Bundle.SearchEntryMode.Outcome } });
+            entries.Add(new SearchBodyEntry(null, "OperationOutcome", null, null, Bundle.SearchEntryMode.Outcome, null, outcome));
         }
 
-        return bundle;
+        return new SearchBody(bundle, entries);
     }
 
-    private static Bundle.EntryComponent Entry(string baseUrl, StoredVersion version, Bundle.SearchEntryMode mode, SearchQuery query)
+    /// <summary>A stored resource as a searchset entry: its JSON as stored, or, for _summary and _elements, the cut resource.</summary>
+    private static SearchBodyEntry Entry(string baseUrl, StoredVersion version, Bundle.SearchEntryMode mode, SearchQuery query)
     {
-        var resource = FhirSerialization.ParseStored(version.Json!);
-        resource = Summaries.Apply(resource, query.Summary, query.Elements);
-        return new Bundle.EntryComponent
+        var fullUrl = $"{baseUrl}/{version.ResourceType}/{version.Id}";
+        if (query.Summary is null && query.Elements is null)
         {
-            FullUrl = $"{baseUrl}/{version.ResourceType}/{version.Id}",
-            Resource = resource,
-            Search = new Bundle.SearchComponent { Mode = mode },
-        };
+            return new SearchBodyEntry(fullUrl, version.ResourceType, version.Id, version.Version, mode, version.Json!, null);
+        }
+
+        var resource = Summaries.Apply(FhirSerialization.ParseStored(version.Json!), query.Summary, query.Elements);
+        return new SearchBodyEntry(fullUrl, version.ResourceType, version.Id, version.Version, mode, null, resource);
     }
 
     private static string Url(string baseUrl, string path, List<KeyValuePair<string, string>> applied, string? cursor)

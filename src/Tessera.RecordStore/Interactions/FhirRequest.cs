@@ -75,8 +75,23 @@ public sealed record FhirResponse
 {
     public int Status { get; init; } = 200;
 
-    /// <summary>The resource to return, when one was parsed or built.</summary>
-    public Resource? Resource { get; init; }
+    private Resource? _resource;
+
+    /// <summary>
+    /// The resource to return, when one was parsed or built. For a search answered as a <see cref="SearchBody"/>
+    /// this is the bundle built from it on first use; from then on the bundle object is what is returned.
+    /// </summary>
+    public Resource? Resource
+    {
+        get => _resource ??= Body?.ToBundle();
+        init => _resource = value;
+    }
+
+    /// <summary>A searchset kept as stored JSON (see <see cref="SearchBody"/>).</summary>
+    public SearchBody? Body { get; init; }
+
+    /// <summary>The searchset can still be written from <see cref="Body"/>: nobody has asked for it as an object.</summary>
+    public bool HasRawBody => Body is not null && _resource is null;
 
     /// <summary>The stored JSON of the resource, returned as-is when no transformation is asked for.</summary>
     public string? Json { get; init; }
@@ -95,7 +110,7 @@ public sealed record FhirResponse
     public string? ContentLocation { get; init; }
 
     /// <summary>Whether the body is a complete resource (a read or write) rather than a bundle or outcome.</summary>
-    public bool IsResourceBody => Resource is not null && Resource is not Bundle && Resource is not OperationOutcome || Json is not null;
+    public bool IsResourceBody => Body is null && (Resource is not null && Resource is not Bundle && Resource is not OperationOutcome || Json is not null);
 
     public string? Location(string baseUrl) =>
         ResourceType is not null && Id is not null && Version is not null ? $"{baseUrl.TrimEnd('/')}/{ResourceType}/{Id}/_history/{Version}" : null;

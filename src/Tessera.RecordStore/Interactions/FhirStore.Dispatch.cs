@@ -477,7 +477,7 @@ public sealed partial class FhirStore
             page = await _search.ExecuteAsync(connection, null, query, request.BaseUrl, ct);
         }
 
-        return new FhirResponse { Resource = BundleBuilder.SearchSet(page, query, request) };
+        return new FhirResponse { Body = BundleBuilder.SearchSet(page, query, request) };
     }
 
     /// <summary>Parses stored JSON for a response that needs the resource as an object.</summary>

@@ -44,6 +44,6 @@ public sealed partial class FhirStore
 
         var matches = await _repository.ReadManyCurrentAsync(connection, null, keys, ct);
         var page = new SearchPage(matches, [], total, next);
-        return new FhirResponse { Resource = BundleBuilder.SearchSet(page, links, invocation.Request) };
+        return new FhirResponse { Body = BundleBuilder.SearchSet(page, links, invocation.Request) };
     }
 }

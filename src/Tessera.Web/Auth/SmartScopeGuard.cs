@@ -120,9 +120,15 @@ internal sealed class SmartScopeGuard : FhirRequestGuard
 
         var grant = SmartGrant.From(request.Principal);
         var confined = ConfinedByMark.TryGetValue(request, out _);
+        if (response.HasRawBody)
+        {
+            response.Body!.Entries.RemoveAll(e => e.Mode != Bundle.SearchEntryMode.Outcome && !Visible(store, grant, e.ResourceType, e.Materialise));
+            return ValueTask.FromResult(response);
+        }
+
         if (response.Resource is Bundle bundle && (bundle.Type is Bundle.BundleType.Searchset or Bundle.BundleType.History or Bundle.BundleType.Collection))
         {
-            bundle.Entry.RemoveAll(e => e.Resource is { } r && r is not OperationOutcome && !Visible(store, grant, r));
+            bundle.Entry.RemoveAll(e => e.Resource is { } r && r is not OperationOutcome && !Visible(store, grant, r.TypeName, () => r));
             return ValueTask.FromResult(response);
         }
 
@@ -139,13 +145,13 @@ internal sealed class SmartScopeGuard : FhirRequestGuard
     }
 
     /// <summary>Whether an entry of a bundle the caller asked for may be shown: its type is granted and, when confined, it is the patient's.</summary>
-    private static bool Visible(FhirStore store, SmartGrant grant, Resource resource)
+    private static bool Visible(FhirStore store, SmartGrant grant, string type, Func<Resource> resource)
     {
-        var reach = (ScopeReach)Math.Max((int)grant.Reach(resource.TypeName, ScopePermissions.Read), (int)grant.Reach(resource.TypeName, ScopePermissions.Search));
+        var reach = (ScopeReach)Math.Max((int)grant.Reach(type, ScopePermissions.Read), (int)grant.Reach(type, ScopePermissions.Search));
         return reach switch
         {
             ScopeReach.None => false,
-            ScopeReach.PatientCompartment when InCompartment(resource.TypeName) => grant.Patient is not null && store.CompartmentPatientOf(resource) == grant.Patient,
+            ScopeReach.PatientCompartment when InCompartment(type) => grant.Patient is not null && store.CompartmentPatientOf(resource()) == grant.Patient,
             _ => true,
         };
     }

@@ -49,7 +49,7 @@ internal static class FhirEndpoints
 
             request = await BuildRequestAsync(context, options) with { Principal = caller };
             var response = await store.ExecuteAsync(request, context.RequestAborted);
-            if (response.Resource is CapabilityStatement statement)
+            if (response.Body is null && response.Resource is CapabilityStatement statement)
             {
                 SmartConfiguration.Describe(statement, FhirAuthentication.ServerBaseUrl(context, options));
             }

@@ -53,7 +53,13 @@ internal static class FhirResponseWriter
         {
             body = Outcomes.Information($"{request.Method} {request.Path}: {response.Status} {FhirStore.StatusText(response.Status)}; {response.ResourceType}/{response.Id} is now version {response.Version}.");
         }
-        else if (response.Outcome is not null && response.Resource is null && response.Json is null)
+        else if (response.HasRawBody && !FhirFormat.WantsXml(context.Request) && !FhirFormat.Pretty(context.Request))
+        {
+            // A searchset whose entries are still the stored JSON: spliced, not parsed and written again.
+            await WriteBodyAsync(context, response.Body!.ToJsonUtf8(), false);
+            return;
+        }
+        else if (response.Outcome is not null && response.Body is null && response.Resource is null && response.Json is null)
         {
             body = response.Outcome;
         }
@@ -80,7 +86,7 @@ internal static class FhirResponseWriter
     private static (SummaryType, string[]?) SummaryOf(HttpRequest request, FhirResponse response)
     {
         // Searches apply _summary and _elements per entry themselves; reads apply them here.
-        if (response.Resource is Bundle)
+        if (response.Body is not null || response.Resource is Bundle)
         {
             return (SummaryType.False, null);
         }
@@ -109,10 +115,12 @@ internal static class FhirResponseWriter
         await WriteBodyAsync(context, FhirSerialization.Write(outcome, xml, FhirFormat.Pretty(context.Request)), xml);
     }
 
-    private static async System.Threading.Tasks.Task WriteBodyAsync(HttpContext context, string body, bool xml)
+    private static System.Threading.Tasks.Task WriteBodyAsync(HttpContext context, string body, bool xml) =>
+        WriteBodyAsync(context, Encoding.UTF8.GetBytes(body), xml);
+
+    private static async System.Threading.Tasks.Task WriteBodyAsync(HttpContext context, byte[] bytes, bool xml)
     {
         context.Response.ContentType = (xml ? FhirFormat.Xml : FhirFormat.Json) + "; charset=utf-8";
-        var bytes = Encoding.UTF8.GetBytes(body);
         context.Response.ContentLength = bytes.Length;
         await context.Response.Body.WriteAsync(bytes, context.RequestAborted);
     }

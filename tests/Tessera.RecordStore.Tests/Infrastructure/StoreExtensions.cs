@@ -1,5 +1,6 @@
 using Hl7.Fhir.Model;
 using Tessera.RecordStore.Interactions;
+using Tessera.RecordStore.Serialization;
 
 namespace Tessera.RecordStore.Tests.Infrastructure;
 
@@ -15,7 +16,17 @@ internal static class StoreExtensions
     {
         var response = await store.Send("GET", url);
         Assert.True(response.Status == 200, $"GET {url} answered {response.Status}: {Describe(response)}");
-        return (Bundle)response.Resource!;
+        if (!response.HasRawBody)
+        {
+            return (Bundle)response.Resource!;
+        }
+
+        // Every search the tests run also checks the spliced JSON a server writes: it parses strictly, and it is
+        // exactly the bundle built from the same entries as objects.
+        var spliced = (Bundle)FhirSerialization.ParseJson(System.Text.Encoding.UTF8.GetString(response.Body!.ToJsonUtf8()));
+        var built = (Bundle)response.Resource!;
+        Assert.True(spliced.IsExactly(built), $"GET {url}: the spliced searchset differs from the bundle built from its entries");
+        return spliced;
     }
 
     public static T Body<T>(this FhirResponse response)
