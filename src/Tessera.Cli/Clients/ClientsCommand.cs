@@ -20,14 +20,18 @@ internal static class ClientsCommand
         var grant = new Option<string>("--grant") { Description = "client_credentials (a system) or authorization_code (an app people sign in to).", DefaultValueFactory = _ => ClientRegistry.ClientCredentials };
         grant.AcceptOnlyFromAmong(ClientRegistry.ClientCredentials, ClientRegistry.AuthorizationCode);
         var redirect = new Option<string[]>("--redirect-uri") { Description = "Where the authorization code is sent (authorization_code); may be repeated.", AllowMultipleArgumentsPerToken = true };
+        var postLogout = new Option<string[]>("--post-logout-redirect-uri") { Description = "Where people may be sent back to after signing out of the app (authorization_code); may be repeated.", AllowMultipleArgumentsPerToken = true };
         var name = new Option<string?>("--name") { Description = "A display name." };
         var db = CommonOptions.Database();
-        var command = new Command("add", "Register a client. Without a secret an authorization_code client is public (PKCE protects it).") { id, secret, secretStdin, scopes, grant, redirect, name, db };
+        var command = new Command("add", "Register a client. Without a secret an authorization_code client is public (PKCE protects it).") { id, secret, secretStdin, scopes, grant, redirect, postLogout, name, db };
         command.SetAction(async (parse, ct) =>
         {
             var clientSecret = parse.GetValue(secretStdin) ? Secrets.Read(true, string.Empty) : parse.GetValue(secret);
             var scopeList = (parse.GetValue(scopes) ?? []).SelectMany(s => s.Split(' ', StringSplitOptions.RemoveEmptyEntries)).Distinct().ToList();
-            var spec = new NewClient(parse.GetValue(id)!, string.IsNullOrEmpty(clientSecret) ? null : clientSecret, scopeList, parse.GetValue(grant)!, parse.GetValue(redirect) ?? [], parse.GetValue(name));
+            var spec = new NewClient(parse.GetValue(id)!, string.IsNullOrEmpty(clientSecret) ? null : clientSecret, scopeList, parse.GetValue(grant)!, parse.GetValue(redirect) ?? [], parse.GetValue(name))
+            {
+                PostLogoutRedirectUris = parse.GetValue(postLogout) ?? [],
+            };
             return await UsersCommand.WithAdministrationAsync(parse.GetValue(db), async admin =>
             {
                 await admin.ClientsAsync(async clients =>

@@ -19,7 +19,7 @@ internal sealed class ResourceRepository(SqlDialect dialect)
 {
     public SqlDialect Dialect => dialect;
 
-    private const string VersionColumns = "v.resource_type, v.id, v.version, v.last_updated, v.deleted, v.method, v.json, v.seq";
+    internal const string VersionColumns = "v.resource_type, v.id, v.version, v.last_updated, v.deleted, v.method, v.json, v.seq";
 
     public async Task<StoredVersion?> ReadCurrentAsync(DbConnection connection, DbTransaction? transaction, string type, string id, CancellationToken ct) =>
         (await ReadCurrentAsync(connection, transaction, type, id, null, ct)).Stored;

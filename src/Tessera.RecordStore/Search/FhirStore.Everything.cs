@@ -34,15 +34,14 @@ public sealed partial class FhirStore
             request = request with { Patients = await PatientEverything.PersonAsync(connection, id, ct) };
         }
 
-        var (keys, total) = await PatientEverything.PageAsync(connection, request, withTotal: request.After is null, ct);
+        var (matches, total) = await PatientEverything.PageAsync(connection, request, withTotal: request.After is null, ct);
         string? next = null;
-        if (keys.Count > request.Count)
+        if (matches.Count > request.Count)
         {
-            keys.RemoveAt(keys.Count - 1);
-            next = PageCursor.Encode(keys[^1].Type, keys[^1].Id);
+            matches.RemoveAt(matches.Count - 1);
+            next = PageCursor.Encode(matches[^1].ResourceType, matches[^1].Id);
         }
 
-        var matches = await _repository.ReadManyCurrentAsync(connection, null, keys, ct);
         var page = new SearchPage(matches, [], total, next);
         return new FhirResponse { Body = BundleBuilder.SearchSet(page, links, invocation.Request) };
     }

@@ -2,6 +2,7 @@ using System.Data.Common;
 using System.Globalization;
 using Tessera.RecordStore.Indexing;
 using Tessera.RecordStore.Interactions;
+using Tessera.RecordStore.Resources;
 using Tessera.RecordStore.Storage;
 
 namespace Tessera.RecordStore.Search;
@@ -131,8 +132,17 @@ internal static class PatientEverything
         return person;
     }
 
-    /// <summary>The keys of one page (at most Count + 1, so the caller knows whether there is a next page) and the total when asked.</summary>
-    public static async Task<(List<(string Type, string Id)> Keys, int? Total)> PageAsync(DbConnection connection, EverythingRequest request, bool withTotal, CancellationToken ct)
+    /// <summary>
+    /// The current rows of the record's resources, looked up one by one through the primary key. On PostgreSQL the
+    /// lookup is a LATERAL subquery kept apart by OFFSET 0: joined plainly, a record of a few hundred resources was
+    /// hashed against a sequential scan of every resource in the region (31 ms at 1,000 people, growing with it).
+    /// </summary>
+    private static string ResourceRows(DbConnection connection) => connection is Npgsql.NpgsqlConnection
+        ? "CROSS JOIN LATERAL (SELECT * FROM resource r1 WHERE r1.resource_type = e.resource_type AND r1.id = e.id OFFSET 0) r"
+        : "JOIN resource r ON r.resource_type = e.resource_type AND r.id = e.id";
+
+    /// <summary>The current versions of one page (at most Count + 1, so the caller knows whether there is a next page) and the total when asked.</summary>
+    public static async Task<(List<StoredVersion> Rows, int? Total)> PageAsync(DbConnection connection, EverythingRequest request, bool withTotal, CancellationToken ct)
     {
         var builder = new SearchSqlBuilder(string.Empty);
         string compartment;
@@ -182,7 +192,7 @@ internal static class PatientEverything
                 UNION
                 SELECT x.target_type, x.target_id FROM idx_reference x JOIN c ON x.resource_type = c.resource_type AND x.id = c.id
                     WHERE x.target_id IS NOT NULL AND x.target_type NOT IN ({CompartmentTypes}))
-            SELECT $columns FROM e JOIN resource r ON r.resource_type = e.resource_type AND r.id = e.id
+            SELECT $columns FROM e {ResourceRows(connection)}
             """;
 
         var countSql = from.Replace("$columns", "COUNT(*)", StringComparison.Ordinal) + " WHERE " + string.Join(" AND ", filters);
@@ -192,23 +202,29 @@ internal static class PatientEverything
             filters.Add($"(r.resource_type > {type} OR (r.resource_type = {type} AND r.id > {builder.Param(after.Id)}))");
         }
 
-        var sql = from.Replace("$columns", "r.resource_type, r.id", StringComparison.Ordinal)
+        // The page's keys, then their stored versions, in one statement: the version rows are fetched only for the
+        // page, each by its key (on PostgreSQL kept a lookup per row for the same reason as the resource rows).
+        var page = from.Replace("$columns", "r.resource_type, r.id, r.version", StringComparison.Ordinal)
             + $" WHERE {string.Join(" AND ", filters)} ORDER BY r.resource_type, r.id LIMIT {(request.Count + 1).ToString(CultureInfo.InvariantCulture)}";
-        var keys = new List<(string, string)>();
+        var versions = connection is Npgsql.NpgsqlConnection
+            ? "CROSS JOIN LATERAL (SELECT * FROM resource_version v1 WHERE v1.resource_type = p.resource_type AND v1.id = p.id AND v1.version = p.version OFFSET 0) v"
+            : "JOIN resource_version v ON v.resource_type = p.resource_type AND v.id = p.id AND v.version = p.version";
+        var sql = $"WITH p AS MATERIALIZED ({page}) SELECT {ResourceRepository.VersionColumns} FROM p {versions} ORDER BY p.resource_type, p.id";
+        var rows = new List<StoredVersion>();
         await using (var cmd = Db.Command(connection, null, sql, [.. builder.Parameters, .. accessParameters]))
         await using (var reader = await cmd.ExecuteReaderAsync(ct))
         {
             while (await reader.ReadAsync(ct))
             {
-                keys.Add((reader.GetString(0), reader.GetString(1)));
+                rows.Add(ResourceRepository.ReadVersion(reader));
             }
         }
 
         // A first page that holds the whole record is its own total: the record is not assembled a second time to count it.
         int? total = null;
-        if (withTotal && request.After is null && keys.Count <= request.Count)
+        if (withTotal && request.After is null && rows.Count <= request.Count)
         {
-            total = keys.Count;
+            total = rows.Count;
         }
         else if (withTotal)
         {
@@ -216,6 +232,6 @@ internal static class PatientEverything
             total = Convert.ToInt32(await countCmd.ExecuteScalarAsync(ct), CultureInfo.InvariantCulture);
         }
 
-        return (keys, total);
+        return (rows, total);
     }
 }

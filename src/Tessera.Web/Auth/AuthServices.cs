@@ -52,6 +52,7 @@ internal static class AuthServices
                 o.SetAuthorizationEndpointUris("auth/authorize")
                     .SetTokenEndpointUris("auth/token")
                     .SetRevocationEndpointUris("auth/revoke")
+                    .SetEndSessionEndpointUris("auth/signout")
                     .SetIntrospectionEndpointUris("auth/introspect");
                 o.AllowAuthorizationCodeFlow().AllowClientCredentialsFlow().AllowRefreshTokenFlow();
                 o.RequireProofKeyForCodeExchange();
@@ -64,7 +65,7 @@ internal static class AuthServices
                 o.SetAccessTokenLifetime(auth.AccessTokenLifetime);
                 o.SetRefreshTokenLifetime(auth.RefreshTokenLifetime);
                 AuthAudit.Register(o);
-                var aspnet = o.UseAspNetCore().EnableAuthorizationEndpointPassthrough().EnableTokenEndpointPassthrough();
+                var aspnet = o.UseAspNetCore().EnableAuthorizationEndpointPassthrough().EnableTokenEndpointPassthrough().EnableEndSessionEndpointPassthrough();
                 if (!auth.RequireHttps)
                 {
                     aspnet.DisableTransportSecurityRequirement();
@@ -88,6 +89,7 @@ internal static class AuthServices
         // OpenIddict's server look at every FHIR request to see whether it is one of its endpoints.
         app.UseWhen(context => !context.Request.Path.StartsWithSegments(Fhir.FhirEndpoints.Base, StringComparison.Ordinal), branch => branch.UseAuthentication());
         AuthorizationEndpoints.Map(app);
+        SignOutEndpoints.Map(app);
         TokenEndpoint.Map(app);
         SmartConfiguration.Map(app);
     }

@@ -41,9 +41,9 @@ internal static class AuthorizationEndpoints
         app.MapPost("/auth/launch", CreateLaunchAsync);
     }
 
-    private static IResult Html(string html, int status = 200) => Results.Content(html, "text/html; charset=utf-8", statusCode: status);
+    internal static IResult Html(string html, int status = 200) => Results.Content(html, "text/html; charset=utf-8", statusCode: status);
 
-    private static string AntiforgeryField(HttpContext context)
+    internal static string AntiforgeryField(HttpContext context)
     {
         var tokens = context.RequestServices.GetRequiredService<IAntiforgery>().GetAndStoreTokens(context);
         return $"<input type=\"hidden\" name=\"{tokens.FormFieldName}\" value=\"{System.Net.WebUtility.HtmlEncode(tokens.RequestToken)}\">";
@@ -111,10 +111,10 @@ internal static class AuthorizationEndpoints
         return q < 0 ? null : Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(returnUrl[q..]).TryGetValue("client_id", out var id) && id.ToString() is { Length: > 0 } value ? value : null;
     }
 
-    private static async Task<bool> ValidAntiforgeryAsync(HttpContext context) =>
+    internal static async Task<bool> ValidAntiforgeryAsync(HttpContext context) =>
         context.Request.HasFormContentType && await context.RequestServices.GetRequiredService<IAntiforgery>().IsRequestValidAsync(context);
 
-    private static async Task<UserAccount?> SignedInUserAsync(HttpContext context)
+    internal static async Task<UserAccount?> SignedInUserAsync(HttpContext context)
     {
         var session = await context.AuthenticateAsync(SignInScheme);
         if (!session.Succeeded || session.Principal.FindFirst(Claims.Subject)?.Value is not { } id)

@@ -5,7 +5,11 @@ using static OpenIddict.Abstractions.OpenIddictConstants;
 namespace Tessera.Web.Auth;
 
 /// <summary>What <c>tessera clients add</c> registers: a system or an app and what it may ask for.</summary>
-internal sealed record NewClient(string ClientId, string? Secret, IReadOnlyList<string> Scopes, string Grant, IReadOnlyList<string> RedirectUris, string? DisplayName = null);
+internal sealed record NewClient(string ClientId, string? Secret, IReadOnlyList<string> Scopes, string Grant, IReadOnlyList<string> RedirectUris, string? DisplayName = null)
+{
+    /// <summary>Where the app may send people back to after they sign out (OpenID Connect RP-initiated logout).</summary>
+    public IReadOnlyList<string> PostLogoutRedirectUris { get; init; } = [];
+}
 
 /// <summary>A registered client as listed by <c>tessera clients list</c>.</summary>
 internal sealed record ClientSummary(string ClientId, string? DisplayName, string ClientType, IReadOnlyList<string> Grants, IReadOnlyList<string> Scopes, IReadOnlyList<string> RedirectUris);
@@ -71,23 +75,20 @@ internal sealed class ClientRegistry(IOpenIddictApplicationManager applications)
                 throw new ArgumentException("An authorization_code client needs at least one --redirect-uri.");
             }
 
-            foreach (var uri in spec.RedirectUris)
-            {
-                if (!Uri.TryCreate(uri, UriKind.Absolute, out var parsed) || parsed.Fragment.Length > 0)
-                {
-                    throw new ArgumentException($"--redirect-uri '{uri}' must be an absolute URI without a fragment.");
-                }
-
-                descriptor.RedirectUris.Add(parsed);
-            }
-
-            descriptor.Permissions.UnionWith([Permissions.Endpoints.Authorization, Permissions.GrantTypes.AuthorizationCode, Permissions.GrantTypes.RefreshToken, Permissions.ResponseTypes.Code]);
+            descriptor.RedirectUris.UnionWith(spec.RedirectUris.Select(uri => AbsoluteUri(uri, "--redirect-uri")));
+            descriptor.PostLogoutRedirectUris.UnionWith(spec.PostLogoutRedirectUris.Select(uri => AbsoluteUri(uri, "--post-logout-redirect-uri")));
+            descriptor.Permissions.UnionWith([Permissions.Endpoints.Authorization, Permissions.Endpoints.EndSession, Permissions.GrantTypes.AuthorizationCode, Permissions.GrantTypes.RefreshToken, Permissions.ResponseTypes.Code]);
             descriptor.Requirements.Add(Requirements.Features.ProofKeyForCodeExchange);
         }
 
         descriptor.Permissions.UnionWith(spec.Scopes.Select(s => Permissions.Prefixes.Scope + s));
         await applications.CreateAsync(descriptor, ct);
     }
+
+    private static Uri AbsoluteUri(string uri, string option) =>
+        Uri.TryCreate(uri, UriKind.Absolute, out var parsed) && parsed.Fragment.Length == 0
+            ? parsed
+            : throw new ArgumentException($"{option} '{uri}' must be an absolute URI without a fragment.");
 
     /// <summary>Registers a client afresh, replacing one of the same id (the demo system's secret changes at each start).</summary>
     public async Task ReplaceAsync(NewClient spec, CancellationToken ct)

@@ -80,6 +80,24 @@ internal static class SignInPages
             """);
     }
 
+    public static string SignOut(string? userName, string? client, IReadOnlyList<(string Name, string Value)> carried, string antiforgeryField)
+    {
+        var hidden = string.Concat(carried.Select(f => $"<input type=\"hidden\" name=\"{Enc(f.Name)}\" value=\"{Enc(f.Value)}\">"));
+        var who = userName is null ? "<p>You are not signed in to Tessera.</p>" : $"<p>You are signed in as <strong>{Enc(userName)}</strong>.</p>";
+        var app = client is null ? string.Empty : $"<p class=\"hint\">Signing out also stops {Enc(client)} from using the shared care record on your behalf until you sign in again.</p>";
+        return Page("Sign out", $"""
+            <h1>Sign out of Tessera</h1>
+            {who}
+            {app}
+            <form method="post" action="/auth/signout">
+              {antiforgeryField}
+              {hidden}
+              <p><input type="checkbox" id="everywhere" name="everywhere" value="true"> <label style="display:inline" for="everywhere">Also sign out of every other app that uses the shared care record for you</label></p>
+              <button type="submit">Sign out</button>
+            </form>
+            """);
+    }
+
     public static string Message(string title, string text) => Page(title, $"<h1>{Enc(title)}</h1><p>{Enc(text)}</p>");
 
     private static string ErrorSummary(string? error, string field) => error is null ? string.Empty : $"""

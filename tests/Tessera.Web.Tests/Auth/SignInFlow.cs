@@ -87,6 +87,22 @@ internal sealed partial class SignInFlow : IDisposable
         return response.Headers.Location!.OriginalString;
     }
 
+    [GeneratedRegex("<input type=\"hidden\" name=\"([^\"]+)\" value=\"([^\"]*)\">")]
+    private static partial Regex HiddenInput();
+
+    /// <summary>Loads a form page and posts every hidden field of it (with <paramref name="fields"/>) to its action, as a browser would.</summary>
+    public async Task<HttpResponseMessage> SubmitPageAsync(string pageUrl, Dictionary<string, string> fields)
+    {
+        var page = await _browser.GetStringAsync(pageUrl);
+        foreach (Match hidden in HiddenInput().Matches(page))
+        {
+            fields.TryAdd(WebUtility.HtmlDecode(hidden.Groups[1].Value), WebUtility.HtmlDecode(hidden.Groups[2].Value));
+        }
+
+        var action = WebUtility.HtmlDecode(Regex.Match(page, "<form method=\"post\" action=\"([^\"]+)\"").Groups[1].Value);
+        return await _browser.PostAsync(action, new FormUrlEncodedContent(fields));
+    }
+
     public static string QueryValue(Uri uri, string name) =>
         uri.Query.TrimStart('?').Split('&').Select(p => p.Split('=', 2)).Where(p => p[0] == name).Select(p => Uri.UnescapeDataString(p[1])).FirstOrDefault()
         ?? throw new InvalidOperationException($"{name} is missing from {uri}");
