@@ -195,13 +195,14 @@ internal sealed class ResourceRepository(SqlDialect dialect)
         SqliteVersionWriter.ReplaceIndex((Microsoft.Data.Sqlite.SqliteConnection)scope.Connection, (Microsoft.Data.Sqlite.SqliteTransaction)scope.Transaction, type, id, patientKey, index);
     }
 
-    internal static StoredVersion ReadVersion(DbDataReader reader) => new(
-        reader.GetString(0),
-        reader.GetString(1),
-        reader.GetInt64(2),
-        DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(3)),
-        reader.GetInt32(4) != 0,
-        reader.GetString(5),
-        reader.IsDBNull(6) ? null : reader.GetString(6),
-        reader.GetInt64(7));
+    /// <summary>A version row read from <see cref="VersionColumns"/>, which start at column <paramref name="first"/>.</summary>
+    internal static StoredVersion ReadVersion(DbDataReader reader, int first = 0) => new(
+        reader.GetString(first),
+        reader.GetString(first + 1),
+        reader.GetInt64(first + 2),
+        DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(first + 3)),
+        reader.GetInt32(first + 4) != 0,
+        reader.GetString(first + 5),
+        reader.IsDBNull(first + 6) ? null : reader.GetString(first + 6),
+        reader.GetInt64(first + 7));
 }

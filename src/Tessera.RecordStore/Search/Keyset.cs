@@ -1,5 +1,6 @@
 using System.Data.Common;
 using System.Globalization;
+using Tessera.RecordStore.Resources;
 using Tessera.RecordStore.Storage;
 
 namespace Tessera.RecordStore.Search;
@@ -27,7 +28,12 @@ internal sealed class Keyset(IReadOnlyList<SortColumn> columns)
 
     public static string LastCursor { get; } = PageCursor.Encode(Last);
 
-    public async Task<(List<(string Type, string Id)> Keys, string? Next, string? Previous)> PageAsync(
+    /// <summary>
+    /// One page of matches, read with their current stored versions in the same statement: the page's keys are
+    /// chosen first (a materialised CTE), then each one's version row is looked up by its key (on PostgreSQL a
+    /// LATERAL lookup kept apart by OFFSET 0, so the planner cannot turn it into a hash join over every version).
+    /// </summary>
+    public async Task<(List<StoredVersion> Matches, string? Next, string? Previous)> PageAsync(
         DbConnection connection, DbTransaction? transaction, SearchSqlBuilder builder, string where, string? cursor, int count, CancellationToken ct)
     {
         var (direction, values) = Decode(cursor);
@@ -35,9 +41,14 @@ internal sealed class Keyset(IReadOnlyList<SortColumn> columns)
         var select = string.Join(", ", columns.Select((c, i) => $"{c.Expression} AS k{i.ToString(CultureInfo.InvariantCulture)}"));
         var filter = direction is After or Before ? " WHERE " + Beyond(builder, values!, later: direction == After) : string.Empty;
         var order = string.Join(", ", columns.Select((c, i) => Order(c, i, backwards)));
-        var sql = $"SELECT q.* FROM (SELECT r.resource_type AS rt, r.id AS rid, {select} FROM resource r WHERE {where}) q{filter} ORDER BY {order} LIMIT {(count + 1).ToString(CultureInfo.InvariantCulture)}";
+        var page = $"SELECT q.* FROM (SELECT r.resource_type AS rt, r.id AS rid, r.version AS rv, {select} FROM resource r WHERE {where}) q{filter} ORDER BY {order} LIMIT {(count + 1).ToString(CultureInfo.InvariantCulture)}";
+        var versions = connection is Npgsql.NpgsqlConnection
+            ? "CROSS JOIN LATERAL (SELECT * FROM resource_version v1 WHERE v1.resource_type = q.rt AND v1.id = q.rid AND v1.version = q.rv OFFSET 0) v"
+            : "JOIN resource_version v ON v.resource_type = q.rt AND v.id = q.rid AND v.version = q.rv";
+        var sql = $"WITH p AS MATERIALIZED ({page}) SELECT q.*, {ResourceRepository.VersionColumns} FROM p q {versions} ORDER BY {order}";
 
-        var rows = new List<(string Type, string Id, string?[] Key)>();
+        var rows = new List<(StoredVersion Version, string?[] Key)>();
+        var first = 3 + columns.Count;
         await using (var cmd = Db.Command(connection, transaction, sql, [.. builder.Parameters]))
         await using (var reader = await cmd.ExecuteReaderAsync(ct))
         {
@@ -46,10 +57,10 @@ internal sealed class Keyset(IReadOnlyList<SortColumn> columns)
                 var key = new string?[columns.Count];
                 for (var i = 0; i < columns.Count; i++)
                 {
-                    key[i] = reader.IsDBNull(i + 2) ? null : Text(reader.GetValue(i + 2));
+                    key[i] = reader.IsDBNull(i + 3) ? null : Text(reader.GetValue(i + 3));
                 }
 
-                rows.Add((reader.GetString(0), reader.GetString(1), key));
+                rows.Add((ResourceRepository.ReadVersion(reader, first), key));
             }
         }
 
@@ -73,7 +84,7 @@ internal sealed class Keyset(IReadOnlyList<SortColumn> columns)
         var hasNext = backwards ? direction == Before : more;
         var hasPrevious = backwards ? more : direction == After;
         return (
-            rows.Select(r => (r.Type, r.Id)).ToList(),
+            rows.Select(r => r.Version).ToList(),
             hasNext ? Encode(After, rows[^1].Key) : null,
             hasPrevious ? Encode(Before, rows[0].Key) : null);
     }

@@ -50,11 +50,10 @@ internal sealed class SearchExecutor(ResourceRepository repository)
         // The count's parameters are the criteria's; sorting and paging add their own after them.
         (string, object?)[] criteria = [.. builder.Parameters];
         var keyset = new Keyset(SortColumns(builder, query));
-        var (keys, next, previous) = await keyset.PageAsync(connection, transaction, builder, where, query.Cursor, query.Count, ct);
+        var (matches, next, previous) = await keyset.PageAsync(connection, transaction, builder, where, query.Cursor, query.Count, ct);
 
         // A first page with no next page holds every match: its size is the total, without counting them again.
-        int? total = !counted ? null : query.Cursor is null && next is null ? keys.Count : await CountAsync(connection, transaction, where, criteria, ct);
-        var matches = await repository.ReadManyCurrentAsync(connection, transaction, keys, ct);
+        int? total = !counted ? null : query.Cursor is null && next is null ? matches.Count : await CountAsync(connection, transaction, where, criteria, ct);
         var page = new SearchPage(matches, [], total, next, previous, Keyset.LastCursor);
         page.Included.AddRange(await IncludeAsync(connection, transaction, query, matches, page.Warnings, ct));
         return page;
