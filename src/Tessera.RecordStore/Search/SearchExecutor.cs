@@ -29,7 +29,7 @@ internal sealed class SearchExecutor(ResourceRepository repository)
     public async Task<SearchPage> ExecuteAsync(DbConnection connection, DbTransaction? transaction, SearchQuery query, string baseUrl, CancellationToken ct)
     {
         await _terminology.ResolveAsync(connection, transaction, query, ct);
-        var builder = new SearchSqlBuilder(baseUrl);
+        var builder = new SearchSqlBuilder(baseUrl, patternOperators: connection is Npgsql.NpgsqlConnection);
         var where = builder.Where("r", query.ResourceType, query.Criteria);
         if (query.CompartmentPatient is not null)
         {

@@ -9,7 +9,12 @@ namespace Tessera.RecordStore.Search;
 /// Translates parsed criteria into SQL over the index tables. Each criterion becomes an EXISTS over the
 /// index of its type, correlated with the resource alias; chains and _has nest the same translation.
 /// </summary>
-internal sealed class SearchSqlBuilder(string baseUrl)
+/// <param name="patternOperators">
+/// PostgreSQL: the string index holds <c>value_norm</c> with <c>text_pattern_ops</c> (byte order, whatever the
+/// database's collation), which serves the pattern comparison operators <c>~&gt;=~</c> and <c>~&lt;~</c> but not
+/// <c>&gt;=</c> and <c>&lt;</c>: starts-with ranges on it must use them, or the index is read for the whole parameter.
+/// </param>
+internal sealed class SearchSqlBuilder(string baseUrl, bool patternOperators = false)
 {
     private readonly List<(string Name, object? Value)> _parameters = [];
     private int _aliases;
@@ -188,8 +193,11 @@ internal sealed class SearchSqlBuilder(string baseUrl)
     {
         "exact" => $"$x.value_exact = {Param(value)}",
         "contains" => $"$x.value_norm LIKE {Param("%" + EscapeLike(TextNormaliser.Normalise(value)) + "%")} ESCAPE '\\'",
-        _ => PrefixSql("$x.value_norm", TextNormaliser.Normalise(value)),
+        _ => patternOperators ? PatternPrefixSql("$x.value_norm", TextNormaliser.Normalise(value)) : PrefixSql("$x.value_norm", TextNormaliser.Normalise(value)),
     };
+
+    private string PatternPrefixSql(string column, string prefix) =>
+        $"{column} ~>=~ {Param(prefix)} AND {column} ~<~ {Param(prefix + "\uffff")}";
 
     /// <summary>Starts-with as a range, so both databases use the index regardless of collation.</summary>
     private string PrefixSql(string column, string prefix) =>
