@@ -195,7 +195,6 @@ internal static class PatientEverything
             SELECT $columns FROM e {ResourceRows(connection)}
             """;
 
-        var countSql = from.Replace("$columns", "COUNT(*)", StringComparison.Ordinal) + " WHERE " + string.Join(" AND ", filters);
         if (request.After is { } after)
         {
             var type = builder.Param(after.Type);
@@ -204,32 +203,28 @@ internal static class PatientEverything
 
         // The page's keys, then their stored versions, in one statement: the version rows are fetched only for the
         // page, each by its key (on PostgreSQL kept a lookup per row for the same reason as the resource rows).
-        var page = from.Replace("$columns", "r.resource_type, r.id, r.version", StringComparison.Ordinal)
+        // On the first page the total comes with it (a window count over the whole record, taken before the LIMIT):
+        // the record is not assembled a second time to count it.
+        var counted = withTotal && request.After is null;
+        var page = from.Replace("$columns", "r.resource_type, r.id, r.version" + (counted ? ", COUNT(*) OVER () AS total" : string.Empty), StringComparison.Ordinal)
             + $" WHERE {string.Join(" AND ", filters)} ORDER BY r.resource_type, r.id LIMIT {(request.Count + 1).ToString(CultureInfo.InvariantCulture)}";
         var versions = connection is Npgsql.NpgsqlConnection
             ? "CROSS JOIN LATERAL (SELECT * FROM resource_version v1 WHERE v1.resource_type = p.resource_type AND v1.id = p.id AND v1.version = p.version OFFSET 0) v"
             : "JOIN resource_version v ON v.resource_type = p.resource_type AND v.id = p.id AND v.version = p.version";
-        var sql = $"WITH p AS MATERIALIZED ({page}) SELECT {ResourceRepository.VersionColumns} FROM p {versions} ORDER BY p.resource_type, p.id";
+        var sql = $"WITH p AS MATERIALIZED ({page}) SELECT {ResourceRepository.VersionColumns}{(counted ? ", p.total" : string.Empty)} FROM p {versions} ORDER BY p.resource_type, p.id";
         var rows = new List<StoredVersion>();
+        int? total = counted ? 0 : null;
         await using (var cmd = Db.Command(connection, null, sql, [.. builder.Parameters, .. accessParameters]))
         await using (var reader = await cmd.ExecuteReaderAsync(ct))
         {
             while (await reader.ReadAsync(ct))
             {
                 rows.Add(ResourceRepository.ReadVersion(reader));
+                if (counted)
+                {
+                    total = Convert.ToInt32(reader.GetValue(8), CultureInfo.InvariantCulture);
+                }
             }
-        }
-
-        // A first page that holds the whole record is its own total: the record is not assembled a second time to count it.
-        int? total = null;
-        if (withTotal && request.After is null && rows.Count <= request.Count)
-        {
-            total = rows.Count;
-        }
-        else if (withTotal)
-        {
-            await using var countCmd = Db.Command(connection, null, countSql, [.. builder.Parameters, .. accessParameters]);
-            total = Convert.ToInt32(await countCmd.ExecuteScalarAsync(ct), CultureInfo.InvariantCulture);
         }
 
         return (rows, total);
