@@ -113,8 +113,12 @@ public sealed partial class FhirStore : IAsyncDisposable
         }
     }
 
-    /// <summary>Runs work in one write transaction, retried as a whole on a transient conflict.</summary>
-    private async Task<T> InWriteAsync<T>(WriteScope? outer, Func<WriteScope, Task<T>> work, CancellationToken ct)
+    /// <summary>
+    /// Runs work in one write transaction, retried as a whole on a transient conflict. <paramref name="hold"/>: the
+    /// work is one interaction of the store's, nobody else reads through its transaction, so its writes may be held
+    /// back and sent with the commit (<see cref="WriteScope.MayHold"/>).
+    /// </summary>
+    private async Task<T> InWriteAsync<T>(WriteScope? outer, Func<WriteScope, Task<T>> work, CancellationToken ct, bool hold = false)
     {
         if (outer is not null)
         {
@@ -124,8 +128,17 @@ public sealed partial class FhirStore : IAsyncDisposable
         return await _retry.ExecuteAsync(async token =>
         {
             await using var scope = await _dialect.BeginWriteAsync(token);
+            scope.MayHold = hold;
             var result = await work(scope);
-            await scope.CommitAsync(token);
+            try
+            {
+                await scope.CommitAsync(token);
+            }
+            catch (DeferredWriteException e)
+            {
+                throw FhirException.Conflict($"The resource id or version already exists: {e.Message}");
+            }
+
             return result;
         }, ct);
     }

@@ -257,7 +257,8 @@ internal sealed class GovernancePolicy(AuditTrail audit, AuditQuery auditQuery) 
         var entry = AuditEvents.ForInteraction(request, caller, decision, outcome, audit.Now, Purpose(caller));
         if (transaction is not null)
         {
-            await AuditTrail.AppendAsync(transaction, [entry], ct);
+            // Appended just before the transaction commits, inside it: a transaction bundle's entries in one statement.
+            transaction.BeforeCommit("gov-audit", entry, AuditTrail.AppendAsync);
         }
         else if (!outcome.Succeeded)
         {

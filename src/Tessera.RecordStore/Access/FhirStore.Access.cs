@@ -84,7 +84,7 @@ public sealed partial class FhirStore
                     var written = await run(s);
                     await RecordAsync(policy, access, decision, written, s, ct);
                     return written;
-                }, ct);
+                }, ct, hold: true);
             }
 
             var response = await run(scope);

@@ -172,7 +172,8 @@ public sealed partial class FhirStore
                     results[plan.Index] = await RunTransactionEntryAsync(scope, plan, ct);
                 }
 
-                await scope.FlushAsync(ct);
+                // The held writes go with whatever the entries queued for the commit (their audit records), in one batch.
+                await scope.PrepareCommitAsync(ct);
             }
             catch (DeferredWriteException e)
             {

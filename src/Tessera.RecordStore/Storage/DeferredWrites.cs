@@ -12,6 +12,7 @@ internal sealed class DeferredWrites(NpgsqlConnection connection, NpgsqlTransact
 {
     // Large batches are split so one message stays a reasonable size.
     private const int MaxStatements = 2000;
+    private const int MaxIndexRows = 50_000;
 
     private readonly List<int> _owners = [];
     private NpgsqlBatch _batch = new(connection, transaction);
@@ -19,15 +20,63 @@ internal sealed class DeferredWrites(NpgsqlConnection connection, NpgsqlTransact
     /// <summary>The bundle entry whose writes are being added (for error messages).</summary>
     public int Owner { get; set; }
 
+    // Index rows of the held versions, per table: sent as one INSERT per table when flushed, after the statements
+    // (PostgreSQL spends far less on one statement of a thousand rows than on a thousand statements of one row each).
+    private readonly Dictionary<string, (IndexRows.Table Rows, List<(string Type, string Id, string? PatientKey)> Keys)> _indexRows = new(StringComparer.Ordinal);
+    private readonly HashSet<(string Type, string Id)> _held = [];
+    private int _heldRows;
+
     public async Task AddAsync(StoredVersion version, string? patientKey, IndexValues? index, bool isNew, CancellationToken ct)
     {
+        // A resource written twice before a flush: the second version's removal of index rows must follow the first's
+        // insertion of them, which waits for the flush.
+        if (!_held.Add((version.ResourceType, version.Id)))
+        {
+            await FlushAsync(ct);
+            _held.Add((version.ResourceType, version.Id));
+        }
+
         var before = _batch.BatchCommands.Count;
-        PostgresVersionWriter.Append(_batch, version, patientKey, index, isNew);
+        PostgresVersionWriter.AppendVersion(_batch, version, patientKey, isNew);
         for (var i = before; i < _batch.BatchCommands.Count; i++)
         {
             _owners.Add(Owner);
         }
 
+        foreach (var table in index is null ? [] : IndexRows.Of(index))
+        {
+            if (table.Rows.Count == 0)
+            {
+                continue;
+            }
+
+            if (!_indexRows.TryGetValue(table.Name, out var held))
+            {
+                held = _indexRows[table.Name] = (table with { Rows = [] }, []);
+            }
+
+            held.Rows.Rows.AddRange(table.Rows);
+            held.Keys.AddRange(Enumerable.Repeat((version.ResourceType, version.Id, patientKey), table.Rows.Count));
+            _heldRows += table.Rows.Count;
+        }
+
+        if (_batch.BatchCommands.Count >= MaxStatements || _heldRows >= MaxIndexRows)
+        {
+            await FlushAsync(ct);
+        }
+    }
+
+    /// <summary>Adds a statement of the caller's (parameters named as in the SQL, "@name"), sent in order with the held writes.</summary>
+    public async Task AddStatementAsync(string sql, IReadOnlyList<(string Name, object? Value)> parameters, CancellationToken ct)
+    {
+        var command = new NpgsqlBatchCommand(sql);
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.Add(new NpgsqlParameter(name, value ?? DBNull.Value));
+        }
+
+        _batch.BatchCommands.Add(command);
+        _owners.Add(Owner);
         if (_batch.BatchCommands.Count >= MaxStatements)
         {
             await FlushAsync(ct);
@@ -35,8 +84,22 @@ internal sealed class DeferredWrites(NpgsqlConnection connection, NpgsqlTransact
     }
 
     /// <summary>Sends what is held; a failure names the entry whose statement failed.</summary>
-    public async Task FlushAsync(CancellationToken ct)
+    public Task FlushAsync(CancellationToken ct) => SendAsync(batch => batch.ExecuteNonQueryAsync(ct));
+
+    /// <summary>As <see cref="FlushAsync"/>, for a caller that cannot wait asynchronously (a command being built).</summary>
+    public void Flush() => SendAsync(batch => Task.FromResult(batch.ExecuteNonQuery())).GetAwaiter().GetResult();
+
+    private async Task SendAsync(Func<NpgsqlBatch, Task<int>> execute)
     {
+        foreach (var (rows, keys) in _indexRows.Values)
+        {
+            PostgresVersionWriter.AppendIndexRows(_batch, rows, keys);
+            _owners.Add(Owner);
+        }
+
+        _indexRows.Clear();
+        _held.Clear();
+        _heldRows = 0;
         if (_batch.BatchCommands.Count == 0)
         {
             return;
@@ -44,7 +107,7 @@ internal sealed class DeferredWrites(NpgsqlConnection connection, NpgsqlTransact
 
         try
         {
-            await _batch.ExecuteNonQueryAsync(ct);
+            await execute(_batch);
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation && e.BatchCommand is { } failed)
         {

@@ -24,6 +24,8 @@ internal static class PostgresVersionWriter
 
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> IndexSql = new(StringComparer.Ordinal);
 
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> ManyIndexSql = new(StringComparer.Ordinal);
+
     internal static readonly string[] DeleteIndex = [.. Schema.IndexTableNames.Select(t => $"DELETE FROM {t} WHERE resource_type = $1 AND id = $2")];
 
     public static async Task WriteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, StoredVersion version, string? patientKey, IndexValues? index, bool isNew, CancellationToken ct)
@@ -35,6 +37,16 @@ internal static class PostgresVersionWriter
 
     /// <summary>Adds the statements that write one version to a batch, to be sent with others in one round trip.</summary>
     public static void Append(NpgsqlBatch batch, StoredVersion version, string? patientKey, IndexValues? index, bool isNew)
+    {
+        AppendVersion(batch, version, patientKey, isNew);
+        if (index is not null)
+        {
+            AppendIndex(batch, version.ResourceType, version.Id, patientKey, index);
+        }
+    }
+
+    /// <summary>The version, the current row and (for a later version) the removal of the previous index rows; not the new index rows.</summary>
+    public static void AppendVersion(NpgsqlBatch batch, StoredVersion version, string? patientKey, bool isNew)
     {
         var lu = version.LastUpdated.ToUnixTimeMilliseconds();
         var deleted = (short)(version.Deleted ? 1 : 0);
@@ -62,11 +74,6 @@ internal static class PostgresVersionWriter
             {
                 Key(Statement(batch, sql), version.ResourceType, version.Id);
             }
-        }
-
-        if (index is not null)
-        {
-            AppendIndex(batch, version.ResourceType, version.Id, patientKey, index);
         }
     }
 
@@ -96,16 +103,39 @@ internal static class PostgresVersionWriter
             var command = Statement(batch, sql);
             Key(command, type, id);
             command.Parameters.Add(Text(patientKey));
-            for (var c = 0; c < table.Columns.Length; c++)
+            AddColumns(command, table);
+        }
+    }
+
+    /// <summary>
+    /// One INSERT ... SELECT FROM unnest(arrays) for the rows of one index table of many resources: the key columns
+    /// travel as arrays beside the values.
+    /// </summary>
+    public static void AppendIndexRows(NpgsqlBatch batch, IndexRows.Table table, List<(string Type, string Id, string? PatientKey)> keys)
+    {
+        var sql = ManyIndexSql.GetOrAdd(table.Name, _ =>
+        {
+            var arrays = string.Join(", ", table.Columns.Select((c, i) => $"${i + 4}::{c.SqlType}[]"));
+            return $"INSERT INTO {table.Name} (resource_type, id, patient_key, {string.Join(", ", table.Columns.Select(c => c.Column))}) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], {arrays})";
+        });
+        var command = Statement(batch, sql);
+        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. keys.Select(k => k.Type)] });
+        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. keys.Select(k => k.Id)] });
+        command.Parameters.Add(new NpgsqlParameter<string?[]> { TypedValue = [.. keys.Select(k => k.PatientKey)] });
+        AddColumns(command, table);
+    }
+
+    private static void AddColumns(NpgsqlBatchCommand command, IndexRows.Table table)
+    {
+        for (var c = 0; c < table.Columns.Length; c++)
+        {
+            var column = c;
+            command.Parameters.Add(table.Columns[c].SqlType switch
             {
-                var column = c;
-                command.Parameters.Add(table.Columns[c].SqlType switch
-                {
-                    "bigint" => new NpgsqlParameter<long[]> { TypedValue = [.. table.Rows.Select(r => (long)r[column]!)] },
-                    "double precision" => new NpgsqlParameter<double[]> { TypedValue = [.. table.Rows.Select(r => (double)r[column]!)] },
-                    _ => new NpgsqlParameter<string?[]> { TypedValue = [.. table.Rows.Select(r => (string?)r[column])] },
-                });
-            }
+                "bigint" => new NpgsqlParameter<long[]> { TypedValue = [.. table.Rows.Select(r => (long)r[column]!)] },
+                "double precision" => new NpgsqlParameter<double[]> { TypedValue = [.. table.Rows.Select(r => (double)r[column]!)] },
+                _ => new NpgsqlParameter<string?[]> { TypedValue = [.. table.Rows.Select(r => (string?)r[column])] },
+            });
         }
     }
 

@@ -46,9 +46,20 @@ internal abstract class SqlDialect : IAsyncDisposable
 /// <summary>An open connection and transaction for writes; disposing rolls back unless committed.</summary>
 internal sealed class WriteScope(DbConnection connection, DbTransaction transaction, IDisposable? gate) : IAsyncDisposable
 {
+    private readonly List<BeforeCommitGroup> _beforeCommit = [];
     private bool _done;
 
     public DbConnection Connection { get; } = connection;
+
+    /// <summary>
+    /// Whether only one interaction of the store uses this scope until it commits, so that its version writes may be
+    /// held back and sent with the commit. False for transactions lent to the parts above the store, which read their
+    /// own writes through the connection.
+    /// </summary>
+    public bool MayHold { get; set; }
+
+    /// <summary>Whether work queued with <see cref="BeforeCommit"/> is running: its statements join the held-back writes.</summary>
+    public bool Committing { get; private set; }
 
     public DbTransaction Transaction { get; } = transaction;
 
@@ -69,11 +80,67 @@ internal sealed class WriteScope(DbConnection connection, DbTransaction transact
     /// <summary>Sends any held-back writes, so that what follows reads them.</summary>
     public Task FlushAsync(CancellationToken ct) => Deferred?.FlushAsync(ct) ?? Task.CompletedTask;
 
+    /// <summary>
+    /// Queues an item for work run once, just before this transaction commits, with every item queued under the same
+    /// key (e.g. the audit events of a transaction bundle's entries, appended in one statement instead of one each).
+    /// </summary>
+    public void BeforeCommit<T>(string key, T item, Func<IReadOnlyList<T>, CancellationToken, Task> run)
+    {
+        foreach (var group in _beforeCommit)
+        {
+            if (group is BeforeCommitGroup<T> same && same.Key == key)
+            {
+                same.Items.Add(item);
+                return;
+            }
+        }
+
+        _beforeCommit.Add(new BeforeCommitGroup<T>(key, run, [item]));
+    }
+
+    /// <summary>Runs the work queued for the commit and sends everything held back; what fails here fails the transaction.</summary>
+    public async Task PrepareCommitAsync(CancellationToken ct)
+    {
+        while (_beforeCommit.Count > 0)
+        {
+            var groups = _beforeCommit.ToArray();
+            _beforeCommit.Clear();
+            Committing = true;
+            try
+            {
+                foreach (var group in groups)
+                {
+                    await group.RunAsync(ct);
+                }
+            }
+            finally
+            {
+                Committing = false;
+            }
+        }
+
+        await FlushAsync(ct);
+    }
+
     public async Task CommitAsync(CancellationToken ct)
     {
-        await FlushAsync(ct);
+        await PrepareCommitAsync(ct);
         await Transaction.CommitAsync(ct);
         _done = true;
+    }
+
+    private abstract class BeforeCommitGroup
+    {
+        public abstract Task RunAsync(CancellationToken ct);
+    }
+
+    private sealed class BeforeCommitGroup<T>(string key, Func<IReadOnlyList<T>, CancellationToken, Task> run, List<T> items) : BeforeCommitGroup
+    {
+        public string Key { get; } = key;
+
+        public List<T> Items { get; } = items;
+
+        public override Task RunAsync(CancellationToken ct) => run(Items, ct);
     }
 
     public async ValueTask DisposeAsync()

@@ -88,11 +88,19 @@ internal static class AuthServices
         // middleware serves sign-in and the authorization server's endpoints. Running it on /fhir too would have
         // OpenIddict's server look at every FHIR request to see whether it is one of its endpoints.
         app.UseWhen(context => !context.Request.Path.StartsWithSegments(Fhir.FhirEndpoints.Base, StringComparison.Ordinal), branch => branch.UseAuthentication());
+
+        // WebApplication adds the authentication middleware in front of everything when the application has not added
+        // it itself, and it looks at the application's own builder only, not at the branch above: without this mark
+        // every FHIR request still went through it (OpenIddict's handlers made and asked about each request, about a
+        // tenth of a read's CPU time). The key is the one UseAuthentication sets.
+        ((IApplicationBuilder)app).Properties[AuthenticationMiddlewareSetKey] = true;
         AuthorizationEndpoints.Map(app);
         SignOutEndpoints.Map(app);
         TokenEndpoint.Map(app);
         SmartConfiguration.Map(app);
     }
+
+    private const string AuthenticationMiddlewareSetKey = "__AuthenticationMiddlewareSet";
 
     private static void TryAddTimeProvider(this IServiceCollection services)
     {

@@ -20,6 +20,21 @@ namespace Tessera.Web.Auth;
 /// </summary>
 internal static class FhirAuthentication
 {
+    /// <summary>
+    /// OpenIddict's validation of a token not seen before. The authentication middleware does not run on /fhir (see
+    /// <see cref="AuthServices.Use"/>), so the validation handler is given the request first, as the middleware would.
+    /// </summary>
+    private static async Task<AuthenticateResult> ValidateAsync(HttpContext context)
+    {
+        var handlers = context.RequestServices.GetRequiredService<IAuthenticationHandlerProvider>();
+        if (await handlers.GetHandlerAsync(context, OpenIddictValidationAspNetCoreDefaults.AuthenticationScheme) is IAuthenticationRequestHandler handler)
+        {
+            await handler.HandleRequestAsync();
+        }
+
+        return await context.AuthenticateAsync(OpenIddictValidationAspNetCoreDefaults.AuthenticationScheme);
+    }
+
     /// <summary>The caller, or null after writing the 401 response.</summary>
     public static async Task<ClaimsPrincipal?> AuthenticateAsync(HttpContext context)
     {
@@ -32,7 +47,7 @@ internal static class FhirAuthentication
             return known;
         }
 
-        var result = hasToken ? await context.AuthenticateAsync(OpenIddictValidationAspNetCoreDefaults.AuthenticationScheme) : AuthenticateResult.NoResult();
+        var result = hasToken ? await ValidateAsync(context) : AuthenticateResult.NoResult();
         if (result.Succeeded && result.Principal is { } principal)
         {
             var caller = Caller(principal);

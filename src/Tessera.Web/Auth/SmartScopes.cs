@@ -172,7 +172,13 @@ internal sealed class SmartGrant
     /// <summary>The id of the patient in context (the token's <c>patient</c> claim), if any.</summary>
     public string? Patient { get; }
 
-    public static SmartGrant From(ClaimsPrincipal principal)
+    // A validated token's caller is one principal object for the token's lifetime (ValidatedTokens), so its grant is
+    // worked out once instead of parsing its scopes twice per request.
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<ClaimsPrincipal, SmartGrant> Grants = new();
+
+    public static SmartGrant From(ClaimsPrincipal principal) => Grants.GetValue(principal, Parse);
+
+    private static SmartGrant Parse(ClaimsPrincipal principal)
     {
         var scopes = principal.FindAll(TesseraClaims.Scope)
             .SelectMany(c => c.Value.Split(' ', StringSplitOptions.RemoveEmptyEntries))
