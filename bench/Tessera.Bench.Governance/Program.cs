@@ -19,7 +19,8 @@ var people = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) 
 var requests = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 4000;
 var clientCounts = args.Length > 2 ? args[2].Split(',').Select(c => int.Parse(c, CultureInfo.InvariantCulture)).ToArray() : [1, 16];
 
-var name = "tessera_bench_gov_" + Guid.NewGuid().ToString("N")[..8];
+// TESSERA_BENCH_DB_PREFIX names the database (e.g. after whoever runs it on a shared server).
+var name = (Environment.GetEnvironmentVariable("TESSERA_BENCH_DB_PREFIX") ?? "tessera_bench_gov_") + Guid.NewGuid().ToString("N")[..8];
 await using (var c = new NpgsqlConnection(admin))
 {
     await c.OpenAsync();
