@@ -30,14 +30,8 @@ internal sealed class AccessSql
 
     public string List(IEnumerable<string> values) => string.Join(", ", values.Select(v => P(v)));
 
-    /// <summary>The filter, its time parameter bound to <paramref name="now"/> (see <see cref="At"/> to reuse it at another time).</summary>
-    public AccessFilter Build(string predicate, long now) => At(new(predicate, _parameters), now);
-
-    /// <summary>The same filter for a request at <paramref name="now"/> (milliseconds since the epoch).</summary>
-    public static AccessFilter At(AccessFilter filter, long now) =>
-        filter.Predicate.Contains(Now, StringComparison.Ordinal)
-            ? filter with { Parameters = [.. filter.Parameters.Where(p => p.Name != NowParameter), (NowParameter, now)] }
-            : filter;
+    /// <summary>The filter over <paramref name="predicate"/>, to be bound to a time per request (see <see cref="TimedFilter.At"/>).</summary>
+    public TimedFilter Build(string predicate) => new(predicate, [.. _parameters], predicate.Contains(Now, StringComparison.Ordinal));
 
     public static string Now => "@" + NowParameter;
 
@@ -105,4 +99,14 @@ internal sealed class AccessSql
         $"({{r}}.resource_type = 'Specimen' OR ({{r}}.resource_type IN ('Observation', 'DiagnosticReport') AND EXISTS (SELECT 1 FROM idx_token t WHERE t.resource_type = {{r}}.resource_type AND t.id = {{r}}.id AND t.param = 'category' AND t.code IN ('laboratory', 'LAB') {Probe})))";
 
     public string Types(IEnumerable<string> types) => $"{{r}}.resource_type IN ({string.Join(", ", types.Select(t => $"'{t}'"))})";
+}
+
+/// <summary>
+/// A caller's row filter, worked out once: its predicate and parameters are fixed, and only the time that grants and
+/// consents are compared with (<see cref="AccessSql.Now"/>, when the predicate uses it) is bound per request.
+/// </summary>
+internal sealed record TimedFilter(string Predicate, IReadOnlyList<(string Name, object? Value)> Fixed, bool Timed)
+{
+    /// <summary>The filter for a request at <paramref name="now"/> (milliseconds since the epoch).</summary>
+    public AccessFilter At(long now) => new(Predicate, Timed ? [.. Fixed, (AccessSql.NowParameter, now)] : Fixed);
 }
