@@ -1,6 +1,7 @@
 using Hl7.Fhir.Model;
 using Tessera.Governance.Tests.Infrastructure;
 using Tessera.RecordStore;
+using Tessera.RecordStore.Bulk;
 using Tessera.RecordStore.Interactions;
 using Tessera.Testing;
 
@@ -64,6 +65,19 @@ public sealed class VersionLabelTests
         await PutAsync(store, Condition("later", Region.PsyLabel));
         await PutAsync(store, Condition("later", null));
         Assert.Equal(new[] { 200, 403 }, await Statuses("Condition/later/_history/2", "Condition/later/_history/1"));
+
+        // And so are versions written by a bulk load (its observers are told of a batch at once).
+        await store.BulkLoadAsync(Bulk(Condition("bulk", Region.PsyLabel)));
+        await store.BulkLoadAsync(Bulk(Condition("bulk", null)));
+        Assert.Equal(new[] { 200, 403 }, await Statuses("Condition/bulk/_history/2", "Condition/bulk/_history/1"));
+    }
+
+    private static async IAsyncEnumerable<BulkItem> Bulk(Resource resource)
+    {
+        await System.Threading.Tasks.Task.Yield();
+        var bundle = new Bundle { Type = Bundle.BundleType.Transaction };
+        bundle.Entry.Add(new Bundle.EntryComponent { Resource = resource, Request = new Bundle.RequestComponent { Method = Bundle.HTTPVerb.PUT, Url = $"{resource.TypeName}/{resource.Id}" } });
+        yield return new BulkItem(bundle, resource.Id!);
     }
 
     private static Condition Condition(string id, string? label) => new()
