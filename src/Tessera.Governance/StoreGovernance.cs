@@ -101,7 +101,7 @@ public sealed class StoreGovernance : IAsyncDisposable
     {
         var bundle = await _exporter.ExportAsync(patientId, null, ct);
         var entry = AuditEvents.ForGovernanceEvent("subject-access-export", "Subject access export", null, null, null, patientId, "HOPERAT", $"{bundle.Entry.Count} resources exported by an operator (tessera audit export)", Audit.Now);
-        await Audit.RecordAsync(entry.Event, entry.Patients, ct);
+        await Audit.RecordAsync(entry, ct);
         return bundle;
     }
 
@@ -112,7 +112,7 @@ public sealed class StoreGovernance : IAsyncDisposable
     public Task RecordAuthenticationAsync(AuthenticationEvent authentication, CancellationToken ct = default)
     {
         var entry = AuditEvents.ForAuthentication(authentication, Audit.Now);
-        return Audit.RecordAsync(entry.Event, entry.Patients, ct);
+        return Audit.RecordAsync(entry, ct);
     }
 
     public ValueTask DisposeAsync() => Audit.DisposeAsync();

@@ -4,6 +4,7 @@ using Tessera.Governance.Policy;
 using Tessera.Governance.Relationships;
 using Tessera.RecordStore.Access;
 using Tessera.RecordStore.Interactions;
+using Tessera.RecordStore.Serialization;
 
 namespace Tessera.Governance.Audit;
 
@@ -20,13 +21,26 @@ internal static class AuditEvents
 
     private static readonly Coding RestType = new("http://terminology.hl7.org/CodeSystem/audit-event-type", "rest", "RESTful Operation");
 
-    /// <summary>An audited interaction: the event and the patients it concerns (for the patient index of the trail).</summary>
-    public sealed record Entry(AuditEvent Event, IReadOnlyList<string> Patients);
+    /// <summary>
+    /// An event ready to append: its id, time (milliseconds since the epoch), the patients it concerns (the trail's
+    /// patient index) and its content, the text the hash chain covers. The content of an interaction is a compact
+    /// record (<see cref="InteractionRecord"/>) from which the BALP AuditEvent is built when it is read; other events
+    /// (break-glass, subject access, sign-in) are stored as their FHIR AuditEvent JSON.
+    /// </summary>
+    public sealed record Entry(string Id, long Recorded, IReadOnlyList<string> Patients, string Content)
+    {
+        /// <summary>An event given as a FHIR AuditEvent, stored as its JSON.</summary>
+        public static Entry Of(AuditEvent ev, IReadOnlyList<string> patients)
+        {
+            ev.Id ??= Guid.CreateVersion7().ToString();
+            return new Entry(ev.Id, (ev.Recorded ?? DateTimeOffset.UtcNow).ToUnixTimeMilliseconds(), patients, FhirSerialization.ToJson(ev));
+        }
+    }
 
     public static Entry ForInteraction(AccessRequest access, Caller? caller, AccessDecision decision, AccessOutcome outcome, DateTimeOffset now, string? purpose)
     {
         var patients = new SortedSet<string>(StringComparer.Ordinal);
-        var entities = new List<AuditEvent.EntityComponent>();
+        var resources = new List<string>();
         if (access.CompartmentPatient is { } cp)
         {
             patients.Add(cp);
@@ -48,43 +62,91 @@ internal static class AuditEvents
         var response = outcome.Response;
         if (outcome.Succeeded)
         {
-            CollectReturned(response, access, entities, patients);
+            CollectReturned(response, resources, patients);
         }
         else if (access.ResourceType is not null && access.Id is not null)
         {
-            entities.Add(ResourceEntity($"{access.ResourceType}/{access.Id}"));
+            resources.Add($"{access.ResourceType}/{access.Id}");
         }
 
+        string? query = null;
         if (access.Interaction is AccessInteraction.Search or AccessInteraction.History || (access.Interaction == AccessInteraction.Operation && access.Request.Query.Count > 0))
         {
-            var query = string.Join('&', access.Request.Query.Select(q => $"{Uri.EscapeDataString(q.Key)}={Uri.EscapeDataString(q.Value)}"));
-            var text = access.Request.Path + (query.Length > 0 ? "?" + query : string.Empty);
-            entities.Add(new AuditEvent.EntityComponent
-            {
-                Type = new Coding("http://terminology.hl7.org/CodeSystem/audit-entity-type", "2", "System Object"),
-                Role = new Coding("http://terminology.hl7.org/CodeSystem/object-role", "24", "Query"),
-                Query = System.Text.Encoding.UTF8.GetBytes(text),
-                Description = text,
-            });
+            var text = string.Join('&', access.Request.Query.Select(q => $"{Uri.EscapeDataString(q.Key)}={Uri.EscapeDataString(q.Value)}"));
+            query = access.Request.Path + (text.Length > 0 ? "?" + text : string.Empty);
         }
 
-        var ev = Base(now, caller, access.Principal, access.Request.ClientAddress, purpose);
-        ev.Subtype = [new Coding("http://hl7.org/fhir/restful-interaction", Subtype(access), access.Operation is null ? null : "$" + access.Operation)];
-        ev.Action = Action(access.Interaction);
-        SetOutcome(ev, outcome.Status, outcome.Succeeded ? null : decision.Permitted ? Describe(response.Outcome) : decision.Reason);
-        foreach (var p in patients)
+        // At most 200 entities besides the patients: the resources first, then the query.
+        if (resources.Count + (query is null ? 0 : 1) > MaxEntities)
+        {
+            resources.RemoveRange(MaxEntities, resources.Count - MaxEntities);
+            query = null;
+        }
+
+        var record = new InteractionRecord
+        {
+            Agent = Who.Of(caller, access.Principal),
+            Address = access.Request.ClientAddress,
+            Purpose = purpose,
+            Subtype = Subtype(access),
+            Operation = access.Operation is null ? null : "$" + access.Operation,
+            Action = Action(access.Interaction).ToString(),
+            Status = outcome.Status,
+            Reason = outcome.Succeeded ? null : decision.Permitted ? Describe(response.Outcome) : decision.Reason,
+            Resources = resources,
+            Query = query,
+        };
+        return new Entry(Guid.CreateVersion7(now).ToString(), now.ToUnixTimeMilliseconds(), [.. patients], JsonSerializer.Serialize(record, AuditJson.Default.InteractionRecord));
+    }
+
+    private const int MaxEntities = 200;
+
+    /// <summary>Whether stored content is a compact interaction record (rather than a FHIR AuditEvent's JSON).</summary>
+    private static bool IsCompact(string content) => content.StartsWith(InteractionRecord.Marker, StringComparison.Ordinal);
+
+    /// <summary>The AuditEvent of a stored event: built from a compact interaction record, or parsed from its JSON.</summary>
+    public static AuditEvent Restore(string id, long recorded, string patients, string content)
+    {
+        if (!IsCompact(content))
+        {
+            return (AuditEvent)FhirSerialization.ParseStored(content);
+        }
+
+        var record = JsonSerializer.Deserialize(content, AuditJson.Default.InteractionRecord)
+            ?? throw new InvalidOperationException($"AuditEvent/{id}: its stored record is empty.");
+        var ev = Base(DateTimeOffset.FromUnixTimeMilliseconds(recorded), record.Agent, record.Address, record.Purpose);
+        ev.Id = id;
+        ev.Subtype = [new Coding("http://hl7.org/fhir/restful-interaction", record.Subtype, record.Operation)];
+        ev.Action = Enum.Parse<AuditEvent.AuditEventAction>(record.Action);
+        SetOutcome(ev, record.Status, record.Reason);
+        foreach (var p in patients.Split(' ', StringSplitOptions.RemoveEmptyEntries))
         {
             ev.Entity.Add(PatientEntity(p));
         }
 
-        ev.Entity.AddRange(entities.Take(200));
-        return new Entry(ev, [.. patients]);
+        foreach (var reference in record.Resources)
+        {
+            ev.Entity.Add(ResourceEntity(reference));
+        }
+
+        if (record.Query is { } query)
+        {
+            ev.Entity.Add(new AuditEvent.EntityComponent
+            {
+                Type = new Coding("http://terminology.hl7.org/CodeSystem/audit-entity-type", "2", "System Object"),
+                Role = new Coding("http://terminology.hl7.org/CodeSystem/object-role", "24", "Query"),
+                Query = System.Text.Encoding.UTF8.GetBytes(query),
+                Description = query,
+            });
+        }
+
+        return ev;
     }
 
     /// <summary>A governance event (break-glass, subject access export, sign-in) with its own type code.</summary>
     public static Entry ForGovernanceEvent(string code, string display, Caller? caller, System.Security.Claims.ClaimsPrincipal? principal, string? address, string? patient, string? purpose, string? detail, DateTimeOffset now, bool succeeded = true)
     {
-        var ev = Base(now, caller, principal, address, purpose);
+        var ev = Base(now, Who.Of(caller, principal), address, purpose);
         ev.Subtype = [new Coding(GovernanceSystem, code, display)];
         ev.Action = AuditEvent.AuditEventAction.E;
         SetOutcome(ev, succeeded ? 200 : 403, succeeded ? null : detail);
@@ -98,7 +160,7 @@ internal static class AuditEvents
             ev.Entity.Add(new AuditEvent.EntityComponent { Type = new Coding("http://terminology.hl7.org/CodeSystem/audit-entity-type", "2", "System Object"), Description = detail });
         }
 
-        return new Entry(ev, patient is null ? [] : [patient]);
+        return Entry.Of(ev, patient is null ? [] : [patient]);
     }
 
     /// <summary>
@@ -108,7 +170,7 @@ internal static class AuditEvents
     public static Entry ForAuthentication(AuthenticationEvent authentication, DateTimeOffset now)
     {
         var caller = authentication.Principal is { } principal ? Caller.From(principal) : null;
-        var ev = Base(now, caller, authentication.Principal, authentication.Address, purpose: null);
+        var ev = Base(now, Who.Of(caller, authentication.Principal), authentication.Address, purpose: null);
         ev.Meta = null;
         ev.Type = new Coding(DicomSystem, "110114", "User Authentication");
         ev.Subtype =
@@ -157,10 +219,10 @@ internal static class AuditEvents
             ev.Entity.Add(new AuditEvent.EntityComponent { Type = new Coding("http://terminology.hl7.org/CodeSystem/audit-entity-type", "2", "System Object"), Description = detail });
         }
 
-        return new Entry(ev, authentication.Patient is null ? [] : [authentication.Patient]);
+        return Entry.Of(ev, authentication.Patient is null ? [] : [authentication.Patient]);
     }
 
-    private static AuditEvent Base(DateTimeOffset now, Caller? caller, System.Security.Claims.ClaimsPrincipal? principal, string? address, string? purpose)
+    private static AuditEvent Base(DateTimeOffset now, Who who, string? address, string? purpose)
     {
         var ev = new AuditEvent
         {
@@ -174,19 +236,18 @@ internal static class AuditEvents
             },
         };
         ev.Meta = new Meta { Profile = ["https://profiles.ihe.net/ITI/BALP/StructureDefinition/IHE.BasicAudit.PatientRead"] };
-        var subject = caller?.Subject ?? principal?.FindFirst("sub")?.Value ?? "unknown";
         var user = new AuditEvent.AgentComponent
         {
             Type = new CodeableConcept("http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "IRCP", "information recipient"),
             Who = new ResourceReference
             {
-                Reference = caller?.FhirUser,
-                Identifier = new Identifier("urn:tessera:user", subject),
-                Display = caller?.Role,
+                Reference = who.FhirUser,
+                Identifier = new Identifier("urn:tessera:user", who.Subject),
+                Display = who.Role,
             },
-            AltId = caller?.PractitionerRole,
+            AltId = who.PractitionerRole,
             Requestor = true,
-            Role = caller is null ? [] : [new CodeableConcept(GovernanceSystem + ":role", caller.Role)],
+            Role = who.Role is null ? [] : [new CodeableConcept(GovernanceSystem + ":role", who.Role)],
             Network = address is null ? null : new AuditEvent.NetworkComponent { Address = address, Type = AuditEvent.AuditEventAgentNetworkType.N2 },
         };
         if (purpose is not null)
@@ -195,13 +256,13 @@ internal static class AuditEvents
             ev.PurposeOfEvent = [new CodeableConcept(PurposeSystem, purpose)];
         }
 
-        if (caller?.Organization is { } org)
+        if (who.Organization is { } org)
         {
             user.Policy = [org];
         }
 
         ev.Agent.Add(user);
-        if (caller?.ClientId is { } client)
+        if (who.ClientId is { } client)
         {
             ev.Agent.Add(new AuditEvent.AgentComponent
             {
@@ -246,8 +307,8 @@ internal static class AuditEvents
         Role = new Coding("http://terminology.hl7.org/CodeSystem/object-role", "4", "Domain Resource"),
     };
 
-    /// <summary>The resources a response returned (or wrote), and their patients.</summary>
-    private static void CollectReturned(FhirResponse response, AccessRequest access, List<AuditEvent.EntityComponent> entities, SortedSet<string> patients)
+    /// <summary>The resources a response returned (or wrote), with their versions, and their patients.</summary>
+    private static void CollectReturned(FhirResponse response, List<string> resources, SortedSet<string> patients)
     {
         if (response.HasRawBody)
         {
@@ -269,7 +330,7 @@ internal static class AuditEvents
         {
             foreach (var r in bundle.Entry.Select(e => e.Resource).OfType<Resource>().Where(r => r is not OperationOutcome))
             {
-                entities.Add(ResourceEntity($"{r.TypeName}/{r.Id}" + (r.Meta?.VersionId is { } v ? "/_history/" + v : string.Empty)));
+                resources.Add($"{r.TypeName}/{r.Id}" + (r.Meta?.VersionId is { } v ? "/_history/" + v : string.Empty));
                 if (PatientOf(r) is { } p)
                 {
                     patients.Add(p);
@@ -281,7 +342,7 @@ internal static class AuditEvents
 
         if (response.ResourceType is { } type && response.Id is { } id)
         {
-            entities.Add(ResourceEntity($"{type}/{id}" + (response.Version is { } v ? "/_history/" + v : string.Empty)));
+            resources.Add($"{type}/{id}" + (response.Version is { } v ? "/_history/" + v : string.Empty));
             var patient = type == "Patient" ? id : response.Resource is { } resource and not OperationOutcome ? PatientOf(resource) : response.Json is { } json ? PatientOfJson(json) : null;
             if (patient is not null)
             {

@@ -21,14 +21,14 @@ internal sealed class AuditQuery(FhirStore store, AuditTrail audit)
         var person = ownPatient is null ? null : await PersonKeysAsync(connection, ownPatient, ct);
         if (request.Interaction == AccessInteraction.Read && request.Id is { } id)
         {
-            await using var cmd = Command(connection, "SELECT json, patient_keys FROM gov_audit_event WHERE id = @id", ("@id", id));
+            await using var cmd = Command(connection, "SELECT id, recorded, patient_keys, json FROM gov_audit_event WHERE id = @id", ("@id", id));
             await using var reader = await cmd.ExecuteReaderAsync(ct);
-            if (!await reader.ReadAsync(ct) || (person is not null && !reader.GetString(1).Split(' ').Any(person.Contains)))
+            if (!await reader.ReadAsync(ct) || (person is not null && !reader.GetString(2).Split(' ').Any(person.Contains)))
             {
                 throw FhirException.NotFound($"AuditEvent/{id} is not in the audit trail of any record you may see.");
             }
 
-            return new FhirResponse { Json = reader.GetString(0), ResourceType = "AuditEvent", Id = id };
+            return new FhirResponse { Resource = AuditEvents.Restore(reader.GetString(0), reader.GetInt64(1), reader.GetString(2), reader.GetString(3)), ResourceType = "AuditEvent", Id = id };
         }
 
         return await SearchAsync(connection, request, person, ct);
@@ -112,13 +112,13 @@ internal sealed class AuditQuery(FhirStore store, AuditTrail audit)
         var pageFilter = before is null ? filter : (filter.Length == 0 ? " WHERE " : filter + " AND ") + "(a.recorded < @br OR (a.recorded = @br AND a.seq < @bs))";
         var bundle = new Bundle { Id = Guid.NewGuid().ToString(), Type = Bundle.BundleType.Searchset, Total = total, Meta = new Meta { LastUpdated = DateTimeOffset.UtcNow } };
         var baseUrl = request.Request.BaseUrl.TrimEnd('/');
-        var rows = new List<(long Seq, string Json, long Recorded)>();
-        await using (var cmd = Command(connection, $"SELECT a.seq, a.json, a.recorded FROM gov_audit_event a{pageFilter} ORDER BY a.recorded DESC, a.seq DESC LIMIT {count + 1}", [.. parameters, ("@br", before?.Recorded), ("@bs", before?.Seq)]))
+        var rows = new List<(long Seq, AuditEvent Event, long Recorded)>();
+        await using (var cmd = Command(connection, $"SELECT a.seq, a.id, a.recorded, a.patient_keys, a.json FROM gov_audit_event a{pageFilter} ORDER BY a.recorded DESC, a.seq DESC LIMIT {count + 1}", [.. parameters, ("@br", before?.Recorded), ("@bs", before?.Seq)]))
         await using (var reader = await cmd.ExecuteReaderAsync(ct))
         {
             while (await reader.ReadAsync(ct))
             {
-                rows.Add((reader.GetInt64(0), reader.GetString(1), reader.GetInt64(2)));
+                rows.Add((reader.GetInt64(0), AuditEvents.Restore(reader.GetString(1), reader.GetInt64(2), reader.GetString(3), reader.GetString(4)), reader.GetInt64(2)));
             }
         }
 
@@ -130,9 +130,8 @@ internal sealed class AuditQuery(FhirStore store, AuditTrail audit)
             bundle.Link.Add(new Bundle.LinkComponent { Relation = "next", Url = $"{baseUrl}/AuditEvent?{query}{(query.Length > 0 ? "&" : string.Empty)}_before={rows[^1].Recorded.ToString(CultureInfo.InvariantCulture)}.{rows[^1].Seq.ToString(CultureInfo.InvariantCulture)}" });
         }
 
-        foreach (var (_, json, _) in rows)
+        foreach (var (_, ev, _) in rows)
         {
-            var ev = FhirSerialization.ParseStored(json);
             bundle.Entry.Add(new Bundle.EntryComponent { FullUrl = $"{baseUrl}/AuditEvent/{ev.Id}", Resource = ev, Search = new Bundle.SearchComponent { Mode = Bundle.SearchEntryMode.Match } });
         }
 

@@ -20,7 +20,8 @@ namespace Tessera.Governance.Audit;
 /// <para>
 /// Appending takes no lock: a write's events are inserted in the write's own transaction and queued in
 /// <c>gov_audit_pending</c>; one chainer (a lock makes it one across nodes) links whatever is queued, in order,
-/// shortly after. Reads' events are group-committed by a single background writer; a read does not wait for its
+/// shortly after. Reads' events are group-committed by a single background writer, which is the chainer: it appends
+/// them already linked, after what was queued, without passing them through the queue; a read does not wait for its
 /// event's commit unless <see cref="GovernanceOptions.AwaitReadAudit"/> says so (the queue is bounded, so reads slow
 /// down rather than outrun the trail). Anything that reads the trail in this process flushes the queue first.
 /// </para>
@@ -66,12 +67,7 @@ public sealed class AuditTrail : IAsyncDisposable
             return;
         }
 
-        var rows = entries.Select(entry =>
-        {
-            var ev = entry.Event;
-            ev.Id ??= Guid.CreateVersion7().ToString();
-            return (Id: ev.Id, Recorded: (ev.Recorded ?? DateTimeOffset.UtcNow).ToUnixTimeMilliseconds(), Patients: string.Join(' ', entry.Patients), Json: FhirSerialization.ToJson(ev));
-        }).ToList();
+        var rows = entries.Select(e => (e.Id, e.Recorded, Patients: string.Join(' ', e.Patients), e.Content)).ToList();
         if (tx.Kind == DatabaseKind.Postgres)
         {
             // One statement for the whole batch: the events in order, their places in the queue to be chained, and
@@ -84,7 +80,7 @@ public sealed class AuditTrail : IAsyncDisposable
                      q AS (INSERT INTO gov_audit_pending (seq) SELECT seq FROM e)
                 INSERT INTO gov_audit_subject (patient_key, seq) SELECT k, e.seq FROM e, unnest(string_to_array(e.patient_keys, ' ')) AS k WHERE k <> ''
                 """,
-                ct, ("@id", rows.Select(r => r.Id).ToArray()), ("@rec", rows.Select(r => r.Recorded).ToArray()), ("@pk", rows.Select(r => r.Patients).ToArray()), ("@json", rows.Select(r => r.Json).ToArray()));
+                ct, ("@id", rows.Select(r => r.Id).ToArray()), ("@rec", rows.Select(r => r.Recorded).ToArray()), ("@pk", rows.Select(r => r.Patients).ToArray()), ("@json", rows.Select(r => r.Content).ToArray()));
             return;
         }
 
@@ -101,8 +97,12 @@ public sealed class AuditTrail : IAsyncDisposable
         }
     }
 
-    /// <summary>Links queued events into the chain, oldest first; returns how many were linked.</summary>
-    private static async Task<int> ChainAsync(StoreTransaction tx, CancellationToken ct)
+    /// <summary>
+    /// Links queued events into the chain, oldest first, then appends <paramref name="direct"/> (reads' events, which
+    /// the chainer writes itself) already linked: they never pass through the queue. Returns how many queued events
+    /// were linked.
+    /// </summary>
+    private static async Task<int> ChainAsync(StoreTransaction tx, IReadOnlyList<AuditEvents.Entry> direct, CancellationToken ct)
     {
         await tx.LockAsync(ChainLock, ct);
         long n = 0;
@@ -130,17 +130,13 @@ public sealed class AuditTrail : IAsyncDisposable
             }
         }
 
-        if (queued.Count == 0)
-        {
-            return 0;
-        }
-
-        var events = tx.Kind == DatabaseKind.Postgres
+        var events = queued.Count == 0 ? null : tx.Kind == DatabaseKind.Postgres
             ? tx.Command("SELECT e.seq, e.id, e.recorded, e.patient_keys, e.json FROM gov_audit_event e WHERE e.seq = ANY(@s) ORDER BY e.seq", ("@s", queued.ToArray()))
             : tx.Command($"SELECT e.seq, e.id, e.recorded, e.patient_keys, e.json FROM gov_audit_pending p JOIN gov_audit_event e ON e.seq = p.seq ORDER BY p.seq LIMIT {ChainBatch}");
-        await using (var cmd = events)
-        await using (var reader = await cmd.ExecuteReaderAsync(ct))
+        if (events is not null)
         {
+            await using var cmd = events;
+            await using var reader = await cmd.ExecuteReaderAsync(ct);
             while (await reader.ReadAsync(ct))
             {
                 n++;
@@ -150,12 +146,12 @@ public sealed class AuditTrail : IAsyncDisposable
             }
         }
 
-        if (links.Count == 0)
+        if (links.Count == 0 && direct.Count == 0)
         {
             return 0;
         }
 
-        if (tx.Kind == DatabaseKind.Postgres)
+        if (links.Count > 0 && tx.Kind == DatabaseKind.Postgres)
         {
             var seqs = links.Select(l => l.Seq).ToArray();
             await tx.ExecuteAsync(
@@ -165,17 +161,67 @@ public sealed class AuditTrail : IAsyncDisposable
         }
         else
         {
-            foreach (var link in links)
+            foreach (var link in links) // none when nothing was queued
             {
                 await tx.ExecuteAsync("INSERT INTO gov_audit_chain (n, seq, prev_hash, hash) VALUES (@n, @s, @p, @h)", ct, ("@n", link.N), ("@s", link.Seq), ("@p", link.Prev), ("@h", link.Hash));
                 await tx.ExecuteAsync("DELETE FROM gov_audit_pending WHERE seq = @s", ct, ("@s", link.Seq));
             }
         }
 
+        if (direct.Count > 0)
+        {
+            (n, prev) = await AppendLinkedAsync(tx, direct, n, prev, ct);
+        }
+
         await tx.ExecuteAsync(
             hasHead ? "UPDATE gov_audit_head SET n = @n, hash = @hash WHERE one = 1" : "INSERT INTO gov_audit_head (one, n, hash) VALUES (1, @n, @hash)",
             ct, ("@n", n), ("@hash", prev));
         return links.Count;
+    }
+
+    /// <summary>Appends events with their chain rows, after position <paramref name="n"/> and hash <paramref name="prev"/>; returns the new head.</summary>
+    private static async Task<(long N, string Hash)> AppendLinkedAsync(StoreTransaction tx, IReadOnlyList<AuditEvents.Entry> entries, long n, string prev, CancellationToken ct)
+    {
+        var rows = new List<(AuditEvents.Entry Entry, string Patients, long N, string Prev, string Hash)>(entries.Count);
+        foreach (var entry in entries)
+        {
+            var patients = string.Join(' ', entry.Patients);
+            n++;
+            var hash = Hash(n, entry.Id, entry.Recorded, patients, entry.Content, prev);
+            rows.Add((entry, patients, n, prev, hash));
+            prev = hash;
+        }
+
+        if (tx.Kind == DatabaseKind.Postgres)
+        {
+            // One statement: the events, their chain rows (the hash covers no database-assigned value, so it is known
+            // before the insert) and their patient index rows.
+            await tx.ExecuteAsync(
+                """
+                WITH u AS (SELECT * FROM unnest(CAST(@id AS text[]), CAST(@rec AS bigint[]), CAST(@pk AS text[]), CAST(@json AS text[]), CAST(@n AS bigint[]), CAST(@prev AS text[]), CAST(@hash AS text[])) WITH ORDINALITY AS u(id, rec, pk, json, n, prev, hash, ord)),
+                     e AS (INSERT INTO gov_audit_event (id, recorded, patient_keys, json) SELECT u.id, u.rec, u.pk, u.json FROM u ORDER BY u.ord RETURNING seq, id, patient_keys),
+                     c AS (INSERT INTO gov_audit_chain (n, seq, prev_hash, hash) SELECT u.n, e.seq, u.prev, u.hash FROM e JOIN u ON u.id = e.id)
+                INSERT INTO gov_audit_subject (patient_key, seq) SELECT k, e.seq FROM e, unnest(string_to_array(e.patient_keys, ' ')) AS k WHERE k <> ''
+                """,
+                ct,
+                ("@id", rows.Select(r => r.Entry.Id).ToArray()), ("@rec", rows.Select(r => r.Entry.Recorded).ToArray()), ("@pk", rows.Select(r => r.Patients).ToArray()), ("@json", rows.Select(r => r.Entry.Content).ToArray()),
+                ("@n", rows.Select(r => r.N).ToArray()), ("@prev", rows.Select(r => r.Prev).ToArray()), ("@hash", rows.Select(r => r.Hash).ToArray()));
+            return (n, prev);
+        }
+
+        foreach (var row in rows)
+        {
+            var seq = Convert.ToInt64(await tx.ScalarAsync(
+                "INSERT INTO gov_audit_event (id, recorded, patient_keys, json) VALUES (@id, @rec, @pk, @json) RETURNING seq",
+                ct, ("@id", row.Entry.Id), ("@rec", row.Entry.Recorded), ("@pk", row.Patients), ("@json", row.Entry.Content)), CultureInfo.InvariantCulture);
+            await tx.ExecuteAsync("INSERT INTO gov_audit_chain (n, seq, prev_hash, hash) VALUES (@n, @s, @p, @h)", ct, ("@n", row.N), ("@s", seq), ("@p", row.Prev), ("@h", row.Hash));
+            foreach (var patient in row.Entry.Patients)
+            {
+                await tx.ExecuteAsync("INSERT INTO gov_audit_subject (patient_key, seq) VALUES (@p, @s)", ct, ("@p", patient), ("@s", seq));
+            }
+        }
+
+        return (n, prev);
     }
 
     internal static string Hash(long n, string id, long recorded, string patients, string json, string prev)
@@ -245,9 +291,12 @@ public sealed class AuditTrail : IAsyncDisposable
 
     /// <summary>Records an event from outside the store's interactions, e.g. a sign-in by the authorization server.</summary>
     public Task RecordAsync(AuditEvent auditEvent, IReadOnlyList<string> patients, CancellationToken ct = default) =>
+        RecordAsync(AuditEvents.Entry.Of(auditEvent, patients), ct);
+
+    internal Task RecordAsync(AuditEvents.Entry entry, CancellationToken ct) =>
         _store.WriteAsync(async tx =>
         {
-            await AppendAsync(tx, [new AuditEvents.Entry(auditEvent, patients)], ct);
+            await AppendAsync(tx, [entry], ct);
             return 0;
         }, ct);
 
@@ -275,11 +324,8 @@ public sealed class AuditTrail : IAsyncDisposable
                 int chained;
                 do
                 {
-                    chained = await _store.WriteAsync(async tx =>
-                    {
-                        await AppendAsync(tx, entries, CancellationToken.None);
-                        return await ChainAsync(tx, CancellationToken.None);
-                    });
+                    var direct = entries;
+                    chained = await _store.WriteAsync(tx => ChainAsync(tx, direct, CancellationToken.None));
                     entries = [];
                 }
                 while (chained == ChainBatch);

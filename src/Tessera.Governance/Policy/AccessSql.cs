@@ -30,14 +30,8 @@ internal sealed class AccessSql
 
     public string List(IEnumerable<string> values) => string.Join(", ", values.Select(v => P(v)));
 
-    /// <summary>The filter, its time parameter bound to <paramref name="now"/> (see <see cref="At"/> to reuse it at another time).</summary>
-    public AccessFilter Build(string predicate, long now) => At(new(predicate, _parameters), now);
-
-    /// <summary>The same filter for a request at <paramref name="now"/> (milliseconds since the epoch).</summary>
-    public static AccessFilter At(AccessFilter filter, long now) =>
-        filter.Predicate.Contains(Now, StringComparison.Ordinal)
-            ? filter with { Parameters = [.. filter.Parameters.Where(p => p.Name != NowParameter), (NowParameter, now)] }
-            : filter;
+    /// <summary>The filter over <paramref name="predicate"/>, to be bound to a time per request (see <see cref="TimedFilter.At"/>).</summary>
+    public TimedFilter Build(string predicate) => new(predicate, [.. _parameters], predicate.Contains(Now, StringComparison.Ordinal));
 
     public static string Now => "@" + NowParameter;
 
@@ -79,10 +73,22 @@ internal sealed class AccessSql
     public string DeniedByConsent(string? org)
     {
         var orgMatch = org is null ? "c.org IS NULL" : $"(c.org IS NULL OR c.org = {P(org)})";
-        var rule = $"{orgMatch} AND (c.expires IS NULL OR c.expires > {Now}) AND (c.label IS NULL OR EXISTS (SELECT 1 FROM idx_token s WHERE s.resource_type = {{r}}.resource_type AND s.id = {{r}}.id AND s.param = '_security' AND s.code = c.label {Probe}))";
+        var rule = $"{orgMatch} AND (c.expires IS NULL OR c.expires > {Now}) AND (c.label IS NULL OR {Labelled("c.label")})";
         var denied = $"(EXISTS (SELECT 1 FROM gov_consent_rule c WHERE c.patient_key = {{r}}.patient_key AND {rule} {Probe}) OR EXISTS (SELECT 1 FROM gov_person_link l1 JOIN gov_person_link l2 ON l2.person_key = l1.person_key JOIN gov_consent_rule c ON c.patient_key = l2.patient_key WHERE l1.patient_key = {{r}}.patient_key AND {rule} {Probe}))";
         return org is null ? denied : $"({denied} AND NOT {RecordedBy(org)})";
     }
+
+    /// <summary>
+    /// The row's version, or a later version of the resource, carries the security label <paramref name="label"/>:
+    /// a label hides the version that carries it and the versions before it (labels are often added once a record is
+    /// recognised as sensitive, and the earlier versions hold the same information), while dropping it later does not
+    /// reveal the versions that carried it. The current labels (the search index) cover every version; the labels of
+    /// older versions are in gov_version_label. A row without a version (a write checked before it is stored) is judged
+    /// by the current labels only.
+    /// </summary>
+    private static string Labelled(string label) =>
+        $"(EXISTS (SELECT 1 FROM idx_token s WHERE s.resource_type = {{r}}.resource_type AND s.id = {{r}}.id AND s.param = '_security' AND s.code = {label} {Probe})"
+        + $" OR EXISTS (SELECT 1 FROM gov_version_label vl WHERE vl.resource_type = {{r}}.resource_type AND vl.id = {{r}}.id AND vl.label = {label} AND vl.version >= {{r}}.version {Probe}))";
 
     /// <summary>The recording organisation of a row is its meta.source: "Organization/id", optionally followed by "#..." or "/...".</summary>
     public string RecordedBy(string org) =>
@@ -93,4 +99,14 @@ internal sealed class AccessSql
         $"({{r}}.resource_type = 'Specimen' OR ({{r}}.resource_type IN ('Observation', 'DiagnosticReport') AND EXISTS (SELECT 1 FROM idx_token t WHERE t.resource_type = {{r}}.resource_type AND t.id = {{r}}.id AND t.param = 'category' AND t.code IN ('laboratory', 'LAB') {Probe})))";
 
     public string Types(IEnumerable<string> types) => $"{{r}}.resource_type IN ({string.Join(", ", types.Select(t => $"'{t}'"))})";
+}
+
+/// <summary>
+/// A caller's row filter, worked out once: its predicate and parameters are fixed, and only the time that grants and
+/// consents are compared with (<see cref="AccessSql.Now"/>, when the predicate uses it) is bound per request.
+/// </summary>
+internal sealed record TimedFilter(string Predicate, IReadOnlyList<(string Name, object? Value)> Fixed, bool Timed)
+{
+    /// <summary>The filter for a request at <paramref name="now"/> (milliseconds since the epoch).</summary>
+    public AccessFilter At(long now) => new(Predicate, Timed ? [.. Fixed, (AccessSql.NowParameter, now)] : Fixed);
 }

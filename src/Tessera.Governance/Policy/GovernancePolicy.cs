@@ -27,8 +27,8 @@ internal sealed class GovernancePolicy(AuditTrail audit, AuditQuery auditQuery) 
 
     private readonly ConcurrentDictionary<string, CallerView> _callers = new(StringComparer.Ordinal);
 
-    /// <summary>A caller as their claims describe them and the rows they may see, at any time (see <see cref="AccessSql.At"/>).</summary>
-    private sealed record CallerView(Caller? Caller, AccessFilter? Filter);
+    /// <summary>A caller as their claims describe them and the rows they may see, at any time (see <see cref="TimedFilter.At"/>).</summary>
+    private sealed record CallerView(Caller? Caller, TimedFilter? Filter);
 
     public Task<AccessDecision> DecideAsync(AccessRequest request, CancellationToken ct) => Task.FromResult(Decide(request));
 
@@ -151,11 +151,13 @@ internal sealed class GovernancePolicy(AuditTrail audit, AuditQuery auditQuery) 
         {
             // The export sees the person's record and nothing else, whoever asks.
             var sql = new AccessSql();
-            return AccessDecision.Permit(sql.Build($"{AccessSql.NonPersonal} OR {AccessSql.OfPerson(sql.Is(patient))}", audit.Now.ToUnixTimeMilliseconds()), caller);
+            return AccessDecision.Permit(sql.Build($"{AccessSql.NonPersonal} OR {AccessSql.OfPerson(sql.Is(patient))}").At(audit.Now.ToUnixTimeMilliseconds()), caller);
         }
 
         return AccessDecision.Deny("Only the person themselves, or the information governance lead on their behalf, may export a record.");
     }
+
+    private static readonly HashSet<string> PersonalTypes = [.. Tessera.RecordStore.FhirStore.PatientCompartmentTypes];
 
     private static bool MaySee(Caller caller, string type)
     {
@@ -164,7 +166,7 @@ internal sealed class GovernancePolicy(AuditTrail audit, AuditQuery auditQuery) 
             return false;
         }
 
-        var personal = Tessera.RecordStore.FhirStore.PatientCompartmentTypes.Contains(type);
+        var personal = PersonalTypes.Contains(type);
         return caller.Role switch
         {
             Roles.AdminStaff => type == "Patient" || !personal,
@@ -190,10 +192,10 @@ internal sealed class GovernancePolicy(AuditTrail audit, AuditQuery auditQuery) 
     }
 
     /// <summary>The rows the caller may see and write now.</summary>
-    private AccessFilter? RowFilter(CallerView view) => view.Filter is { } filter ? AccessSql.At(filter, audit.Now.ToUnixTimeMilliseconds()) : null;
+    private AccessFilter? RowFilter(CallerView view) => view.Filter?.At(audit.Now.ToUnixTimeMilliseconds());
 
     /// <summary>The rows this caller may see and write (its time parameter bound per request).</summary>
-    private static AccessFilter? BuildRowFilter(Caller caller)
+    private static TimedFilter? BuildRowFilter(Caller caller)
     {
         var sql = new AccessSql();
         var terms = new List<string>();
@@ -248,7 +250,7 @@ internal sealed class GovernancePolicy(AuditTrail audit, AuditQuery auditQuery) 
             terms.Add(launch is not null ? $"({AccessSql.NonPersonal} OR {AccessSql.OfPerson(sql.Is(launch))})" : AccessSql.NonPersonal);
         }
 
-        return terms.Count == 0 ? null : sql.Build(string.Join(" AND ", terms), 0);
+        return terms.Count == 0 ? null : sql.Build(string.Join(" AND ", terms));
     }
 
     public async Task RecordAsync(AccessRequest request, AccessDecision decision, AccessOutcome outcome, StoreTransaction? transaction, CancellationToken ct)

@@ -29,6 +29,13 @@ internal sealed class RelationshipIndex : IResourceBatchWriteObserver
 
     public async Task OnWrittenAsync(StoreTransaction transaction, string resourceType, string id, Resource? resource, CancellationToken ct)
     {
+        foreach (var (version, label) in Labels(resource))
+        {
+            await transaction.ExecuteAsync(
+                "INSERT INTO gov_version_label (resource_type, id, version, label) VALUES (@t, @id, @v, @label)",
+                ct, ("@t", resourceType), ("@id", id), ("@v", version), ("@label", label));
+        }
+
         if (Array.IndexOf(Sources, resourceType) < 0)
         {
             return;
@@ -76,10 +83,12 @@ internal sealed class RelationshipIndex : IResourceBatchWriteObserver
     {
         var relationships = new List<(string Patient, string Party, string Basis, string Type, string Id, long? Expires)>();
         var rules = new List<(string Consent, string Patient, string? Org, string? Label, long? Expires)>();
+        var labels = new List<(string Type, string Id, long Version, string Label)>();
         foreach (var w in written)
         {
             if (Array.IndexOf(Sources, w.ResourceType) < 0)
             {
+                labels.AddRange(Labels(w.Resource).Select(l => (w.ResourceType, w.Id, l.Version, l.Label)));
                 continue;
             }
 
@@ -89,6 +98,7 @@ internal sealed class RelationshipIndex : IResourceBatchWriteObserver
                 continue;
             }
 
+            labels.AddRange(Labels(w.Resource).Select(l => (w.ResourceType, w.Id, l.Version, l.Label)));
             relationships.AddRange(Relationships(w.Resource).Select(r => (r.Patient, r.Party, r.Basis, w.ResourceType, w.Id, r.Expires)));
             if (w.Resource is Consent consent)
             {
@@ -104,6 +114,13 @@ internal sealed class RelationshipIndex : IResourceBatchWriteObserver
                     "INSERT INTO gov_relationship (patient_key, party, basis, source_type, source_id, expires) SELECT * FROM unnest(CAST(@p AS text[]), CAST(@party AS text[]), CAST(@basis AS text[]), CAST(@t AS text[]), CAST(@id AS text[]), CAST(@exp AS bigint[]))",
                     ct, ("@p", relationships.Select(r => r.Patient).ToArray()), ("@party", relationships.Select(r => r.Party).ToArray()), ("@basis", relationships.Select(r => r.Basis).ToArray()),
                     ("@t", relationships.Select(r => r.Type).ToArray()), ("@id", relationships.Select(r => r.Id).ToArray()), ("@exp", relationships.Select(r => r.Expires).ToArray()));
+            }
+
+            if (labels.Count > 0)
+            {
+                await transaction.ExecuteAsync(
+                    "INSERT INTO gov_version_label (resource_type, id, version, label) SELECT * FROM unnest(CAST(@t AS text[]), CAST(@id AS text[]), CAST(@v AS bigint[]), CAST(@label AS text[]))",
+                    ct, ("@t", labels.Select(l => l.Type).ToArray()), ("@id", labels.Select(l => l.Id).ToArray()), ("@v", labels.Select(l => l.Version).ToArray()), ("@label", labels.Select(l => l.Label).ToArray()));
             }
 
             if (rules.Count > 0)
@@ -122,6 +139,26 @@ internal sealed class RelationshipIndex : IResourceBatchWriteObserver
             relationships.Select(r => new object?[] { r.Patient, r.Party, r.Basis, r.Type, r.Id, r.Expires }), ct);
         await InsertEachAsync(transaction, "gov_consent_rule", ["consent_id", "patient_key", "org", "label", "expires"],
             rules.Select(r => new object?[] { r.Consent, r.Patient, r.Org, r.Label, r.Expires }), ct);
+        await InsertEachAsync(transaction, "gov_version_label", ["resource_type", "id", "version", "label"],
+            labels.Select(l => new object?[] { l.Type, l.Id, l.Version, l.Label }), ct);
+    }
+
+    /// <summary>
+    /// The security label codes of a version (meta.security), kept per version so that a consent rule on a sensitive
+    /// category decides each version by the labels it carried (docs/governance.md, "Consent").
+    /// </summary>
+    private static IEnumerable<(long Version, string Label)> Labels(Resource? resource)
+    {
+        if (resource?.Meta is not { Security.Count: > 0 } meta)
+        {
+            yield break;
+        }
+
+        var version = long.TryParse(meta.VersionId, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var v) ? v : 1;
+        foreach (var code in meta.Security.Select(s => s.Code).OfType<string>().Where(c => c.Length > 0).Distinct(StringComparer.Ordinal))
+        {
+            yield return (version, code);
+        }
     }
 
     private static async Task InsertEachAsync(StoreTransaction transaction, string table, string[] columns, IEnumerable<object?[]> rows, CancellationToken ct)

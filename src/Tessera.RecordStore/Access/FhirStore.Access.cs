@@ -139,7 +139,8 @@ public sealed partial class FhirStore
 
         if (access.Interaction is AccessInteraction.Create or AccessInteraction.Update)
         {
-            var sql = $"SELECT 1 FROM (SELECT CAST(@t AS TEXT) AS resource_type, CAST(@id AS TEXT) AS id, CAST(@pk AS TEXT) AS patient_key) w WHERE {filter.For("w")}";
+            // The version to be written has no number yet: a filter judges it by what is stored (see AccessFilter).
+            var sql = $"SELECT 1 FROM (SELECT CAST(@t AS TEXT) AS resource_type, CAST(@id AS TEXT) AS id, CAST(@pk AS TEXT) AS patient_key, CAST(NULL AS BIGINT) AS version) w WHERE {filter.For("w")}";
             await using var cmd = Db.Command(scope.Connection, scope.Transaction, sql, [("t", access.ResourceType), ("id", access.Id ?? string.Empty), ("pk", access.BodyPatientKey), .. filter.Parameters]);
             if (await cmd.ExecuteScalarAsync(ct) is null)
             {

@@ -68,8 +68,9 @@ public sealed record AccessRequest
 
 /// <summary>
 /// A row-level restriction the store adds to its SQL: <see cref="Predicate"/> is a boolean SQL expression over a
-/// row alias written <c>{r}</c> with the columns <c>resource_type</c>, <c>id</c> and <c>patient_key</c> (of the
-/// resource or version tables). Parameter names must start with "acc_"; they are written "@acc_..." in the SQL.
+/// row alias written <c>{r}</c> with the columns <c>resource_type</c>, <c>id</c>, <c>patient_key</c> and
+/// <c>version</c> (of the resource table, the current version; or of the version table, for history and vread; the
+/// version is null for a version about to be written). Parameter names must start with "acc_"; they are written "@acc_..." in the SQL.
 /// </summary>
 public sealed record AccessFilter(string Predicate, IReadOnlyList<(string Name, object? Value)> Parameters)
 {

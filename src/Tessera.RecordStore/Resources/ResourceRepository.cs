@@ -33,17 +33,16 @@ internal sealed class ResourceRepository(SqlDialect dialect)
         return await ReadVisibleAsync(cmd, filter, ct);
     }
 
-    /// <summary>A version and whether <paramref name="filter"/> lets the resource's current row through (always, without one).</summary>
+    /// <summary>A version and whether <paramref name="filter"/> lets that version's row through (always, without one), as history decides it.</summary>
     public async Task<(StoredVersion? Stored, bool Visible)> ReadVersionAsync(DbConnection connection, DbTransaction? transaction, string type, string id, long version, AccessFilter? filter, CancellationToken ct)
     {
-        var current = filter is null ? string.Empty : " LEFT JOIN resource r ON r.resource_type = v.resource_type AND r.id = v.id";
         await using var cmd = Db.Command(connection, transaction,
-            $"SELECT {VersionColumns}{VisibleColumn(filter)} FROM resource_version v{current} WHERE v.resource_type = @t AND v.id = @id AND v.version = @v",
+            $"SELECT {VersionColumns}{VisibleColumn(filter, "v")} FROM resource_version v WHERE v.resource_type = @t AND v.id = @id AND v.version = @v",
             [("t", type), ("id", id), ("v", version), .. filter?.Parameters ?? []]);
         return await ReadVisibleAsync(cmd, filter, ct);
     }
 
-    private static string VisibleColumn(AccessFilter? filter) => filter is null ? string.Empty : $", CASE WHEN {filter.For("r")} THEN 1 ELSE 0 END";
+    private static string VisibleColumn(AccessFilter? filter, string alias = "r") => filter is null ? string.Empty : $", CASE WHEN {filter.For(alias)} THEN 1 ELSE 0 END";
 
     private static async Task<(StoredVersion?, bool)> ReadVisibleAsync(DbCommand cmd, AccessFilter? filter, CancellationToken ct)
     {

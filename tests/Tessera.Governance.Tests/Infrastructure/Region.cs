@@ -29,6 +29,14 @@ public enum ConsentState
 public sealed record Item(string Type, string Id, string? Patient, string? Source = null, string? Label = null, bool Lab = false, bool BreakGlassNotice = false)
 {
     public string Key => $"{Type}/{Id}";
+
+    /// <summary>The security label of each version, oldest first, when the item has several (<see cref="Label"/> is the current one's).</summary>
+    public IReadOnlyList<string?>? VersionLabels { get; init; }
+
+    public int Versions => VersionLabels?.Count ?? 1;
+
+    /// <summary>The label that governs a version: its own or a later version's (docs/governance.md, "Consent").</summary>
+    public string? LabelOf(int version) => VersionLabels is null ? Label : VersionLabels.Skip(version - 1).FirstOrDefault(l => l is not null);
 }
 
 /// <summary>
@@ -136,6 +144,10 @@ public sealed class Region
         var psy = new Condition { Id = id + "-psy", Subject = subject, Meta = new Meta { Source = Callers.OrgB, Security = [new Coding("http://terminology.hl7.org/CodeSystem/v3-ActCode", PsyLabel)] }, Code = new CodeableConcept("http://snomed.info/sct", "35489007", "Depressive disorder") };
         await PutAsync(store, psy, id, Callers.OrgB, label: PsyLabel);
 
+        // Two versions each: a mental health label the second version dropped, and one the second version added.
+        await VersionsAsync(store, id + "-psy-dropped", subject, id, [PsyLabel, null]);
+        await VersionsAsync(store, id + "-psy-added", subject, id, [null, PsyLabel]);
+
         switch (relation)
         {
             case Relation.OpenEncounter or Relation.FinishedEncounter:
@@ -216,6 +228,25 @@ public sealed class Region
         var response = await store.ExecuteAsync(new FhirRequest { Method = "PUT", Path = $"{resource.TypeName}/{resource.Id}", Resource = resource });
         Assert.True(response.Status is 200 or 201, $"{resource.TypeName}/{resource.Id}: {response.Status} {response.Outcome?.Issue.FirstOrDefault()?.Diagnostics}");
         Items.Add(new Item(resource.TypeName, resource.Id!, patient, source, label, lab));
+    }
+
+    /// <summary>A Condition written once per label given (null: no label), so that its versions differ in their labels.</summary>
+    private async System.Threading.Tasks.Task VersionsAsync(FhirStore store, string id, ResourceReference subject, string patient, string?[] labels)
+    {
+        foreach (var label in labels)
+        {
+            var condition = new Condition
+            {
+                Id = id,
+                Subject = subject,
+                Meta = new Meta { Source = Callers.OrgB, Security = label is null ? [] : [new Coding("http://terminology.hl7.org/CodeSystem/v3-ActCode", label)] },
+                Code = new CodeableConcept("http://snomed.info/sct", "35489007", "Depressive disorder"),
+            };
+            var response = await store.ExecuteAsync(new FhirRequest { Method = "PUT", Path = $"Condition/{id}", Resource = condition });
+            Assert.True(response.Status is 200 or 201, $"Condition/{id}: {response.Status}");
+        }
+
+        Items.Add(new Item("Condition", id, patient, Callers.OrgB, labels[^1]) { VersionLabels = labels });
     }
 
     /// <summary>Records an item created by the tests themselves (e.g. a break-glass notification).</summary>

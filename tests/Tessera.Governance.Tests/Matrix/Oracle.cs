@@ -24,8 +24,10 @@ public static class Oracle
         };
     }
 
-    public static bool Visible(TestCaller caller, Item item, Region region)
+    /// <summary>Whether the caller sees the item's current version, or the given version (history, vread).</summary>
+    public static bool Visible(TestCaller caller, Item item, Region region, int? version = null)
     {
+        var label = version is { } v ? item.LabelOf(v) : item.Label;
         if (!TypeAllowed(caller, item.Type))
         {
             return false;
@@ -47,7 +49,7 @@ public static class Oracle
             case "citizen":
                 return person.Overlaps(region.PersonOf["p-citizen"]);
             case "carer":
-                return caller.Name == "carer" && person.Contains("pt-cared") && !Denied(person, item, region, null);
+                return caller.Name == "carer" && person.Contains("pt-cared") && !Denied(person, item, label, region, null);
             case "ig-lead":
                 return item.Type is "Patient" or "Consent" || item.BreakGlassNotice;
         }
@@ -60,7 +62,7 @@ public static class Oracle
         var relations = person.Select(k => region.People.TryGetValue(k, out var x) ? x.Relation : Relation.None).ToList();
         var related = relations.Any(r => r is Relation.Registered or Relation.OpenEncounter or Relation.Episode or Relation.Referral or Relation.CareTeam);
         var brokeGlass = caller.Name == "gp" && relations.Contains(Relation.BreakGlass);
-        var visible = brokeGlass || (related && !Denied(person, item, region, caller.Org));
+        var visible = brokeGlass || (related && !Denied(person, item, label, region, caller.Org));
         return caller.Role switch
         {
             "admin-staff" => visible && item.Type == "Patient",
@@ -70,7 +72,7 @@ public static class Oracle
     }
 
     /// <summary>A consent of the person hides the item from the caller's organisation, unless that organisation recorded it.</summary>
-    private static bool Denied(HashSet<string> person, Item item, Region region, string? org)
+    private static bool Denied(HashSet<string> person, Item item, string? label, Region region, string? org)
     {
         if (org is not null && item.Source == org)
         {
@@ -85,7 +87,7 @@ public static class Oracle
                 ConsentState.OptOut => true,
                 ConsentState.DenyOwnOrg => org == Callers.OrgA,
                 ConsentState.DenyOtherOrg => org == Callers.OrgB,
-                ConsentState.RestrictMentalHealth => item.Label == Region.PsyLabel,
+                ConsentState.RestrictMentalHealth => label == Region.PsyLabel,
                 _ => false,
             };
             if (denied)

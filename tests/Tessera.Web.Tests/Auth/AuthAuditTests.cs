@@ -244,7 +244,8 @@ public class AuthAuditTests(FhirHosts hosts) : IClassFixture<FhirHosts>
         Assert.Equal(0, before.Pending);
 
         var store = host.Services.GetRequiredService<FhirStore>();
-        await ExecAsync(store, "UPDATE gov_audit_event SET json = REPLACE(json, '\"outcome\"', '\"outcomeX\"') WHERE id = @id", audited.Id);
+        // Stored events are JSON (a compact interaction record, or a FHIR AuditEvent): one added space is a change.
+        await ExecAsync(store, "UPDATE gov_audit_event SET json = REPLACE(json, '{\"', '{ \"') WHERE id = @id", audited.Id);
         try
         {
             var tampered = await governance.VerifyAuditAsync();
@@ -253,7 +254,7 @@ public class AuthAuditTests(FhirHosts hosts) : IClassFixture<FhirHosts>
         }
         finally
         {
-            await ExecAsync(store, "UPDATE gov_audit_event SET json = REPLACE(json, '\"outcomeX\"', '\"outcome\"') WHERE id = @id", audited.Id);
+            await ExecAsync(store, "UPDATE gov_audit_event SET json = REPLACE(json, '{ \"', '{\"') WHERE id = @id", audited.Id);
         }
 
         Assert.True((await governance.VerifyAuditAsync()).Intact);
