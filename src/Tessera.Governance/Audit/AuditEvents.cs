@@ -315,7 +315,7 @@ internal static class AuditEvents
             // A searchset still held as stored JSON: the entries say what they are; only their patient is read.
             foreach (var e in response.Body!.Entries.Where(e => e.Id is not null && e.ResourceType != "OperationOutcome"))
             {
-                entities.Add(ResourceEntity($"{e.ResourceType}/{e.Id}" + (e.Version is { } v ? "/_history/" + v : string.Empty)));
+                resources.Add($"{e.ResourceType}/{e.Id}" + (e.Version is { } v ? "/_history/" + v : string.Empty));
                 var patient = e.ResourceType == "Patient" ? e.Id : e.Json is { } json ? PatientOfJson(json) : PatientOf(e.Materialise());
                 if (patient is not null)
                 {
