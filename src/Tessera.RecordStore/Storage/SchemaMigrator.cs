@@ -21,7 +21,28 @@ internal static class SchemaMigrator
             await Db.ExecuteAsync(scope, $"INSERT INTO tessera_schema (version) VALUES ({v + 1})", ct);
         }
 
+        // A bulk load into an empty store builds the index tables' indexes at its end; one that stopped before
+        // (killed, machine down) leaves them missing, and they are built here. Nothing is done when they exist.
+        await BuildIndexTableIndexesAsync(scope, dialect.Kind, ct);
+
         await scope.CommitAsync(ct);
+    }
+
+    /// <summary>Builds the index tables' indexes that are missing, each by one sorted pass over its table, however long that takes.</summary>
+    public static async Task BuildIndexTableIndexesAsync(WriteScope scope, DatabaseKind kind, CancellationToken ct)
+    {
+        if (kind == DatabaseKind.Postgres)
+        {
+            // Below this the sort of a large table spills to disk.
+            await Db.ExecuteAsync(scope, "SET LOCAL maintenance_work_mem = '1GB'", ct);
+        }
+
+        foreach (var (_, create) in Schema.IndexTableIndexes(kind))
+        {
+            await using var cmd = Db.Command(scope.Connection, scope.Transaction, create);
+            cmd.CommandTimeout = 0;
+            await cmd.ExecuteNonQueryAsync(ct);
+        }
     }
 
     /// <summary>Creates or upgrades a part's own tables (see FhirStore.MigratePartAsync), one statement text per step.</summary>
