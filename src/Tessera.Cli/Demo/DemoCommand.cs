@@ -110,6 +110,11 @@ internal static class DemoCommand
         Stage("  of which serialising JSON", load.Serialising);
         Stage("Writing to the database (one writer, elapsed)", load.Writing);
         Stage("  of which the governance index", load.Observing);
+        if (load.BuildingIndexes > TimeSpan.Zero)
+        {
+            Stage("Building the search indexes (elapsed; the store was empty)", load.BuildingIndexes);
+        }
+
         Stage("Loading (elapsed)", loaded);
         Stage("CPU time of this process", Process.GetCurrentProcess().TotalProcessorTime);
         if (matching is { } m)

@@ -14,6 +14,12 @@ public sealed record BulkLoadOptions
 
     /// <summary>How many bundles are prepared (references, index, JSON) at once.</summary>
     public int Parallelism { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>
+    /// Into an empty store, build the index tables' indexes once at the end rather than row by row (the default).
+    /// Searches and updates by other clients during such a load are correct but slow, as the indexes are missing.
+    /// </summary>
+    public bool DeferIndexes { get; init; } = true;
 }
 
 /// <summary>How far a bulk load has come: bundles and resources committed.</summary>
@@ -56,6 +62,9 @@ public sealed class BulkLoadSummary
     public TimeSpan WaitingForInput { get; internal set; }
 
     public TimeSpan Elapsed { get; internal set; }
+
+    /// <summary>Of <see cref="Elapsed"/>, building the index tables' indexes at the end of a load into an empty store (zero otherwise).</summary>
+    public TimeSpan BuildingIndexes { get; internal set; }
 
     internal void Count(string type, bool created, long n = 1)
     {

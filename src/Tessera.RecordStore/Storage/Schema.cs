@@ -31,6 +31,11 @@ internal static class Schema
         CREATE INDEX ix_idx_uri_res ON idx_uri (resource_type, id);
         """;
 
+    // Declared before the migrations, which read them (static fields initialise in text order).
+    private static readonly string SqliteIndexTables = IndexTables("TEXT", "INTEGER", "REAL");
+
+    private static readonly string PostgresIndexTables = IndexTables("text", "bigint", "double precision").Replace("(resource_type, param, value_norm)", "(resource_type, param, value_norm text_pattern_ops)", StringComparison.Ordinal);
+
     public static readonly string[][] SqliteMigrations =
     [
         [
@@ -47,7 +52,7 @@ internal static class Schema
             CREATE INDEX ix_version_updated ON resource_version (last_updated);
             CREATE INDEX ix_version_type_updated ON resource_version (resource_type, last_updated);
             """,
-            IndexTables("TEXT", "INTEGER", "REAL"),
+            SqliteIndexTables,
         ],
     ];
 
@@ -67,9 +72,21 @@ internal static class Schema
             CREATE INDEX ix_version_updated ON resource_version (last_updated);
             CREATE INDEX ix_version_type_updated ON resource_version (resource_type, last_updated);
             """,
-            IndexTables("text", "bigint", "double precision").Replace("(resource_type, param, value_norm)", "(resource_type, param, value_norm text_pattern_ops)", StringComparison.Ordinal),
+            PostgresIndexTables,
         ],
     ];
+
+    /// <summary>
+    /// The index tables' indexes as (name, CREATE INDEX IF NOT EXISTS statement): a bulk load into an empty store
+    /// drops them and builds them once at the end (sorted, so faster and more compact than row-by-row upkeep), and
+    /// opening a store builds any that a load stopped before rebuilding.
+    /// </summary>
+    public static IReadOnlyList<(string Name, string Create)> IndexTableIndexes(DatabaseKind kind) =>
+        (kind == DatabaseKind.Postgres ? PostgresIndexTables : SqliteIndexTables)
+            .Split('\n', StringSplitOptions.TrimEntries)
+            .Where(line => line.StartsWith("CREATE INDEX ", StringComparison.Ordinal))
+            .Select(line => (line.Split(' ')[2], "CREATE INDEX IF NOT EXISTS " + line["CREATE INDEX ".Length..].TrimEnd(';')))
+            .ToList();
 
     public static readonly string[] IndexTableNames = ["idx_string", "idx_token", "idx_date", "idx_number", "idx_quantity", "idx_reference", "idx_uri"];
 }

@@ -21,7 +21,44 @@ internal static class SchemaMigrator
             await Db.ExecuteAsync(scope, $"INSERT INTO tessera_schema (version) VALUES ({v + 1})", ct);
         }
 
+        // A bulk load into an empty store builds the index tables' indexes at its end; one that stopped before
+        // (killed, machine down) leaves them missing, and they are built here. Nothing is done when they exist.
+        await BuildIndexTableIndexesAsync(scope, dialect.Kind, ct);
+
         await scope.CommitAsync(ct);
+    }
+
+    /// <summary>
+    /// Builds the index tables' indexes that are missing, each by one sorted pass over its table, however long that
+    /// takes. Existing ones are left alone without locking their tables, so opening a store never waits on writers.
+    /// </summary>
+    public static async Task BuildIndexTableIndexesAsync(WriteScope scope, DatabaseKind kind, CancellationToken ct)
+    {
+        var existing = new HashSet<string>(StringComparer.Ordinal);
+        await using (var list = Db.Command(scope.Connection, scope.Transaction, kind == DatabaseKind.Postgres
+            ? "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()"
+            : "SELECT name FROM sqlite_master WHERE type = 'index'"))
+        await using (var reader = await list.ExecuteReaderAsync(ct))
+        {
+            while (await reader.ReadAsync(ct))
+            {
+                existing.Add(reader.GetString(0));
+            }
+        }
+
+        var missing = Schema.IndexTableIndexes(kind).Where(i => !existing.Contains(i.Name)).ToList();
+        if (missing.Count > 0 && kind == DatabaseKind.Postgres)
+        {
+            // Below this the sort of a large table spills to disk.
+            await Db.ExecuteAsync(scope, "SET LOCAL maintenance_work_mem = '1GB'", ct);
+        }
+
+        foreach (var (_, create) in missing)
+        {
+            await using var cmd = Db.Command(scope.Connection, scope.Transaction, create);
+            cmd.CommandTimeout = 0;
+            await cmd.ExecuteNonQueryAsync(ct);
+        }
     }
 
     /// <summary>Creates or upgrades a part's own tables (see FhirStore.MigratePartAsync), one statement text per step.</summary>

@@ -81,6 +81,45 @@ public sealed class BulkLoadTests
         Assert.Equal(["pat-a", "pat-b"], await IdsAsync(store, "Patient"));
     }
 
+    [Theory]
+    [MemberData(nameof(Backends))]
+    public async System.Threading.Tasks.Task A_load_into_an_empty_store_builds_the_search_indexes_at_its_end_and_opening_a_store_builds_missing_ones(string backend)
+    {
+        await using var db = await TestDatabase.CreateAsync(backend);
+        await using (var store = await FhirStore.OpenAsync(db.Location))
+        {
+            var first = await store.BulkLoadAsync(Items(Person("a", "Ada")));
+            Assert.True(first.BuildingIndexes > TimeSpan.Zero);
+            Assert.Equal(14, await IndexCountAsync(store, backend));
+
+            // Into a store that holds resources, the indexes are kept up row by row.
+            var second = await store.BulkLoadAsync(Items(Person("b", "Bea")));
+            Assert.Equal(TimeSpan.Zero, second.BuildingIndexes);
+            Assert.Equal(["pat-b"], await IdsAsync(store, "Patient?name=Bea"));
+
+            // As a load stopped before its end leaves them.
+            await using var connection = await store.OpenConnectionAsync();
+            await using var drop = connection.CreateCommand();
+            drop.CommandText = "DROP INDEX ix_idx_string_value; DROP INDEX ix_idx_token_res";
+            await drop.ExecuteNonQueryAsync();
+            Assert.Equal(12, await IndexCountAsync(store, backend));
+        }
+
+        await using var reopened = await FhirStore.OpenAsync(db.Location);
+        Assert.Equal(14, await IndexCountAsync(reopened, backend));
+        Assert.Equal(["pat-a"], await IdsAsync(reopened, "Patient?name=Ada"));
+    }
+
+    private static async Task<long> IndexCountAsync(FhirStore store, string backend)
+    {
+        await using var connection = await store.OpenConnectionAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = backend == "postgres"
+            ? "SELECT COUNT(*) FROM pg_indexes WHERE indexname LIKE 'ix\\_idx\\_%'"
+            : "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name LIKE 'ix\\_idx\\_%' ESCAPE '\\'";
+        return Convert.ToInt64(await command.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     private static Bundle Person(string key, string name)
     {
         var bundle = new Bundle { Type = Bundle.BundleType.Transaction };
