@@ -194,6 +194,17 @@ internal sealed class ResourceRepository(SqlDialect dialect)
         SqliteVersionWriter.ReplaceIndex((Microsoft.Data.Sqlite.SqliteConnection)scope.Connection, (Microsoft.Data.Sqlite.SqliteTransaction)scope.Transaction, type, id, patientKey, index);
     }
 
+    /// <summary>
+    /// A join that looks each row of <paramref name="table"/> up by its key, <paramref name="on"/> being the key's
+    /// condition with the table's rows written <c>$t</c>. On PostgreSQL it is a LATERAL subquery kept apart by
+    /// OFFSET 0, so that it stays a lookup per row: joined plainly, a few hundred keys were hashed against a
+    /// sequential scan of the whole table. SQLite looks rows up by key either way.
+    /// </summary>
+    internal static string JoinByKey(DbConnection connection, string table, string alias, string on) =>
+        connection is Npgsql.NpgsqlConnection
+            ? $"CROSS JOIN LATERAL (SELECT * FROM {table} {alias}1 WHERE {on.Replace("$t", alias + "1", StringComparison.Ordinal)} OFFSET 0) {alias}"
+            : $"JOIN {table} {alias} ON {on.Replace("$t", alias, StringComparison.Ordinal)}";
+
     /// <summary>A version row read from <see cref="VersionColumns"/>, which start at column <paramref name="first"/>.</summary>
     internal static StoredVersion ReadVersion(DbDataReader reader, int first = 0) => new(
         reader.GetString(first),

@@ -34,7 +34,7 @@ public sealed partial class FhirStore
             request = request with { Patients = await PatientEverything.PersonAsync(connection, id, ct) };
         }
 
-        var (matches, total) = await PatientEverything.PageAsync(connection, request, withTotal: request.After is null, ct);
+        var (matches, total) = await PatientEverything.PageAsync(connection, request, ct);
         string? next = null;
         if (matches.Count > request.Count)
         {

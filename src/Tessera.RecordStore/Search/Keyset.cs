@@ -30,8 +30,7 @@ internal sealed class Keyset(IReadOnlyList<SortColumn> columns)
 
     /// <summary>
     /// One page of matches, read with their current stored versions in the same statement: the page's keys are
-    /// chosen first (a materialised CTE), then each one's version row is looked up by its key (on PostgreSQL a
-    /// LATERAL lookup kept apart by OFFSET 0, so the planner cannot turn it into a hash join over every version).
+    /// chosen first (a materialised CTE), then each one's version row is looked up by its key.
     /// </summary>
     public async Task<(List<StoredVersion> Matches, string? Next, string? Previous)> PageAsync(
         DbConnection connection, DbTransaction? transaction, SearchSqlBuilder builder, string where, string? cursor, int count, CancellationToken ct)
@@ -42,9 +41,7 @@ internal sealed class Keyset(IReadOnlyList<SortColumn> columns)
         var filter = direction is After or Before ? " WHERE " + Beyond(builder, values!, later: direction == After) : string.Empty;
         var order = string.Join(", ", columns.Select((c, i) => Order(c, i, backwards)));
         var page = $"SELECT q.* FROM (SELECT r.resource_type AS rt, r.id AS rid, r.version AS rv, {select} FROM resource r WHERE {where}) q{filter} ORDER BY {order} LIMIT {(count + 1).ToString(CultureInfo.InvariantCulture)}";
-        var versions = connection is Npgsql.NpgsqlConnection
-            ? "CROSS JOIN LATERAL (SELECT * FROM resource_version v1 WHERE v1.resource_type = q.rt AND v1.id = q.rid AND v1.version = q.rv OFFSET 0) v"
-            : "JOIN resource_version v ON v.resource_type = q.rt AND v.id = q.rid AND v.version = q.rv";
+        var versions = ResourceRepository.JoinByKey(connection, "resource_version", "v", "$t.resource_type = q.rt AND $t.id = q.rid AND $t.version = q.rv");
         var sql = $"WITH p AS MATERIALIZED ({page}) SELECT q.*, {ResourceRepository.VersionColumns} FROM p q {versions} ORDER BY {order}";
 
         var rows = new List<(StoredVersion Version, string?[] Key)>();

@@ -133,16 +133,11 @@ internal static class PatientEverything
     }
 
     /// <summary>
-    /// The current rows of the record's resources, looked up one by one through the primary key. On PostgreSQL the
-    /// lookup is a LATERAL subquery kept apart by OFFSET 0: joined plainly, a record of a few hundred resources was
-    /// hashed against a sequential scan of every resource in the region (31 ms at 1,000 people, growing with it).
+    /// The current versions of one page (at most Count + 1, so the caller knows whether there is a next page) and, on
+    /// the first page, the record's total. The resources are looked up by key (see <see cref="ResourceRepository.JoinByKey"/>):
+    /// joined plainly, a record of a few hundred resources was hashed against every resource in the region.
     /// </summary>
-    private static string ResourceRows(DbConnection connection) => connection is Npgsql.NpgsqlConnection
-        ? "CROSS JOIN LATERAL (SELECT * FROM resource r1 WHERE r1.resource_type = e.resource_type AND r1.id = e.id OFFSET 0) r"
-        : "JOIN resource r ON r.resource_type = e.resource_type AND r.id = e.id";
-
-    /// <summary>The current versions of one page (at most Count + 1, so the caller knows whether there is a next page) and the total when asked.</summary>
-    public static async Task<(List<StoredVersion> Rows, int? Total)> PageAsync(DbConnection connection, EverythingRequest request, bool withTotal, CancellationToken ct)
+    public static async Task<(List<StoredVersion> Rows, int? Total)> PageAsync(DbConnection connection, EverythingRequest request, CancellationToken ct)
     {
         var builder = new SearchSqlBuilder(string.Empty);
         string compartment;
@@ -192,7 +187,7 @@ internal static class PatientEverything
                 UNION
                 SELECT x.target_type, x.target_id FROM idx_reference x JOIN c ON x.resource_type = c.resource_type AND x.id = c.id
                     WHERE x.target_id IS NOT NULL AND x.target_type NOT IN ({CompartmentTypes}))
-            SELECT $columns FROM e {ResourceRows(connection)}
+            SELECT $columns FROM e {ResourceRepository.JoinByKey(connection, "resource", "r", "$t.resource_type = e.resource_type AND $t.id = e.id")}
             """;
 
         if (request.After is { } after)
@@ -202,15 +197,13 @@ internal static class PatientEverything
         }
 
         // The page's keys, then their stored versions, in one statement: the version rows are fetched only for the
-        // page, each by its key (on PostgreSQL kept a lookup per row for the same reason as the resource rows).
+        // page, each by its key.
         // On the first page the total comes with it (a window count over the whole record, taken before the LIMIT):
         // the record is not assembled a second time to count it.
-        var counted = withTotal && request.After is null;
+        var counted = request.After is null;
         var page = from.Replace("$columns", "r.resource_type, r.id, r.version" + (counted ? ", COUNT(*) OVER () AS total" : string.Empty), StringComparison.Ordinal)
             + $" WHERE {string.Join(" AND ", filters)} ORDER BY r.resource_type, r.id LIMIT {(request.Count + 1).ToString(CultureInfo.InvariantCulture)}";
-        var versions = connection is Npgsql.NpgsqlConnection
-            ? "CROSS JOIN LATERAL (SELECT * FROM resource_version v1 WHERE v1.resource_type = p.resource_type AND v1.id = p.id AND v1.version = p.version OFFSET 0) v"
-            : "JOIN resource_version v ON v.resource_type = p.resource_type AND v.id = p.id AND v.version = p.version";
+        var versions = ResourceRepository.JoinByKey(connection, "resource_version", "v", "$t.resource_type = p.resource_type AND $t.id = p.id AND $t.version = p.version");
         var sql = $"WITH p AS MATERIALIZED ({page}) SELECT {ResourceRepository.VersionColumns}{(counted ? ", p.total" : string.Empty)} FROM p {versions} ORDER BY p.resource_type, p.id";
         var rows = new List<StoredVersion>();
         int? total = counted ? 0 : null;

@@ -93,7 +93,7 @@ internal static class AuthorizationEndpoints
         await AuthAudit.RecordAsync(context, new AuthenticationEvent
         {
             Kind = "sign-in",
-            Principal = new ClaimsPrincipal(new ClaimsIdentity(UserClaims(user), SignInScheme)),
+            Principal = UserPrincipal(user),
             UserName = user.UserName,
             ClientId = client,
         });
@@ -315,6 +315,9 @@ internal static class AuthorizationEndpoints
     }
 
     /// <summary>The claims a person's tokens carry (conventions: sub, name, fhirUser, tessera_role, tessera_org, ...).</summary>
+    /// <summary>The signed-in user as the audit names them.</summary>
+    public static ClaimsPrincipal UserPrincipal(UserAccount user) => new(new ClaimsIdentity(UserClaims(user), SignInScheme));
+
     public static IEnumerable<Claim> UserClaims(UserAccount user)
     {
         yield return new Claim(TesseraClaims.Subject, user.Id);

@@ -1,4 +1,3 @@
-using System.Security.Claims;
 using Microsoft.AspNetCore;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Builder;
@@ -32,7 +31,7 @@ internal static class SignOutEndpoints
 
     private static async Task<IResult> ConfirmAsync(HttpContext context)
     {
-        var request = context.GetOpenIddictServerRequest() ?? throw new InvalidOperationException("The end-session request was not read.");
+        var request = EndSessionRequest(context);
         var user = await AuthorizationEndpoints.SignedInUserAsync(context);
         var fields = Carried.Select(name => (name, value: request.GetParameter(name)?.ToString()))
             .Where(f => !string.IsNullOrEmpty(f.value))
@@ -48,7 +47,7 @@ internal static class SignOutEndpoints
             return AuthorizationEndpoints.Html(SignInPages.Message("Sign-out expired", "The sign-out form was too old or incomplete. Go back and sign out again."), 400);
         }
 
-        var request = context.GetOpenIddictServerRequest() ?? throw new InvalidOperationException("The end-session request was not read.");
+        var request = EndSessionRequest(context);
         var form = await context.Request.ReadFormAsync(context.RequestAborted);
         var everywhere = form["everywhere"] == "true";
         var user = await AuthorizationEndpoints.SignedInUserAsync(context);
@@ -82,7 +81,7 @@ internal static class SignOutEndpoints
             {
                 Kind = "sign-out",
                 Logout = true,
-                Principal = new ClaimsPrincipal(new ClaimsIdentity(AuthorizationEndpoints.UserClaims(user), AuthorizationEndpoints.SignInScheme)),
+                Principal = AuthorizationEndpoints.UserPrincipal(user),
                 UserName = user.UserName,
                 ClientId = client,
                 Detail = $"{(everywhere ? "every app" : client is null ? "session only" : "this app")}; {revoked} tokens revoked",
@@ -95,6 +94,10 @@ internal static class SignOutEndpoints
         // request named one; otherwise to the signed-out page.
         return Results.SignOut(new AuthenticationProperties { RedirectUri = SignedOutPath }, [OpenIddictServerAspNetCoreDefaults.AuthenticationScheme]);
     }
+
+    /// <summary>The end-session request, as OpenIddict read and validated it before passing it through.</summary>
+    private static OpenIddictRequest EndSessionRequest(HttpContext context) =>
+        context.GetOpenIddictServerRequest() ?? throw new InvalidOperationException("The end-session request was not read.");
 
     /// <summary>The app asking: its client_id, or the audience of the id token it sent as a hint.</summary>
     private static async Task<string?> ClientOfAsync(HttpContext context, OpenIddictRequest request)

@@ -31,7 +31,7 @@ public class AuthAuditTests(FhirHosts hosts) : IClassFixture<FhirHosts>
     private static string Unique(string prefix) => $"{prefix}-{Guid.NewGuid():N}"[..(prefix.Length + 13)];
 
     /// <summary>The newest audit events, read as the IG lead reads them, that mention <paramref name="marker"/>.</summary>
-    private static async Task<List<AuditEvent>> EventsAsync(TesseraHost host, string marker)
+    internal static async Task<List<AuditEvent>> EventsAsync(TesseraHost host, string marker)
     {
         var governance = host.Services.GetRequiredService<TesseraWebApp.StoreHolder>().Governance;
         await governance.Audit.FlushAsync();
