@@ -71,8 +71,10 @@ try
     });
     Console.WriteLine($"Governance benchmark on PostgreSQL; {people} people, {people * 6 + people / 10} resources loaded in {load.Elapsed.TotalSeconds:F1} s; {Environment.ProcessorCount} cores; {DateTime.UtcNow:yyyy-MM-dd HH:mm}Z");
 
+    // TESSERA_BENCH_CALLER=system reads as a system client instead: no row filter, so only the audit's cost is measured.
+    var role = Environment.GetEnvironmentVariable("TESSERA_BENCH_CALLER") ?? "gp";
     var gp = new ClaimsPrincipal(new ClaimsIdentity(
-        [new Claim("sub", "bench-gp"), new Claim("tessera_role", "gp"), new Claim("fhirUser", "Practitioner/p-gp"), new Claim("tessera_org", "Organization/org-a"), new Claim("scope", "user/*.cruds"), new Claim("client_id", "bench")], "bench"));
+        [new Claim("sub", "bench-" + role), new Claim("tessera_role", role), new Claim("fhirUser", "Practitioner/p-gp"), new Claim("tessera_org", "Organization/org-a"), new Claim("scope", "user/*.cruds"), new Claim("client_id", "bench")], "bench"));
     // The GP's own registered patients, without the opted-out ones: every request is permitted and returns data.
     var visible = Enumerable.Range(0, people).Where(i => i % 2 == 0 && i % 10 != 5).Select(i => $"p{i}").ToArray();
 

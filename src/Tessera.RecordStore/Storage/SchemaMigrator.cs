@@ -1,4 +1,5 @@
 using System.Data.Common;
+using Npgsql;
 
 namespace Tessera.RecordStore.Storage;
 
@@ -116,6 +117,11 @@ internal static class Db
     {
         var cmd = connection.CreateCommand();
         cmd.Transaction = transaction;
+        if (parameters.Length > 0 && connection is NpgsqlConnection && Positional(cmd, sql, parameters))
+        {
+            return cmd;
+        }
+
         cmd.CommandText = sql;
         foreach (var (name, value) in parameters)
         {
@@ -126,6 +132,42 @@ internal static class Db
         }
 
         return cmd;
+    }
+
+    /// <summary>Binds the parameters by position (see <see cref="PositionalSql"/>); false, with nothing bound, when the statement cannot take them so.</summary>
+    private static bool Positional(DbCommand cmd, string sql, (string Name, object? Value)[] parameters)
+    {
+        if (PositionalSql.Of(sql) is not { } positional)
+        {
+            return false;
+        }
+
+        var values = new object?[positional.Names.Length];
+        var bound = 0;
+        foreach (var (name, value) in parameters)
+        {
+            var i = positional.PositionOf(name);
+            if (i >= 0 && values[i] is null)
+            {
+                values[i] = value ?? DBNull.Value;
+                bound++;
+            }
+        }
+
+        if (bound < values.Length)
+        {
+            return false; // a parameter the text names was not given: the named form reports it
+        }
+
+        cmd.CommandText = positional.Text;
+        foreach (var value in values)
+        {
+            var p = cmd.CreateParameter();
+            p.Value = value;
+            cmd.Parameters.Add(p);
+        }
+
+        return true;
     }
 
     public static async Task<int> ExecuteAsync(WriteScope scope, string sql, CancellationToken ct, params (string Name, object? Value)[] parameters)
