@@ -2,6 +2,7 @@ using System.Globalization;
 using Hl7.Fhir.Model;
 using Tessera.Governance.Audit;
 using Tessera.Governance.Policy;
+using Tessera.Governance.Relationships;
 using Tessera.RecordStore;
 using Tessera.RecordStore.Interactions;
 using Tessera.RecordStore.Operations;
@@ -105,6 +106,7 @@ internal sealed class BreakGlassOperation(AuditTrail audit, GovernanceOptions op
             await tx.ExecuteAsync(
                 "INSERT INTO gov_relationship (patient_key, party, basis, source_type, source_id, expires) VALUES (@p, @party, 'break-glass', 'BreakGlass', @id, @exp)",
                 ct, ("@p", patient), ("@party", "user:" + caller.Subject), ("@id", grant), ("@exp", expires.ToUnixTimeMilliseconds()));
+            await RelationshipIndex.CopySourceAsync(tx, "BreakGlass", grant, ct);
             var written = await store.ExecuteAsync(new FhirRequest { Method = "POST", Path = "Communication", Resource = notice, BaseUrl = invocation.Request.BaseUrl }, tx, ct);
             if (written.Status >= 300)
             {

@@ -62,19 +62,25 @@ internal sealed class AccessSql
         return key => $"{key} = {p}";
     }
 
+    /// <summary>
+    /// The row's own patient meets <paramref name="has"/>, for conditions on relationships and consent rules: those of
+    /// the other records of the same person are copied to it (see <see cref="Relationships.RelationshipIndex"/>).
+    /// </summary>
+    public static string OfRow(Func<string, string> has) => has("{r}.patient_key");
+
     /// <summary>The row's patient, or another record of the same person (master patient links), meets <paramref name="has"/>.</summary>
     public static string OfPerson(Func<string, string> has) =>
         $"({has("{r}.patient_key")} OR EXISTS (SELECT 1 FROM gov_person_link l1 JOIN gov_person_link l2 ON l2.person_key = l1.person_key WHERE l1.patient_key = {{r}}.patient_key AND {has("l2.patient_key")} {Probe}))";
 
     /// <summary>
-    /// A consent rule of the row's person hides it from this caller: an opt-out, a deny for the caller's organisation,
+    /// A consent rule of the row's person (its own, or copied from another of the person's records) hides it from this caller: an opt-out, a deny for the caller's organisation,
     /// or a restricted security label on the row — unless the caller's organisation recorded the row (meta.source).
     /// </summary>
     public string DeniedByConsent(string? org)
     {
         var orgMatch = org is null ? "c.org IS NULL" : $"(c.org IS NULL OR c.org = {P(org)})";
         var rule = $"{orgMatch} AND (c.expires IS NULL OR c.expires > {Now}) AND (c.label IS NULL OR {Labelled("c.label")})";
-        var denied = $"(EXISTS (SELECT 1 FROM gov_consent_rule c WHERE c.patient_key = {{r}}.patient_key AND {rule} {Probe}) OR EXISTS (SELECT 1 FROM gov_person_link l1 JOIN gov_person_link l2 ON l2.person_key = l1.person_key JOIN gov_consent_rule c ON c.patient_key = l2.patient_key WHERE l1.patient_key = {{r}}.patient_key AND {rule} {Probe}))";
+        var denied = $"EXISTS (SELECT 1 FROM gov_consent_rule c WHERE c.patient_key = {{r}}.patient_key AND {rule} {Probe})";
         return org is null ? denied : $"({denied} AND NOT {RecordedBy(org)})";
     }
 

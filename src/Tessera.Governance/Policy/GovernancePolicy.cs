@@ -211,7 +211,7 @@ internal sealed class GovernancePolicy(AuditTrail audit, AuditQuery auditQuery) 
                     var rp = sql.P(caller.UserId("RelatedPerson") is { } id ? "RelatedPerson/" + id : string.Empty);
                     var now = AccessSql.Now;
                     string Allowed(string key) => $"EXISTS (SELECT 1 FROM gov_relationship a WHERE a.patient_key = {key} AND a.party = {rp} AND a.basis = 'carer-consent' AND (a.expires IS NULL OR a.expires > {now}) AND EXISTS (SELECT 1 FROM gov_relationship b WHERE b.party = a.party AND b.patient_key = a.patient_key AND b.basis = 'related-person' AND (b.expires IS NULL OR b.expires > {now})) {AccessSql.Probe})";
-                    terms.Add($"({AccessSql.NonPersonal} OR ({AccessSql.OfPerson(Allowed)} AND NOT {sql.DeniedByConsent(null)}))");
+                    terms.Add($"({AccessSql.NonPersonal} OR ({AccessSql.OfRow(Allowed)} AND NOT {sql.DeniedByConsent(null)}))");
                     break;
                 }
 
@@ -221,8 +221,8 @@ internal sealed class GovernancePolicy(AuditTrail audit, AuditQuery auditQuery) 
             default:
                 {
                     var parties = caller.Parties().ToList();
-                    var care = $"({AccessSql.OfPerson(sql.Related(parties, AccessSql.CareBases.Replace(", 'break-glass'", string.Empty, StringComparison.Ordinal)))} AND NOT {sql.DeniedByConsent(caller.Organization)})";
-                    var glass = Roles.IsClinical(caller.Role) ? $" OR {AccessSql.OfPerson(sql.Related(["user:" + caller.Subject], "'break-glass'"))}" : string.Empty;
+                    var care = $"({AccessSql.OfRow(sql.Related(parties, AccessSql.CareBases.Replace(", 'break-glass'", string.Empty, StringComparison.Ordinal)))} AND NOT {sql.DeniedByConsent(caller.Organization)})";
+                    var glass = Roles.IsClinical(caller.Role) ? $" OR {AccessSql.OfRow(sql.Related(["user:" + caller.Subject], "'break-glass'"))}" : string.Empty;
                     terms.Add($"({AccessSql.NonPersonal} OR {care}{glass})");
                     if (caller.Role == Roles.AdminStaff)
                     {
@@ -231,7 +231,7 @@ internal sealed class GovernancePolicy(AuditTrail audit, AuditQuery auditQuery) 
 
                     if (caller.Role == Roles.SocialWorker)
                     {
-                        terms.Add($"NOT ({AccessSql.LabResult} AND NOT {AccessSql.OfPerson(sql.Related(parties, "'care-team'"))})");
+                        terms.Add($"NOT ({AccessSql.LabResult} AND NOT {AccessSql.OfRow(sql.Related(parties, "'care-team'"))})");
                     }
 
                     break;

@@ -11,6 +11,12 @@ namespace Tessera.Governance.Relationships;
 /// <summary>
 /// Keeps the governance index from the resources that establish care relationships, person links and consent,
 /// in the transaction that writes them: a relationship never lags the resource that created or ended it.
+/// <para>
+/// A person's records share their relationships and consent: each row written for one record is copied to the
+/// other records of the same person (the master patient's links), with <c>via</c> naming the record it came from.
+/// The access filter then tests a row's own patient key, with no join over the links on every probe. Copies go
+/// with their source rows (deleted by the same source), and are worked out again whenever a person's links change.
+/// </para>
 /// </summary>
 internal sealed class RelationshipIndex : IResourceBatchWriteObserver
 {
@@ -57,23 +63,64 @@ internal sealed class RelationshipIndex : IResourceBatchWriteObserver
             return;
         }
 
+        var related = false;
         foreach (var (patient, party, basis, expires) in Relationships(resource))
         {
             await transaction.ExecuteAsync(
                 "INSERT INTO gov_relationship (patient_key, party, basis, source_type, source_id, expires) VALUES (@p, @party, @basis, @t, @id, @exp)",
                 ct, ("@p", patient), ("@party", party), ("@basis", basis), ("@t", resourceType), ("@id", id), ("@exp", expires));
+            related = true;
+        }
+
+        if (related)
+        {
+            await CopySourceAsync(transaction, resourceType, id, ct);
         }
 
         if (resource is Consent consent)
         {
+            var ruled = false;
             foreach (var (patient, org, label, expires) in ConsentRules(consent))
             {
                 await transaction.ExecuteAsync(
                     "INSERT INTO gov_consent_rule (consent_id, patient_key, org, label, expires) VALUES (@id, @p, @org, @label, @exp)",
                     ct, ("@id", id), ("@p", patient), ("@org", org), ("@label", label), ("@exp", expires));
+                ruled = true;
+            }
+
+            if (ruled)
+            {
+                await transaction.ExecuteAsync(CopyConsentRules("c.consent_id = @id"), ct, ("@id", id));
             }
         }
     }
+
+    /// <summary>
+    /// Copies the relationships of record <c>l1</c> (the rows matching <paramref name="where"/>, over <c>g</c>, <c>l1</c>
+    /// and <c>l2</c>) to the other records <c>l2</c> of each person it belongs to.
+    /// </summary>
+    internal static string CopyRelationships(string where) => $"""
+        INSERT INTO gov_relationship (patient_key, party, basis, source_type, source_id, expires, via)
+        SELECT DISTINCT l2.patient_key, g.party, g.basis, g.source_type, g.source_id, g.expires, g.patient_key
+        FROM gov_relationship g
+        JOIN gov_person_link l1 ON l1.patient_key = g.patient_key
+        JOIN gov_person_link l2 ON l2.person_key = l1.person_key AND l2.patient_key <> g.patient_key
+        WHERE g.via IS NULL AND ({where})
+        """;
+
+    /// <summary>As <see cref="CopyRelationships"/>, for consent rules (over <c>c</c>, <c>l1</c> and <c>l2</c>).</summary>
+    internal static string CopyConsentRules(string where) => $"""
+        INSERT INTO gov_consent_rule (consent_id, patient_key, org, label, expires, via)
+        SELECT DISTINCT c.consent_id, l2.patient_key, c.org, c.label, c.expires, c.patient_key
+        FROM gov_consent_rule c
+        JOIN gov_person_link l1 ON l1.patient_key = c.patient_key
+        JOIN gov_person_link l2 ON l2.person_key = l1.person_key AND l2.patient_key <> c.patient_key
+        WHERE c.via IS NULL AND ({where})
+        """;
+
+    /// <summary>Copies the relationships one source resource (or break-glass grant) established to the other records of the person.</summary>
+    internal static Task CopySourceAsync(StoreTransaction transaction, string sourceType, string sourceId, CancellationToken ct) =>
+        transaction.ExecuteAsync(CopyRelationships("g.source_type = @t AND g.source_id = @id"), ct, ("@t", sourceType), ("@id", sourceId));
 
     /// <summary>
     /// A bulk load's batch: new resources have no rows to replace and a new source Patient no person links, so their
@@ -130,17 +177,42 @@ internal sealed class RelationshipIndex : IResourceBatchWriteObserver
                     ct, ("@id", rules.Select(r => r.Consent).ToArray()), ("@p", rules.Select(r => r.Patient).ToArray()), ("@org", rules.Select(r => r.Org).ToArray()),
                     ("@label", rules.Select(r => r.Label).ToArray()), ("@exp", rules.Select(r => r.Expires).ToArray()));
             }
+        }
+        else
+        {
+            // SQLite runs in the process: one prepared statement run per row costs no round trip.
+            await InsertEachAsync(transaction, "gov_relationship", ["patient_key", "party", "basis", "source_type", "source_id", "expires"],
+                relationships.Select(r => new object?[] { r.Patient, r.Party, r.Basis, r.Type, r.Id, r.Expires }), ct);
+            await InsertEachAsync(transaction, "gov_consent_rule", ["consent_id", "patient_key", "org", "label", "expires"],
+                rules.Select(r => new object?[] { r.Consent, r.Patient, r.Org, r.Label, r.Expires }), ct);
+            await InsertEachAsync(transaction, "gov_version_label", ["resource_type", "id", "version", "label"],
+                labels.Select(l => new object?[] { l.Type, l.Id, l.Version, l.Label }), ct);
+        }
 
+        await CopyLoadedAsync(transaction, relationships, rules, ct);
+    }
+
+    /// <summary>
+    /// Copies a load's new relationships and consent rules to the other records of their people; nothing to do while no
+    /// person has links yet (a load into an empty store links its people afterwards, and the links bring the copies).
+    /// </summary>
+    private static async Task CopyLoadedAsync(StoreTransaction transaction, List<(string Patient, string Party, string Basis, string Type, string Id, long? Expires)> relationships,
+        List<(string Consent, string Patient, string? Org, string? Label, long? Expires)> rules, CancellationToken ct)
+    {
+        if ((relationships.Count == 0 && rules.Count == 0) || await transaction.ScalarAsync("SELECT 1 FROM gov_person_link LIMIT 1", ct) is null)
+        {
             return;
         }
 
-        // SQLite runs in the process: one prepared statement run per row costs no round trip.
-        await InsertEachAsync(transaction, "gov_relationship", ["patient_key", "party", "basis", "source_type", "source_id", "expires"],
-            relationships.Select(r => new object?[] { r.Patient, r.Party, r.Basis, r.Type, r.Id, r.Expires }), ct);
-        await InsertEachAsync(transaction, "gov_consent_rule", ["consent_id", "patient_key", "org", "label", "expires"],
-            rules.Select(r => new object?[] { r.Consent, r.Patient, r.Org, r.Label, r.Expires }), ct);
-        await InsertEachAsync(transaction, "gov_version_label", ["resource_type", "id", "version", "label"],
-            labels.Select(l => new object?[] { l.Type, l.Id, l.Version, l.Label }), ct);
+        foreach (var (type, id) in relationships.Select(r => (r.Type, r.Id)).Distinct())
+        {
+            await CopySourceAsync(transaction, type, id, ct);
+        }
+
+        foreach (var consent in rules.Select(r => r.Consent).Distinct())
+        {
+            await transaction.ExecuteAsync(CopyConsentRules("c.consent_id = @id"), ct, ("@id", consent));
+        }
     }
 
     /// <summary>
@@ -222,6 +294,26 @@ internal sealed class RelationshipIndex : IResourceBatchWriteObserver
         {
             await transaction.ExecuteAsync("INSERT INTO gov_person_link (person_key, patient_key) VALUES (@m, @p)", ct, ("@m", id), ("@p", added));
         }
+
+        if (!held.SetEquals(wanted))
+        {
+            await RecopyAsync(transaction, [.. held.Union(wanted)], ct);
+        }
+    }
+
+    /// <summary>
+    /// Works out again the copies to and from <paramref name="records"/>, whose person links have just changed: every
+    /// copy on them or from them goes, and each is copied anew from the links as they now are (a record that is also
+    /// another person's keeps what that person gives it).
+    /// </summary>
+    private static async Task RecopyAsync(StoreTransaction transaction, IReadOnlyList<string> records, CancellationToken ct)
+    {
+        var list = string.Join(", ", records.Select((_, i) => $"@k{i}"));
+        var parameters = records.Select((r, i) => ($"@k{i}", (object?)r)).ToArray();
+        await transaction.ExecuteAsync($"DELETE FROM gov_relationship WHERE via IS NOT NULL AND (patient_key IN ({list}) OR via IN ({list}))", ct, parameters);
+        await transaction.ExecuteAsync($"DELETE FROM gov_consent_rule WHERE via IS NOT NULL AND (patient_key IN ({list}) OR via IN ({list}))", ct, parameters);
+        await transaction.ExecuteAsync(CopyRelationships($"l1.patient_key IN ({list}) OR l2.patient_key IN ({list})"), ct, parameters);
+        await transaction.ExecuteAsync(CopyConsentRules($"l1.patient_key IN ({list}) OR l2.patient_key IN ({list})"), ct, parameters);
     }
 
     public static bool IsMaster(Patient patient) => patient.Meta?.Tag.Any(t => t.System == MpiSystem && t.Code == "master") == true;

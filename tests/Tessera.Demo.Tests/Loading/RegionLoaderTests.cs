@@ -104,10 +104,21 @@ public sealed partial class RegionLoaderTests
 
             var masters = await RowsAsync("SELECT patient_id, master_id FROM mpi_source WHERE deleted = 0");
             var groups = masters.Select(r => r.Split('|')).GroupBy(r => r[1], r => r[0]).Select(g => string.Join(",", g.Order(StringComparer.Ordinal))).Order(StringComparer.Ordinal).ToList();
-            return new Snapshot(resources, [.. index.Order(StringComparer.Ordinal)], searches, await RowsAsync($"SELECT patient_key, party, basis, source_type, source_id, expires FROM gov_relationship WHERE source_id NOT IN ({Masters}) UNION ALL SELECT consent_id, patient_key, org, label, 'rule', expires FROM gov_consent_rule"), groups);
+            return new Snapshot(resources, [.. index.Order(StringComparer.Ordinal)], searches, await RowsAsync(GovernanceRows), groups);
         }
 
         private const string Masters = "SELECT master_id FROM mpi_source WHERE master_id IS NOT NULL";
+
+        /// <summary>
+        /// The governance index, with the copies shared between a person's records (<c>via</c>) but without the rows on or
+        /// from masters, whose ids the index makes up anew on each load.
+        /// </summary>
+        private const string GovernanceRows = $"""
+            SELECT patient_key, party, basis, source_type, source_id, expires, COALESCE(via, '-') FROM gov_relationship
+            WHERE source_id NOT IN ({Masters}) AND patient_key NOT IN ({Masters}) AND COALESCE(via, '-') NOT IN ({Masters})
+            UNION ALL SELECT consent_id, patient_key, org, label, 'rule', expires, COALESCE(via, '-') FROM gov_consent_rule
+            WHERE patient_key NOT IN ({Masters}) AND COALESCE(via, '-') NOT IN ({Masters})
+            """;
 
         private static string NotTheIndexs(string alias) => $"{alias}.resource_type <> 'Task' AND NOT ({alias}.resource_type = 'Patient' AND {alias}.id IN ({Masters}))";
 
