@@ -10,7 +10,7 @@ using Tessera.RecordStore.Storage;
 // among them every query issue 3 names, and Patient/$everything for a patient with about 300 resources.
 // Either load a region into a database first (tessera demo --patients N --db DB) and give that database, or give the
 // folder written by `tessera demo --patients N --out DIR --format Bundles`, loaded here through transactions.
-// Usage: dotnet run -c Release --project bench/Tessera.Bench.Search -- [DIR] [--db sqlite:<file>|postgres://...] [--iterations 200] [--only <part of a search's name>]
+// Usage: dotnet run -c Release --project bench/Tessera.Bench.Search -- [DIR] [--db sqlite:<file>|postgres://...] [--iterations 200] [--only <part of a search's name>] [--skip <part of a search's name>]
 // Without --db a fresh SQLite file in the temp folder is used. A store that already holds Patients is not loaded again.
 string Option(string name, string fallback) => Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
 var folder = args.Length > 0 && !args[0].StartsWith("--", StringComparison.Ordinal) ? args[0] : null;
@@ -106,7 +106,8 @@ if (everyday is not null)
 }
 
 var only = Option("--only", string.Empty);
-foreach (var (name, url) in searches.Where(s => s.Name.Contains(only, StringComparison.OrdinalIgnoreCase)))
+var skip = Option("--skip", "\u0000");
+foreach (var (name, url) in searches.Where(s => s.Name.Contains(only, StringComparison.OrdinalIgnoreCase) && !s.Name.Contains(skip, StringComparison.OrdinalIgnoreCase)))
 {
     // One untimed round to warm the caches and the JIT.
     await Search(url(samples[0]));

@@ -62,7 +62,12 @@ public sealed class MasterPatientIndex
         return MatchModel.FromJson(reader.ReadToEnd());
     }
 
-    /// <summary>Matches every Patient written since the cursor; returns how many resource versions were read.</summary>
+    /// <summary>
+    /// Matches every Patient written since the cursor; returns how many resource versions were read. A catch-up after
+    /// a large load (at least <see cref="StatisticsAfter"/> versions) ends by refreshing the database's statistics: it
+    /// has just written a master for every person, and a planner that still thinks masters rare looks a person up by
+    /// scanning every master (at 100,000 people, 40 ms instead of a fraction of one for each Patient/$everything).
+    /// </summary>
     public async Task<int> CatchUpAsync(CancellationToken ct = default)
     {
         var total = 0;
@@ -71,12 +76,21 @@ public sealed class MasterPatientIndex
             var read = await ProcessBatchAsync(skipLocked: false, ct);
             if (read <= 0)
             {
-                return total;
+                break;
             }
 
             total += read;
         }
+
+        if (total >= StatisticsAfter)
+        {
+            await Store.RefreshStatisticsAsync(ct);
+        }
+
+        return total;
     }
+
+    private const int StatisticsAfter = 100_000;
 
     /// <summary>Runs until cancelled: follows the version log, pausing <see cref="MpiOptions.PollInterval"/> when idle.</summary>
     public async Task RunAsync(CancellationToken ct)

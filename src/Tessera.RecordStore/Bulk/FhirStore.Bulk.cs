@@ -195,7 +195,8 @@ public sealed partial class FhirStore
     {
         await using var connection = await _dialect.OpenAsync(ct);
         await using var command = connection.CreateCommand();
-        command.CommandText = "ANALYZE";
+        // SQLite's ANALYZE reads every index whole unless told to sample; a sample of each is what the planner needs.
+        command.CommandText = _dialect.Kind == DatabaseKind.Sqlite ? "PRAGMA analysis_limit = 1000; ANALYZE" : "ANALYZE";
         command.CommandTimeout = 0;
         await command.ExecuteNonQueryAsync(ct);
     }

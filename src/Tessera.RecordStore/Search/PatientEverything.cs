@@ -106,13 +106,16 @@ internal static class PatientEverything
         // A master covers the patients it links; a source patient reaches its masters, and through them their other
         // sources (one hop). The candidate masters are found first, by the index on link targets, and kept apart
         // (MATERIALIZED): a plan that started from the master tag instead would visit every master in the region.
+        // The tag is tested as "code || ''" so that no index on codes can serve it: the planner's statistics, sampled
+        // from a table where masters are a fraction of a percent of the rows, take the tag for rare and would scan
+        // all of them (100,000 at 100,000 people) instead of the two or three candidates' own rows.
         const string sql = """
             WITH candidates AS MATERIALIZED (
                 SELECT m.id FROM idx_reference m WHERE m.target_id = @p AND m.target_type = 'Patient' AND m.param = 'link' AND m.resource_type = 'Patient'
                 UNION SELECT @p),
             masters AS MATERIALIZED (
                 SELECT c.id FROM candidates c JOIN resource mr ON mr.resource_type = 'Patient' AND mr.id = c.id AND mr.deleted = 0
-                WHERE EXISTS (SELECT 1 FROM idx_token t WHERE t.resource_type = 'Patient' AND t.id = c.id AND t.param = '_tag' AND t.system = 'urn:tessera:mpi' AND t.code = 'master'))
+                WHERE EXISTS (SELECT 1 FROM idx_token t WHERE t.resource_type = 'Patient' AND t.id = c.id AND t.param = '_tag' AND t.system = 'urn:tessera:mpi' AND t.code || '' = 'master'))
             SELECT id FROM masters WHERE id <> @p
             UNION
             SELECT s.target_id FROM masters JOIN idx_reference s ON s.resource_type = 'Patient' AND s.id = masters.id AND s.param = 'link' AND s.target_type = 'Patient'

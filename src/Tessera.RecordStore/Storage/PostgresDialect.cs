@@ -69,9 +69,22 @@ internal sealed class PostgresDialect(string connectionString) : SqlDialect
     {
         var builder = new NpgsqlDataSourceBuilder(connectionString);
         var settings = builder.ConnectionStringBuilder;
+        void Set(string option)
+        {
+            settings.Options = string.IsNullOrWhiteSpace(settings.Options) ? option : settings.Options + " " + option;
+        }
+
         if (planPerExecution && !connectionString.Contains("plan_cache_mode", StringComparison.OrdinalIgnoreCase))
         {
-            settings.Options = string.IsNullOrWhiteSpace(settings.Options) ? "-c plan_cache_mode=force_custom_plan" : settings.Options + " -c plan_cache_mode=force_custom_plan";
+            Set("-c plan_cache_mode=force_custom_plan");
+        }
+
+        // The store's statements each touch a few hundred rows by index, but once tables hold millions of rows their
+        // estimated costs pass PostgreSQL's JIT threshold, and compiling them took longer than running them
+        // (Patient/$everything at 100,000 people: 25 ms with JIT, 5 ms without). A setting in the connection string wins.
+        if (!connectionString.Contains("jit", StringComparison.OrdinalIgnoreCase))
+        {
+            Set("-c jit=off");
         }
 
         // The store's statements have fixed texts; preparing them spares PostgreSQL a parse and plan per call.

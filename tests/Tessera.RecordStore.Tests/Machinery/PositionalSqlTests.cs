@@ -1,4 +1,5 @@
 using Tessera.RecordStore.Storage;
+using Tessera.RecordStore.Tests.Infrastructure;
 
 namespace Tessera.RecordStore.Tests.Machinery;
 
@@ -40,4 +41,24 @@ public class PositionalSqlTests
     [Fact]
     public void An_email_like_word_is_not_a_parameter() =>
         Assert.Equal("SELECT 'a' WHERE x = $1 AND y = a@b", PositionalSql.Rewrite("SELECT 'a' WHERE x = @x AND y = a@b")!.Text);
+}
+
+public sealed class PostgresSessionTests(StoreFixture stores) : IClassFixture<StoreFixture>
+{
+    [Fact]
+    public async Task Sessions_run_without_jit_and_bind_parameters_by_position()
+    {
+        var store = stores["postgres"];
+        await using var connection = await store.OpenConnectionAsync();
+        await using (var show = FhirStore.Command(connection, "SHOW jit"))
+        {
+            Assert.Equal("off", await show.ExecuteScalarAsync());
+        }
+
+        // The same statement through the positional form: repeated names, values of several types, and a null.
+        await using var cmd = FhirStore.Command(connection, "SELECT CAST(@a AS text) || '|' || CAST(@b AS bigint) || '|' || CAST(@a AS text) || '|' || COALESCE(CAST(@c AS text), 'null') || '|@a'",
+            ("b", 42L), ("@a", "x"), ("c", null), ("unused", 1));
+        Assert.Equal("x|42|x|null|@a", await cmd.ExecuteScalarAsync());
+        Assert.DoesNotContain("@", cmd.CommandText.Replace("'|@a'", string.Empty, StringComparison.Ordinal), StringComparison.Ordinal);
+    }
 }
