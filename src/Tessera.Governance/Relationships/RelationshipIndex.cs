@@ -204,12 +204,32 @@ internal sealed class RelationshipIndex : IResourceBatchWriteObserver
             return;
         }
 
-        foreach (var (type, id) in relationships.Select(r => (r.Type, r.Id)).Distinct())
+        var sources = relationships.Select(r => (r.Type, r.Id)).Distinct().ToList();
+        var consents = rules.Select(r => r.Consent).Distinct().ToList();
+        if (transaction.Kind == DatabaseKind.Postgres)
+        {
+            // One statement each for the whole batch (keys as arrays), as the rows themselves were inserted.
+            if (sources.Count > 0)
+            {
+                await transaction.ExecuteAsync(
+                    CopyRelationships("(g.source_type, g.source_id) IN (SELECT * FROM unnest(CAST(@t AS text[]), CAST(@id AS text[])))"),
+                    ct, ("@t", sources.Select(s => s.Type).ToArray()), ("@id", sources.Select(s => s.Id).ToArray()));
+            }
+
+            if (consents.Count > 0)
+            {
+                await transaction.ExecuteAsync(CopyConsentRules("c.consent_id = ANY(CAST(@id AS text[]))"), ct, ("@id", consents.ToArray()));
+            }
+
+            return;
+        }
+
+        foreach (var (type, id) in sources)
         {
             await CopySourceAsync(transaction, type, id, ct);
         }
 
-        foreach (var consent in rules.Select(r => r.Consent).Distinct())
+        foreach (var consent in consents)
         {
             await transaction.ExecuteAsync(CopyConsentRules("c.consent_id = @id"), ct, ("@id", consent));
         }
