@@ -48,6 +48,37 @@ internal static partial class SimplePaths
         };
     });
 
+    private static readonly ConcurrentDictionary<(string, string), bool> SingleValued = new();
+
+    /// <summary>
+    /// Whether a parameter's expression gives at most one value on a resource of the type: exactly one part of its
+    /// union applies to the type, and every step of that part is an element of the model that does not repeat.
+    /// Anything else (the engine's expressions, choice elements, unions over one type) counts as possibly many.
+    /// </summary>
+    public static bool IsSingleValued(string? expression, string resourceType) =>
+        expression is not null && SingleValued.GetOrAdd((expression, resourceType), key =>
+        {
+            var applicable = Plans(key.Item1, string.Empty)?.Where(p => p.Root == key.Item2 || p.Root is "Resource" or "DomainResource").ToList();
+            if (applicable is not [var plan])
+            {
+                return false;
+            }
+
+            var mapping = ModelInfo.ModelInspector.FindClassMapping(key.Item2);
+            foreach (var step in plan.Steps)
+            {
+                var property = mapping?.FindMappedElementByName(step);
+                if (property is null || property.IsCollection || property.Choice != Hl7.Fhir.Introspection.ChoiceType.None)
+                {
+                    return false;
+                }
+
+                mapping = ModelInfo.ModelInspector.FindOrImportClassMapping(property.ImplementingType);
+            }
+
+            return true;
+        });
+
     private static Func<Resource, List<Base>>? Compile(string expression)
     {
         if (Plans(expression, string.Empty) is not { } plans)

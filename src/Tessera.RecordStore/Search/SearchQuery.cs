@@ -18,6 +18,9 @@ internal sealed record MissingCriterion(SearchParam Param, bool Missing) : Searc
 /// <summary>A chained parameter: resources whose reference points at a target matching <see cref="Inner"/>.</summary>
 internal sealed record ChainCriterion(SearchParam Reference, IReadOnlyList<string> TargetTypes, SearchCriterion Inner) : SearchCriterion;
 
+/// <summary>Criteria that must all hold on one resource: the chains through one single-valued reference, merged (see <see cref="SearchSqlBuilder.MergeChains"/>).</summary>
+internal sealed record AllCriterion(IReadOnlyList<SearchCriterion> Parts) : SearchCriterion;
+
 /// <summary>Reverse chaining (_has): resources referenced by a <see cref="SourceType"/> matching <see cref="Inner"/>.</summary>
 internal sealed record HasCriterion(string SourceType, string ReferenceParam, SearchCriterion Inner) : SearchCriterion;
 

@@ -32,8 +32,51 @@ internal sealed class SearchSqlBuilder(string baseUrl, bool patternOperators = f
     public string Where(string alias, string resourceType, IEnumerable<SearchCriterion> criteria)
     {
         var parts = new List<string> { $"{alias}.resource_type = {Param(resourceType)}", $"{alias}.deleted = 0" };
-        parts.AddRange(criteria.Select(c => Criterion(alias, c)));
+        parts.AddRange(MergeChains(resourceType, criteria).Select(c => Criterion(alias, c)));
         return string.Join(" AND ", parts);
+    }
+
+    /// <summary>
+    /// Chains through a reference that holds at most one target on this type (<c>Observation.patient</c>) all test
+    /// that one target, so they are merged into one chain whose target must meet every one of them. The planner can
+    /// then find the targets from all the criteria together; apart, it finds them from one and probes the others for
+    /// every resource referring to a match, which grows with the region. Chains through a reference that may hold
+    /// several targets stay apart, as the specification has them: each may be met by a different target.
+    /// </summary>
+    public static List<SearchCriterion> MergeChains(string resourceType, IEnumerable<SearchCriterion> criteria)
+    {
+        var result = new List<SearchCriterion>();
+        var positions = new Dictionary<(string, string), int>();
+        foreach (var criterion in criteria)
+        {
+            if (criterion is ChainCriterion chain && SimplePaths.IsSingleValued(chain.Reference.Expression, resourceType))
+            {
+                var key = (chain.Reference.Code, string.Join("|", chain.TargetTypes));
+                if (positions.TryGetValue(key, out var at))
+                {
+                    var first = (ChainCriterion)result[at];
+                    result[at] = first with { Inner = new AllCriterion([.. Parts(first.Inner), chain.Inner]) };
+                    continue;
+                }
+
+                positions[key] = result.Count;
+            }
+
+            result.Add(criterion);
+        }
+
+        // Within a merged chain to one type, that type's own chains merge the same way (patient.organization.name & .type).
+        for (var i = 0; i < result.Count; i++)
+        {
+            if (result[i] is ChainCriterion { TargetTypes: [var target], Inner: AllCriterion all } merged)
+            {
+                result[i] = merged with { Inner = new AllCriterion(MergeChains(target, all.Parts)) };
+            }
+        }
+
+        return result;
+
+        static IEnumerable<SearchCriterion> Parts(SearchCriterion c) => c is AllCriterion all ? all.Parts : [c];
     }
 
     public string Criterion(string alias, SearchCriterion criterion) => criterion switch
@@ -46,6 +89,7 @@ internal sealed class SearchSqlBuilder(string baseUrl, bool patternOperators = f
         HasCriterion h => HasSql(alias, h),
         CodeSetCriterion c => Exists("idx_token", alias, c.Param.Code, CodeSetSql(c.Codes), negate: c.Negate),
         ListCriterion l => ListSql(alias, l),
+        AllCriterion a => "(" + string.Join(" AND ", a.Parts.Select(p => Criterion(alias, p))) + ")",
         _ => throw new InvalidOperationException("Unknown criterion " + criterion.GetType().Name),
     };
 
