@@ -15,6 +15,9 @@ public sealed class EverythingFixture : IAsyncLifetime
     /// <summary>Per backend: each loaded patient's id and the (type, id) of every resource its bundle created.</summary>
     public Dictionary<string, List<(string PatientId, HashSet<(string, string)> Resources)>> Loaded { get; } = [];
 
+    /// <summary>Per backend: each loaded resource's (type, id) to its place in the corpus ("bundle#entry"), the same on both backends.</summary>
+    public Dictionary<string, Dictionary<(string, string), string>> Places { get; } = [];
+
     public FhirStore this[string backend] => _stores[backend];
 
     public async System.Threading.Tasks.Task InitializeAsync()
@@ -24,18 +27,27 @@ public sealed class EverythingFixture : IAsyncLifetime
         foreach (var backend in new[] { "sqlite", "postgres" })
         {
             var loaded = new List<(string, HashSet<(string, string)>)>();
+            var places = new Dictionary<(string, string), string>();
             foreach (var (name, json) in bundles)
             {
                 var response = await _stores[backend].Send("POST", string.Empty, FhirSerialization.ParseJson(json));
                 Assert.True(response.Status == 200, $"{name} was not accepted: {StoreExtensions.Describe(response)}");
-                var created = ((Bundle)response.Resource!).Entry
+                // A transaction's response entries are in the order of its request entries.
+                var keys = ((Bundle)response.Resource!).Entry
                     .Select(e => e.Response.Location.Split('/'))
                     .Select(parts => (parts[0], parts[1]))
-                    .ToHashSet();
+                    .ToList();
+                for (var i = 0; i < keys.Count; i++)
+                {
+                    places[keys[i]] = $"{name}#{i}";
+                }
+
+                var created = keys.ToHashSet();
                 loaded.Add((created.Single(c => c.Item1 == "Patient").Item2, created));
             }
 
             Loaded[backend] = loaded;
+            Places[backend] = places;
         }
     }
 
