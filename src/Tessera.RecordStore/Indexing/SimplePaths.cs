@@ -16,8 +16,16 @@ internal static partial class SimplePaths
 {
     private static readonly ConcurrentDictionary<string, Func<Resource, List<Base>>?> Compiled = new(StringComparer.Ordinal);
 
-    [GeneratedRegex(@"^(?<root>[A-Z][A-Za-z]*)(?:\.(?<step>[a-z][A-Za-z0-9]*))+(?:\s+as\s+(?<as>[A-Za-z]+)|\.as\((?<as>[A-Za-z]+)\)|\.ofType\((?<as>[A-Za-z]+)\)|\.where\(resolve\(\)\s+is\s+(?<target>[A-Z][A-Za-z]*)\))?$")]
+    [GeneratedRegex(@"^(?<root>[A-Z][A-Za-z]*)(?:\.(?<step>[a-z][A-Za-z0-9]*|where\([a-z][A-Za-z0-9]*\s*=\s*'[^'\\]*'\)))+(?:\s+as\s+(?<as>[A-Za-z]+)|\.as\((?<as>[A-Za-z]+)\)|\.ofType\((?<as>[A-Za-z]+)\)|\.where\(resolve\(\)\s+is\s+(?<target>[A-Z][A-Za-z]*)\))?$")]
     private static partial Regex PathPattern();
+
+    /// <summary>A cast in parentheses followed by more steps: <c>(Observation.value as CodeableConcept).text</c>.</summary>
+    [GeneratedRegex(@"^\((?<inner>[^()]+)\)(?:\.(?<after>[a-z][A-Za-z0-9]*))+$")]
+    private static partial Regex CastThenPattern();
+
+    /// <summary>A step that keeps the items whose member equals a string: <c>where(system='email')</c>.</summary>
+    [GeneratedRegex(@"^where\((?<member>[a-z][A-Za-z0-9]*)\s*=\s*'(?<literal>[^']*)'\)$")]
+    private static partial Regex WhereEqualsPattern();
 
     private static readonly ConcurrentDictionary<string, Func<Base, List<Base>>?> CompiledRelative = new(StringComparer.Ordinal);
 
@@ -64,8 +72,13 @@ internal static partial class SimplePaths
                 return false;
             }
 
+            if (plan.MemberPath is not { } steps)
+            {
+                return false;
+            }
+
             var mapping = ModelInfo.ModelInspector.FindClassMapping(key.Item2);
-            foreach (var step in plan.Steps)
+            foreach (var step in steps)
             {
                 var property = mapping?.FindMappedElementByName(step);
                 if (property is null || property.IsCollection || property.Choice != Hl7.Fhir.Introspection.ChoiceType.None)
@@ -104,8 +117,16 @@ internal static partial class SimplePaths
         var plans = new List<Plan>();
         foreach (var part in SearchParameterRegistry.SplitUnion(expression))
         {
-            var match = PathPattern().Match(prefix + Unwrap(part));
-            if (!match.Success)
+            var text = Unwrap(part);
+            string[] after = [];
+            if (CastThenPattern().Match(text) is { Success: true } castThen)
+            {
+                text = castThen.Groups["inner"].Value.Trim();
+                after = [.. castThen.Groups["after"].Captures.Select(c => c.Value)];
+            }
+
+            var match = PathPattern().Match(prefix + text);
+            if (!match.Success || (after.Length > 0 && (!match.Groups["as"].Success || match.Groups["target"].Success)))
             {
                 return null;
             }
@@ -117,14 +138,44 @@ internal static partial class SimplePaths
             }
 
             var target = match.Groups["target"].Success ? match.Groups["target"].Value : null;
-            plans.Add(new Plan(match.Groups["root"].Value, [.. match.Groups["step"].Captures.Select(c => c.Value)], filter, target));
+            plans.Add(new Plan(match.Groups["root"].Value, [.. match.Groups["step"].Captures.Select(c => Step.Parse(c.Value))], filter, target, [.. after.Select(Step.Parse)]));
         }
 
         return plans.Count == 0 ? null : plans;
     }
 
-    private sealed record Plan(string Root, string[] Steps, Type? Filter, string? Target)
+    /// <summary>One step of a path: a member, or (with <see cref="Literal"/>) a filter keeping the items whose member equals it.</summary>
+    private sealed record Step(string Name, string? Literal)
     {
+        public static Step Parse(string text) =>
+            WhereEqualsPattern().Match(text) is { Success: true } where ? new Step(where.Groups["member"].Value, where.Groups["literal"].Value) : new Step(text, null);
+
+        public List<Base> Apply(List<Base> current)
+        {
+            var next = new List<Base>();
+            foreach (var item in current)
+            {
+                if (Literal is null)
+                {
+                    Members(item, Name, next);
+                }
+                else if (item.TryGetValue(Name, out var value) && value is PrimitiveType { JsonValue: string text } primitive
+                    && primitive is not (Instant or Date or FhirDateTime or Time or Base64Binary or Integer64) && text == Literal)
+                {
+                    // FHIRPath's = between a string-like primitive (a code, say) and a string: equal when the value is that string.
+                    next.Add(item);
+                }
+            }
+
+            return next;
+        }
+    }
+
+    private sealed record Plan(string Root, Step[] Steps, Type? Filter, string? Target, Step[] After)
+    {
+        /// <summary>The member names of a path made of members only, or null (filters, casts and later steps are not).</summary>
+        public string[]? MemberPath => After.Length == 0 && Filter is null && Steps.All(s => s.Literal is null) ? [.. Steps.Select(s => s.Name)] : null;
+
         public void Collect(Resource resource, List<Base> result)
         {
             if (Root != resource.TypeName && Root is not ("Resource" or "DomainResource"))
@@ -141,20 +192,14 @@ internal static partial class SimplePaths
             var current = new List<Base> { start };
             foreach (var step in Steps)
             {
-                var next = new List<Base>();
-                foreach (var item in current)
-                {
-                    Members(item, step, next);
-                }
-
-                if (next.Count == 0)
+                current = step.Apply(current);
+                if (current.Count == 0)
                 {
                     return;
                 }
-
-                current = next;
             }
 
+            var selected = new List<Base>();
             foreach (var value in current)
             {
                 if (Filter is not null && !Filter.IsInstanceOfType(value))
@@ -167,8 +212,15 @@ internal static partial class SimplePaths
                     continue;
                 }
 
-                result.Add(value);
+                selected.Add(value);
             }
+
+            foreach (var step in After)
+            {
+                selected = step.Apply(selected);
+            }
+
+            result.AddRange(selected);
         }
     }
 
