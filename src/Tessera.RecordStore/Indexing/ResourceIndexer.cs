@@ -353,7 +353,9 @@ internal sealed class ResourceIndexer(SearchParameterRegistry registry)
                     values.Tokens.Add((code, c.System, c.Code, Norm(c.Display ?? cc.Text)));
                 }
 
-                if (cc.Coding.Count == 0 && cc.Text is not null)
+                // :text searches the concept's text as well as the displays: when a coding's display stands in its
+                // row's place, the text gets a row of its own (with no code, so only :text and :missing see it).
+                if (cc.Text is not null && cc.Coding.All(c => c.Display is not null && c.Display != cc.Text))
                 {
                     values.Tokens.Add((code, null, null, Norm(cc.Text)));
                 }
@@ -543,7 +545,7 @@ internal sealed class ResourceIndexer(SearchParameterRegistry registry)
 
     /// <summary>
     /// A number's implicit range from its significant digits: 100 covers [99.5, 100.5), 100.0 covers
-    /// [99.95, 100.05), and in exponent form 1e2 covers [95, 105).
+    /// [99.95, 100.05), and in exponent form 1e2 (one figure) covers [50, 150) and 1.0e2 [95, 105).
     /// </summary>
     internal static (double Low, double High) PrecisionRange(decimal value, string text)
     {

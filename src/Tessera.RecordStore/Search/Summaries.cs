@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Hl7.Fhir.Model;
 using Hl7.Fhir.Rest;
 using Hl7.Fhir.Serialization;
@@ -9,6 +10,9 @@ namespace Tessera.RecordStore.Search;
 internal static class Summaries
 {
     private static readonly FhirJsonSerializer Serializer = new();
+
+    /// <summary>The top-level elements _elements always keeps per resource type: id, meta and the required ones (minimum cardinality 1).</summary>
+    private static readonly ConcurrentDictionary<string, string[]> Mandatory = new(StringComparer.Ordinal);
 
     public static Resource Apply(Resource resource, string? summary, string[]? elements)
     {
@@ -24,7 +28,11 @@ internal static class Summaries
             "data" => SummaryType.Data,
             _ => SummaryType.False,
         };
-        var json = Serializer.SerializeToString(resource, type, elements, false, false);
+
+        // The id and meta identify what was cut, and servers should return the mandatory elements whether they were
+        // asked for or not (R4 search, _elements): without them the resource would not even parse.
+        var kept = elements is null ? null : elements.Union(MandatoryElements(resource.TypeName), StringComparer.Ordinal).ToArray();
+        var json = Serializer.SerializeToString(resource, type, kept, false, false);
         var subset = FhirSerialization.ParseStored(json);
         subset.Meta ??= new Meta();
         if (!subset.Meta.Tag.Any(t => t.Code == "SUBSETTED"))
@@ -34,4 +42,9 @@ internal static class Summaries
 
         return subset;
     }
+
+    private static string[] MandatoryElements(string resourceType) =>
+        Mandatory.GetOrAdd(resourceType, t => ModelInfo.ModelInspector.FindClassMapping(t) is { } mapping
+            ? ["id", "meta", .. mapping.PropertyMappings.Where(p => p.IsMandatoryElement).Select(p => p.Name)]
+            : ["id", "meta"]);
 }
