@@ -78,6 +78,14 @@ internal sealed class SearchQuery
                 continue;
             }
 
+            // _include:iterate / _revinclude:iterate (R4; :recurse in earlier versions) follow the included resources' references too.
+            if (key is "_include:iterate" or "_include:recurse" or "_revinclude:iterate" or "_revinclude:recurse")
+            {
+                query.Includes.Add(query.ParseInclude(key[..key.IndexOf(':', StringComparison.Ordinal)], value, registry, iterate: true));
+                query.Applied.Add(new(key, value));
+                continue;
+            }
+
             if (ResultParameters.Contains(key))
             {
                 query.ApplyResultParameter(key, value, registry);
@@ -167,10 +175,9 @@ internal sealed class SearchQuery
         }
     }
 
-    private IncludeSpec ParseInclude(string key, string value, SearchParameterRegistry registry)
+    private IncludeSpec ParseInclude(string key, string value, SearchParameterRegistry registry, bool iterate = false)
     {
         var reverse = key == "_revinclude";
-        var iterate = false;
         var spec = value;
         if (spec.EndsWith(":iterate", StringComparison.Ordinal) || spec.EndsWith(":recurse", StringComparison.Ordinal))
         {
@@ -302,6 +309,12 @@ internal sealed class SearchQuery
         foreach (var v in values)
         {
             ValidateValue(param.Type, param.Code, v, key);
+            // A token is code, system|code, |code or system|: a second bar is an error, not part of the code
+            // (:of-type takes three parts; :text, :in and :not-in take text and canonical URLs, where a bar is data).
+            if (param.Type == SearchParamType.Token && modifier is not ("of-type" or "text" or "in" or "not-in") && UnescapedBars(v) > 1)
+            {
+                throw FhirException.BadRequest($"'{v}' is not a valid token for '{key}': write code, system|code, |code or system| (a bar inside a code is escaped as \\|).", key);
+            }
         }
 
         return new ParamCriterion(param, modifier, values);
@@ -494,6 +507,24 @@ internal sealed class SearchQuery
         }
 
         return (null, Unescape(value), false);
+    }
+
+    private static int UnescapedBars(string value)
+    {
+        var bars = 0;
+        for (var i = 0; i < value.Length; i++)
+        {
+            if (value[i] == '\\')
+            {
+                i++;
+            }
+            else if (value[i] == '|')
+            {
+                bars++;
+            }
+        }
+
+        return bars;
     }
 
     private static string Unescape(string v) => v.Replace("\\|", "|", StringComparison.Ordinal);

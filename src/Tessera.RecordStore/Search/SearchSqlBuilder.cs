@@ -335,8 +335,9 @@ internal sealed class SearchSqlBuilder(string baseUrl, bool patternOperators = f
         "ne" => $"NOT ({low} >= {Param(ql)} AND {high} <= {Param(qh)})",
         "gt" => $"{high} > {Param(qh)}",
         "lt" => $"{low} < {Param(ql)}",
-        "ge" => $"{high} >= {Param(ql)}",
-        "le" => $"{low} <= {Param(qh)}",
+        // ge is eq or gt, le is eq or lt: (low >= ql AND high <= qh) OR high > qh simplifies to low >= ql OR high > qh.
+        "ge" => $"({low} >= {Param(ql)} OR {high} > {Param(qh)})",
+        "le" => $"({high} <= {Param(qh)} OR {low} < {Param(ql)})",
         "sa" => $"{low} > {Param(qh)}",
         "eb" => $"{high} < {Param(ql)}",
         "ap" => $"{low} <= {Param(qh + approx)} AND {high} >= {Param(ql - approx)}",
@@ -378,7 +379,7 @@ internal sealed class SearchSqlBuilder(string baseUrl, bool patternOperators = f
 
             return reference.Contains("://", StringComparison.Ordinal)
                 ? $"$x.target_url = {Param(value)}"
-                : $"$x.target_type = {Param(type)} AND $x.target_id = {Param(id)}";
+                : $"$x.target_type = {Param(type)} AND $x.target_id = {Param(id)} AND {Local(root)}";
         }
 
         if (reference.Contains(':', StringComparison.Ordinal))
@@ -392,15 +393,38 @@ internal sealed class SearchSqlBuilder(string baseUrl, bool patternOperators = f
             sql += $" AND $x.target_type = {Param(typeModifier)}";
         }
 
-        return sql;
+        return sql + " AND " + Local(root);
     }
 
-    private string UriSql(string? modifier, string value) => modifier switch
+    /// <summary>
+    /// The reference row is to this server: relative, or absolute under this server's base. An absolute URL of
+    /// another server ends in a Type/id too, but names another server's resource.
+    /// </summary>
+    private string Local(string root) =>
+        $"($x.target_url NOT LIKE '%://%' OR substr($x.target_url, 1, {Param(root.Length)}) = {Param(root)})";
+
+    /// <summary>
+    /// uri: exact, or by segments. <c>:below</c> finds the URI and those under it (<c>.../fhir</c> finds
+    /// <c>.../fhir/ValueSet/a</c> and <c>.../fhir#batch</c>, but <c>.../alpha</c> not <c>.../alpha-beta</c>); <c>:above</c>
+    /// the URI and those it is under. A URI is under another when it goes on after it with '/', '#' or '?' (or the other
+    /// ends in '/'). Both compare exact prefixes (substr), never patterns: a stored URI's characters are not wildcards,
+    /// and case counts on both databases (the LIKE only narrows the rows an index gives).
+    /// </summary>
+    private string UriSql(string? modifier, string value)
     {
-        "below" => $"$x.value LIKE {Param(EscapeLike(value) + "%")} ESCAPE '\\'",
-        "above" => $"{Param(value)} LIKE ($x.value || '%')",
-        _ => $"$x.value = {Param(value)}",
-    };
+        var v = Param(value);
+        switch (modifier)
+        {
+            case "below":
+                var n = Param(value.Length);
+                var next = value.EndsWith('/') ? string.Empty : $" AND substr($x.value, {n} + 1, 1) IN ('/', '#', '?')";
+                return $"($x.value = {v} OR ($x.value LIKE {Param(EscapeLike(value) + "%")} ESCAPE '\\' AND substr($x.value, 1, {n}) = {v}{next}))";
+            case "above":
+                return $"($x.value = {v} OR (substr({v}, 1, length($x.value)) = $x.value AND ($x.value LIKE '%/' OR substr({v}, length($x.value) + 1, 1) IN ('/', '#', '?'))))";
+            default:
+                return $"$x.value = {v}";
+        }
+    }
 
     /// <summary>Codes of a resolved set, grouped by system; whole systems match any code; exclusions win.</summary>
     private string CodeSetSql(CodeSet codes)

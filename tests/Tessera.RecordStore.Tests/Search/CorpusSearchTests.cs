@@ -265,7 +265,8 @@ public sealed class CorpusSearchTests(CorpusStores corpus, ITestOutputHelper out
                 return t.Param is null ? null : Token(t.System, t.Code!);
             case SearchParamType.Reference:
                 var r = values.References.FirstOrDefault(x => x.Param == param && (x.TargetId is not null || (x.TargetUrl is { } u && !u.StartsWith('#') && (u.Contains(':', StringComparison.Ordinal) || u.Contains('/', StringComparison.Ordinal)))));
-                return r.Param is null ? null : r.TargetId is not null ? $"{r.TargetType}/{r.TargetId}" : Escape(r.TargetUrl!);
+                // An absolute URL names its own server's resource: it is searched by that URL, not by its Type/id.
+                return r.Param is null ? null : r.TargetId is not null && r.TargetUrl?.Contains("://", StringComparison.Ordinal) != true ? $"{r.TargetType}/{r.TargetId}" : Escape(r.TargetUrl!);
             case SearchParamType.Uri:
                 return values.Uris.FirstOrDefault(u => u.Param == param).Value is { } uri ? Escape(uri) : null;
             case SearchParamType.Quantity:

@@ -198,7 +198,7 @@ public sealed class ResultControlSemanticsTests(StoreFixture fixture) : IClassFi
     }
 
     /// <summary>_include:iterate (R4 3.1.1.5.4) follows the references of included resources too.</summary>
-    [Theory(Skip = "Known bug: _include:iterate / _revinclude:iterate are not recognised (ignored as unknown parameters); only a non-standard :iterate suffix on the value is (SearchQuery.Parse / ResultParameters)")]
+    [Theory]
     [MemberData(nameof(StoreFixture.Backends), MemberType = typeof(StoreFixture))]
     public async System.Threading.Tasks.Task Include_iterate_follows_references_of_included_resources(string backend)
     {
