@@ -483,7 +483,10 @@ internal sealed class ResourceIndexer(SearchParameterRegistry registry)
             case ResourceReference rr:
                 if (rr.Reference is { Length: > 0 } reference)
                 {
-                    var (type, id) = SplitReference(reference);
+                    // An absolute URL names a resource on the server it points at, which may be another: it is kept
+                    // by its URL only, so that it never stands for this server's resource of the same Type/id (in a
+                    // search, an _include or the patient compartment).
+                    var (type, id) = reference.Contains("://", StringComparison.Ordinal) ? (null, null) : SplitReference(reference);
                     values.References.Add((code, type, id, reference));
                 }
 

@@ -379,7 +379,7 @@ internal sealed class SearchSqlBuilder(string baseUrl, bool patternOperators = f
 
             return reference.Contains("://", StringComparison.Ordinal)
                 ? $"$x.target_url = {Param(value)}"
-                : $"$x.target_type = {Param(type)} AND $x.target_id = {Param(id)} AND {Local(root)}";
+                : $"(($x.target_type = {Param(type)} AND $x.target_id = {Param(id)} AND {Local(root)}) OR $x.target_url = {Param(root + reference)})";
         }
 
         if (reference.Contains(':', StringComparison.Ordinal))
@@ -393,12 +393,18 @@ internal sealed class SearchSqlBuilder(string baseUrl, bool patternOperators = f
             sql += $" AND $x.target_type = {Param(typeModifier)}";
         }
 
-        return sql + " AND " + Local(root);
+        // By this server's absolute URL the row holds only the URL: its base, then (Type/)id at the end.
+        var suffix = typeModifier is null ? "/" + reference : typeModifier + "/" + reference;
+        var absolute = typeModifier is null
+            ? $"substr($x.target_url, 1, {Param(root.Length)}) = {Param(root)} AND substr($x.target_url, length($x.target_url) - {Param(suffix.Length - 1)}) = {Param(suffix)}"
+            : $"$x.target_url = {Param(root + suffix)}";
+        return $"(({sql} AND {Local(root)}) OR ({absolute}))";
     }
 
     /// <summary>
     /// The reference row is to this server: relative, or absolute under this server's base. An absolute URL of
-    /// another server ends in a Type/id too, but names another server's resource.
+    /// another server ends in a Type/id too, but names another server's resource (rows written before absolute URLs
+    /// were kept by URL only still carry its Type/id).
     /// </summary>
     private string Local(string root) =>
         $"($x.target_url NOT LIKE '%://%' OR substr($x.target_url, 1, {Param(root.Length)}) = {Param(root)})";

@@ -79,6 +79,13 @@ public sealed class ReferenceUriSemanticsTests(StoreFixture fixture) : IClassFix
         await Finds(store, tag, $"Observation?subject=Patient/{p}", "local");
         await Finds(store, tag, $"Observation?subject={p}", "local");
         await Finds(store, tag, $"Observation?subject:Patient={p}", "local");
+
+        // Nor does it bring this server's Patient of that id into an _include, or the observation into its compartment.
+        await Put(store, tag, "p", new Patient());
+        var included = await store.SearchAsync($"Observation?_id={tag}-foreign&_include=Observation:subject");
+        Assert.Equal([$"Observation/{tag}-foreign"], included.Entry.Select(e => $"{e.Resource.TypeName}/{e.Resource.Id}"));
+        var compartment = await store.SearchAsync($"Patient/{p}/Observation");
+        Assert.Equal([$"{tag}-local"], compartment.Entry.Select(e => e.Resource.Id));
     }
 
     [Theory]
