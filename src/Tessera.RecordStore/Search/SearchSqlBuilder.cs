@@ -379,7 +379,10 @@ internal sealed class SearchSqlBuilder(string baseUrl, bool patternOperators = f
 
             return reference.Contains("://", StringComparison.Ordinal)
                 ? $"$x.target_url = {Param(value)}"
-                : $"(($x.target_type = {Param(type)} AND $x.target_id = {Param(id)} AND {Local(root)}) OR $x.target_url = {Param(root + reference)})";
+                : reference.Length == value.Length
+                    ? $"$x.target_type = {Param(type)} AND $x.target_id = {Param(id)} AND {Local(root)}"
+                    // By this server's full URL: the references written so (kept by URL only) as well as relative ones.
+                    : $"(($x.target_type = {Param(type)} AND $x.target_id = {Param(id)} AND {Local(root)}) OR $x.target_url = {Param(value)})";
         }
 
         if (reference.Contains(':', StringComparison.Ordinal))
@@ -393,12 +396,7 @@ internal sealed class SearchSqlBuilder(string baseUrl, bool patternOperators = f
             sql += $" AND $x.target_type = {Param(typeModifier)}";
         }
 
-        // By this server's absolute URL the row holds only the URL: its base, then (Type/)id at the end.
-        var suffix = typeModifier is null ? "/" + reference : typeModifier + "/" + reference;
-        var absolute = typeModifier is null
-            ? $"substr($x.target_url, 1, {Param(root.Length)}) = {Param(root)} AND substr($x.target_url, length($x.target_url) - {Param(suffix.Length - 1)}) = {Param(suffix)}"
-            : $"$x.target_url = {Param(root + suffix)}";
-        return $"(({sql} AND {Local(root)}) OR ({absolute}))";
+        return sql + " AND " + Local(root);
     }
 
     /// <summary>
