@@ -183,9 +183,31 @@ public sealed partial class FhirStore
     /// <summary>Builds the index tables' indexes a load into an empty store dropped.</summary>
     private async System.Threading.Tasks.Task BuildIndexesAsync(CancellationToken ct)
     {
-        await using var scope = await _dialect.BeginWriteAsync(ct);
-        await SchemaMigrator.BuildIndexTableIndexesAsync(scope, _dialect.Kind, ct);
-        await scope.CommitAsync(ct);
+        if (_dialect.Kind == DatabaseKind.Postgres)
+        {
+            await using var scope = await _dialect.BeginWriteAsync(ct);
+            await SchemaMigrator.BuildIndexTableIndexesAsync(scope, _dialect.Kind, ct);
+            await scope.CommitAsync(ct);
+            return;
+        }
+
+        // SQLite keeps a transaction's new pages in the write-ahead log until it commits, and only then copies them
+        // into the file: all the indexes of a large load in one transaction need their size twice over on disk (at
+        // 100,000 people, tens of GB). One index per transaction, the log emptied after each, needs the largest once.
+        for (var built = 0; built < Schema.IndexTableIndexes(_dialect.Kind).Count; built++)
+        {
+            await using (var scope = await _dialect.BeginWriteAsync(ct))
+            {
+                await SchemaMigrator.BuildIndexTableIndexesAsync(scope, _dialect.Kind, ct, atMost: 1);
+                await scope.CommitAsync(ct);
+            }
+
+            await using var connection = await _dialect.OpenAsync(ct);
+            await using var checkpoint = connection.CreateCommand();
+            checkpoint.CommandText = "PRAGMA wal_checkpoint(TRUNCATE)";
+            checkpoint.CommandTimeout = 0;
+            await checkpoint.ExecuteNonQueryAsync(ct);
+        }
     }
 
     private const int StatisticsAfter = 10_000;

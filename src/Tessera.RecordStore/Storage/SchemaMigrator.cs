@@ -30,10 +30,11 @@ internal static class SchemaMigrator
     }
 
     /// <summary>
-    /// Builds the index tables' indexes that are missing, each by one sorted pass over its table, however long that
-    /// takes. Existing ones are left alone without locking their tables, so opening a store never waits on writers.
+    /// Builds the index tables' indexes that are missing (at most <paramref name="atMost"/> of them), each by one
+    /// sorted pass over its table, however long that takes. Existing ones are left alone without locking their tables,
+    /// so opening a store never waits on writers.
     /// </summary>
-    public static async Task BuildIndexTableIndexesAsync(WriteScope scope, DatabaseKind kind, CancellationToken ct)
+    public static async Task BuildIndexTableIndexesAsync(WriteScope scope, DatabaseKind kind, CancellationToken ct, int atMost = int.MaxValue)
     {
         var existing = new HashSet<string>(StringComparer.Ordinal);
         await using (var list = Db.Command(scope.Connection, scope.Transaction, kind == DatabaseKind.Postgres
@@ -47,7 +48,7 @@ internal static class SchemaMigrator
             }
         }
 
-        var missing = Schema.IndexTableIndexes(kind).Where(i => !existing.Contains(i.Name)).ToList();
+        var missing = Schema.IndexTableIndexes(kind).Where(i => !existing.Contains(i.Name)).Take(atMost).ToList();
         if (missing.Count > 0 && kind == DatabaseKind.Postgres)
         {
             // Below this the sort of a large table spills to disk.
