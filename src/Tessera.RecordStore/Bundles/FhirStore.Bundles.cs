@@ -330,6 +330,12 @@ public sealed partial class FhirStore
                 continue;
             }
 
+            if (OwnRelative(value, baseUrl) is { } relative)
+            {
+                reference.Reference = relative;
+                continue;
+            }
+
             if (value.StartsWith("urn:uuid:", StringComparison.Ordinal) || value.StartsWith("urn:oid:", StringComparison.Ordinal))
             {
                 throw Annotate(FhirException.BadRequest($"The reference '{value}' names no entry of the transaction.", null), index);
@@ -348,6 +354,32 @@ public sealed partial class FhirStore
                 reference.Reference = $"{type}/{matches[0].Id}";
             }
         }
+    }
+
+    /// <summary>
+    /// Makes references by this server's own full URL relative (<c>[base]/Patient/23</c> becomes <c>Patient/23</c>), as
+    /// the server keeps them: a relative Type/id stands for this server's resource in searches, includes and the
+    /// patient compartment, while an absolute URL names a resource on the server it points at.
+    /// </summary>
+    private static void RelativiseOwnReferences(Resource resource, string baseUrl)
+    {
+        foreach (var reference in References(resource))
+        {
+            if (reference.Reference is { } value && OwnRelative(value, baseUrl) is { } relative)
+            {
+                reference.Reference = relative;
+            }
+        }
+    }
+
+    /// <summary>The relative form of a reference by this server's full URL to a resource (Type/id), or null.</summary>
+    private static string? OwnRelative(string reference, string baseUrl)
+    {
+        var root = baseUrl.TrimEnd('/') + "/";
+        return reference.Length > root.Length && reference.StartsWith(root, StringComparison.Ordinal)
+            && ResourceIndexer.SplitReference(reference[root.Length..]).Type is not null
+            ? reference[root.Length..]
+            : null;
     }
 
     /// <summary>Every Reference in a resource, contained resources included.</summary>

@@ -145,6 +145,7 @@ public sealed partial class FhirStore
             throw FhirException.BadRequest($"The body is a {resource.TypeName}, but the URL is for {type}.", "resourceType");
         }
 
+        RelativiseOwnReferences(resource, request.BaseUrl);
         return resource;
     }
 
@@ -296,6 +297,7 @@ public sealed partial class FhirStore
             }
 
             var patched = PatchApplier.Apply(current.Json, request);
+            RelativiseOwnReferences(patched, request.BaseUrl);
             if (patched.TypeName != type || patched.Id != id)
             {
                 throw FhirException.Unprocessable("A patch may not change the resource's type or id.", $"{type}.id");

@@ -29,17 +29,19 @@ public sealed class ReferenceUriSemanticsTests(StoreFixture fixture) : IClassFix
         await Put(store, tag, "other", Observation(new ResourceReference($"Patient/{q}")));
         await Put(store, tag, "none", Observation(null));
 
-        // A reference by this server's full URL is kept by that URL: found by it, not by Type/id (docs/fhir-api.md).
-        await Finds(store, tag, $"Observation?subject=Patient/{p}", "relative", "versioned");
+        // A reference by this server's full URL is kept relative, as it is to this server's resource.
+        var kept = await store.Send("GET", $"Observation/{tag}-absolute");
+        Assert.Equal($"Patient/{p}", kept.Body<Observation>().Subject.Reference);
+        await Finds(store, tag, $"Observation?subject=Patient/{p}", "relative", "absolute", "versioned");
         await Finds(store, tag, $"Observation?subject={Base}/Patient/{p}", "relative", "absolute", "versioned");
         // An id alone matches a reference to a resource of any type with that id.
-        await Finds(store, tag, $"Observation?subject={p}", "relative", "versioned", "group");
-        await Finds(store, tag, $"Observation?subject:Patient={p}", "relative", "versioned");
+        await Finds(store, tag, $"Observation?subject={p}", "relative", "absolute", "versioned", "group");
+        await Finds(store, tag, $"Observation?subject:Patient={p}", "relative", "absolute", "versioned");
         await Finds(store, tag, $"Observation?subject:Group={p}", "group");
         await Finds(store, tag, $"Observation?subject:Group=Patient/{p}");
         // patient is subject where it resolves to a Patient.
-        await Finds(store, tag, $"Observation?patient={p}", "relative", "versioned");
-        await Finds(store, tag, $"Observation?subject=Patient/{p},Patient/{q}", "relative", "versioned", "other");
+        await Finds(store, tag, $"Observation?patient={p}", "relative", "absolute", "versioned");
+        await Finds(store, tag, $"Observation?subject=Patient/{p},Patient/{q}", "relative", "absolute", "versioned", "other");
         await Finds(store, tag, $"Observation?subject=Patient/{tag}-nobody");
 
         await Finds(store, tag, "Observation?subject:missing=true", "none");
