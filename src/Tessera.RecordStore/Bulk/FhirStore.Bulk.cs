@@ -183,31 +183,25 @@ public sealed partial class FhirStore
     /// <summary>Builds the index tables' indexes a load into an empty store dropped.</summary>
     private async System.Threading.Tasks.Task BuildIndexesAsync(CancellationToken ct)
     {
-        if (_dialect.Kind == DatabaseKind.Postgres)
-        {
-            await using var scope = await _dialect.BeginWriteAsync(ct);
-            await SchemaMigrator.BuildIndexTableIndexesAsync(scope, _dialect.Kind, ct);
-            await scope.CommitAsync(ct);
-            return;
-        }
-
         // SQLite keeps a transaction's new pages in the write-ahead log until it commits, and only then copies them
         // into the file: all the indexes of a large load in one transaction need their size twice over on disk (at
         // 100,000 people, tens of GB). One index per transaction, the log emptied after each, needs the largest once.
-        for (var built = 0; built < Schema.IndexTableIndexes(_dialect.Kind).Count; built++)
+        var sqlite = _dialect.Kind == DatabaseKind.Sqlite;
+        int built;
+        do
         {
             await using (var scope = await _dialect.BeginWriteAsync(ct))
             {
-                await SchemaMigrator.BuildIndexTableIndexesAsync(scope, _dialect.Kind, ct, atMost: 1);
+                built = await SchemaMigrator.BuildIndexTableIndexesAsync(scope, _dialect.Kind, ct, atMost: sqlite ? 1 : int.MaxValue);
                 await scope.CommitAsync(ct);
             }
 
-            await using var connection = await _dialect.OpenAsync(ct);
-            await using var checkpoint = connection.CreateCommand();
-            checkpoint.CommandText = "PRAGMA wal_checkpoint(TRUNCATE)";
-            checkpoint.CommandTimeout = 0;
-            await checkpoint.ExecuteNonQueryAsync(ct);
+            if (sqlite && built > 0)
+            {
+                await ExecuteAloneAsync("PRAGMA wal_checkpoint(TRUNCATE)", ct);
+            }
         }
+        while (sqlite && built > 0);
     }
 
     private const int StatisticsAfter = 10_000;
@@ -215,10 +209,16 @@ public sealed partial class FhirStore
     /// <summary>Refreshes the database's statistics on its tables (ANALYZE), which the query planner chooses plans by.</summary>
     public async System.Threading.Tasks.Task RefreshStatisticsAsync(CancellationToken ct = default)
     {
+        // SQLite's ANALYZE reads every index whole unless told to sample; a sample of each is what the planner needs.
+        await ExecuteAloneAsync(_dialect.Kind == DatabaseKind.Sqlite ? "PRAGMA analysis_limit = 1000; ANALYZE" : "ANALYZE", ct);
+    }
+
+    /// <summary>Runs a maintenance statement on a connection of its own, outside any transaction, however long it takes.</summary>
+    private async System.Threading.Tasks.Task ExecuteAloneAsync(string sql, CancellationToken ct)
+    {
         await using var connection = await _dialect.OpenAsync(ct);
         await using var command = connection.CreateCommand();
-        // SQLite's ANALYZE reads every index whole unless told to sample; a sample of each is what the planner needs.
-        command.CommandText = _dialect.Kind == DatabaseKind.Sqlite ? "PRAGMA analysis_limit = 1000; ANALYZE" : "ANALYZE";
+        command.CommandText = sql;
         command.CommandTimeout = 0;
         await command.ExecuteNonQueryAsync(ct);
     }

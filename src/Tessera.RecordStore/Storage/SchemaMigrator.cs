@@ -32,9 +32,9 @@ internal static class SchemaMigrator
     /// <summary>
     /// Builds the index tables' indexes that are missing (at most <paramref name="atMost"/> of them), each by one
     /// sorted pass over its table, however long that takes. Existing ones are left alone without locking their tables,
-    /// so opening a store never waits on writers.
+    /// so opening a store never waits on writers. Returns how many it built.
     /// </summary>
-    public static async Task BuildIndexTableIndexesAsync(WriteScope scope, DatabaseKind kind, CancellationToken ct, int atMost = int.MaxValue)
+    public static async Task<int> BuildIndexTableIndexesAsync(WriteScope scope, DatabaseKind kind, CancellationToken ct, int atMost = int.MaxValue)
     {
         var existing = new HashSet<string>(StringComparer.Ordinal);
         await using (var list = Db.Command(scope.Connection, scope.Transaction, kind == DatabaseKind.Postgres
@@ -61,6 +61,8 @@ internal static class SchemaMigrator
             cmd.CommandTimeout = 0;
             await cmd.ExecuteNonQueryAsync(ct);
         }
+
+        return missing.Count;
     }
 
     /// <summary>Creates or upgrades a part's own tables (see FhirStore.MigratePartAsync), one statement text per step.</summary>
