@@ -99,24 +99,60 @@ internal sealed class RelationshipIndex : IResourceBatchWriteObserver
     /// Copies the relationships of record <c>l1</c> (the rows matching <paramref name="where"/>, over <c>g</c>, <c>l1</c>
     /// and <c>l2</c>) to the other records <c>l2</c> of each person it belongs to.
     /// </summary>
-    internal static string CopyRelationships(string where) => $"""
-        INSERT INTO gov_relationship (patient_key, party, basis, source_type, source_id, expires, via)
-        SELECT DISTINCT l2.patient_key, g.party, g.basis, g.source_type, g.source_id, g.expires, g.patient_key
-        FROM gov_relationship g
-        JOIN gov_person_link l1 ON l1.patient_key = g.patient_key
-        JOIN gov_person_link l2 ON l2.person_key = l1.person_key AND l2.patient_key <> g.patient_key
-        WHERE g.via IS NULL AND ({where})
-        """;
+    internal static string CopyRelationships(string where) => RelationshipCopy.Sql(where);
 
     /// <summary>As <see cref="CopyRelationships"/>, for consent rules (over <c>c</c>, <c>l1</c> and <c>l2</c>).</summary>
-    internal static string CopyConsentRules(string where) => $"""
-        INSERT INTO gov_consent_rule (consent_id, patient_key, org, label, expires, via)
-        SELECT DISTINCT c.consent_id, l2.patient_key, c.org, c.label, c.expires, c.patient_key
-        FROM gov_consent_rule c
-        JOIN gov_person_link l1 ON l1.patient_key = c.patient_key
-        JOIN gov_person_link l2 ON l2.person_key = l1.person_key AND l2.patient_key <> c.patient_key
-        WHERE c.via IS NULL AND ({where})
-        """;
+    internal static string CopyConsentRules(string where) => ConsentRuleCopy.Sql(where);
+
+    private static readonly CopyShape RelationshipCopy = new(
+        "gov_relationship", "g", "patient_key, party, basis, source_type, source_id, expires, via", "l2.patient_key, g.party, g.basis, g.source_type, g.source_id, g.expires, g.patient_key");
+
+    private static readonly CopyShape ConsentRuleCopy = new(
+        "gov_consent_rule", "c", "consent_id, patient_key, org, label, expires, via", "c.consent_id, l2.patient_key, c.org, c.label, c.expires, c.patient_key");
+
+    /// <summary>How one governance table's own rows (<c>via</c> null) are copied to the other records of their person.</summary>
+    private sealed record CopyShape(string Table, string Alias, string Columns, string Selected)
+    {
+        public string Sql(string where) => $"""
+            INSERT INTO {Table} ({Columns})
+            SELECT DISTINCT {Selected}
+            FROM {Table} {Alias}
+            JOIN gov_person_link l1 ON l1.patient_key = {Alias}.patient_key
+            JOIN gov_person_link l2 ON l2.person_key = l1.person_key AND l2.patient_key <> {Alias}.patient_key
+            WHERE {Alias}.via IS NULL AND ({where})
+            """;
+
+        /// <summary>
+        /// The copies to and from the records in <paramref name="list"/>, as two halves each led by the person link
+        /// that is named: one query with <c>l1 IN … OR l2 IN …</c> leaves a planner no index to start from, and SQLite
+        /// then scans the whole table for every master written (quadratic in a catch-up of the whole region).
+        /// </summary>
+        public string ForRecords(string list) => $"""
+            INSERT INTO {Table} ({Columns})
+            SELECT {Selected}
+            FROM gov_person_link l1
+            JOIN {Table} {Alias} ON {Alias}.patient_key = l1.patient_key
+            JOIN gov_person_link l2 ON l2.person_key = l1.person_key AND l2.patient_key <> {Alias}.patient_key
+            WHERE {Alias}.via IS NULL AND l1.patient_key IN ({list})
+            UNION
+            SELECT {Selected}
+            FROM gov_person_link l2
+            JOIN gov_person_link l1 ON l1.person_key = l2.person_key
+            JOIN {Table} {Alias} ON {Alias}.patient_key = l1.patient_key AND {Alias}.patient_key <> l2.patient_key
+            WHERE {Alias}.via IS NULL AND l2.patient_key IN ({list})
+            """;
+
+        /// <summary>
+        /// Deletes the copies to and from the records in <paramref name="list"/>, one index each. On SQLite the
+        /// statistics date from the bulk load, when there were no copies, so its planner takes the partial index on
+        /// <c>via</c> for nearly empty and would walk all of it for the "to" half; the unary plus keeps it off that index.
+        /// </summary>
+        public IEnumerable<string> DeleteForRecords(string list, DatabaseKind kind)
+        {
+            yield return $"DELETE FROM {Table} WHERE via IN ({list})";
+            yield return $"DELETE FROM {Table} WHERE patient_key IN ({list}) AND {(kind == DatabaseKind.Sqlite ? "+via" : "via")} IS NOT NULL";
+        }
+    }
 
     /// <summary>Copies the relationships one source resource (or break-glass grant) established to the other records of the person.</summary>
     internal static Task CopySourceAsync(StoreTransaction transaction, string sourceType, string sourceId, CancellationToken ct) =>
@@ -330,10 +366,15 @@ internal sealed class RelationshipIndex : IResourceBatchWriteObserver
     {
         var list = string.Join(", ", records.Select((_, i) => $"@k{i}"));
         var parameters = records.Select((r, i) => ($"@k{i}", (object?)r)).ToArray();
-        await transaction.ExecuteAsync($"DELETE FROM gov_relationship WHERE via IS NOT NULL AND (patient_key IN ({list}) OR via IN ({list}))", ct, parameters);
-        await transaction.ExecuteAsync($"DELETE FROM gov_consent_rule WHERE via IS NOT NULL AND (patient_key IN ({list}) OR via IN ({list}))", ct, parameters);
-        await transaction.ExecuteAsync(CopyRelationships($"l1.patient_key IN ({list}) OR l2.patient_key IN ({list})"), ct, parameters);
-        await transaction.ExecuteAsync(CopyConsentRules($"l1.patient_key IN ({list}) OR l2.patient_key IN ({list})"), ct, parameters);
+        foreach (var shape in (CopyShape[])[RelationshipCopy, ConsentRuleCopy])
+        {
+            foreach (var delete in shape.DeleteForRecords(list, transaction.Kind))
+            {
+                await transaction.ExecuteAsync(delete, ct, parameters);
+            }
+
+            await transaction.ExecuteAsync(shape.ForRecords(list), ct, parameters);
+        }
     }
 
     public static bool IsMaster(Patient patient) => patient.Meta?.Tag.Any(t => t.System == MpiSystem && t.Code == "master") == true;

@@ -19,9 +19,11 @@ public sealed class PersonLinkTests
         Assert.True(response.Status is 200 or 201 or 204, $"{method} {resource.TypeName}/{resource.Id}: {response.Status}");
     }
 
-    private static Patient Master(params string[] records)
+    private static Patient Master(params string[] records) => MasterOf("m-person", records);
+
+    private static Patient MasterOf(string id, params string[] records)
     {
-        var master = new Patient { Id = "m-person", Meta = new Meta { Tag = [new Coding("urn:tessera:mpi", "master")] } };
+        var master = new Patient { Id = id, Meta = new Meta { Tag = [new Coding("urn:tessera:mpi", "master")] } };
         foreach (var record in records)
         {
             master.Link.Add(new Patient.LinkComponent { Other = new ResourceReference($"Patient/{record}"), Type = Patient.LinkType.Seealso });
@@ -39,12 +41,12 @@ public sealed class PersonLinkTests
         await WriteAsync(store, Master("gp-record", "hospital-record"));
     }
 
-    private static Encounter Visit(string id, Encounter.EncounterStatus status) => new()
+    private static Encounter Visit(string id, Encounter.EncounterStatus status, string patient = "gp-record") => new()
     {
         Id = id,
         Status = status,
         Class = new Coding("http://terminology.hl7.org/CodeSystem/v3-ActCode", "AMB"),
-        Subject = new ResourceReference("Patient/gp-record"),
+        Subject = new ResourceReference($"Patient/{patient}"),
         ServiceProvider = new ResourceReference(Callers.OrgA),
     };
 
@@ -91,6 +93,34 @@ public sealed class PersonLinkTests
         // Ending the encounter ends the relationship on every record that shared it.
         await WriteAsync(store, Visit("visit", Encounter.EncounterStatus.Finished));
         Assert.Equal(403, await GpReadsAsync(store, "Patient/m-person"));
+    }
+
+    [Theory]
+    [MemberData(nameof(GovernedStores.Backends), MemberType = typeof(GovernedStores))]
+    public async System.Threading.Tasks.Task A_record_of_two_people_keeps_what_the_other_person_gives_it_when_one_person_changes(string backend)
+    {
+        await using var db = await TestDatabase.CreateAsync(backend);
+        await using var store = await FhirStore.OpenAsync(db.Location);
+        await using var governance = await store.AddGovernanceAsync();
+        foreach (var id in (string[])["a-record", "a-second-record", "shared-record", "b-record"])
+        {
+            await WriteAsync(store, new Patient { Id = id });
+        }
+
+        await WriteAsync(store, new Observation { Id = "shared-obs", Status = ObservationStatus.Final, Code = new CodeableConcept("http://loinc.org", "8867-4"), Subject = new ResourceReference("Patient/shared-record") });
+        await WriteAsync(store, MasterOf("m-a", "a-record", "shared-record"));
+        await WriteAsync(store, MasterOf("m-b", "b-record", "shared-record"));
+        await WriteAsync(store, Visit("b-visit", Encounter.EncounterStatus.InProgress, "b-record"));
+        Assert.Equal(200, await GpReadsAsync(store, "Observation/shared-obs"));
+
+        // Person A changes: its records' copies are worked out again, and the shared record keeps what B gives it...
+        await WriteAsync(store, MasterOf("m-a", "a-record", "a-second-record", "shared-record"));
+        Assert.Equal(200, await GpReadsAsync(store, "Observation/shared-obs"));
+
+        // ...while A's own records get nothing of B's through it: copies are not copied on.
+        Assert.Equal(403, await GpReadsAsync(store, "Patient/a-record"));
+        Assert.Equal(403, await GpReadsAsync(store, "Patient/a-second-record"));
+        Assert.Equal(200, await GpReadsAsync(store, "Patient/b-record"));
     }
 
     [Theory]
