@@ -7,9 +7,11 @@ namespace Tessera.Governance.Policy;
 /// <summary>
 /// Builds the row filter the store applies inside its queries. Each piece is a SQL condition over a row
 /// <c>{r}</c> (resource_type, id, patient_key) against the governance index and the store's own index tables,
-/// written once here for both databases.
+/// written once here for both databases. Built for rows of one known type (<paramref name="knownType"/>), the pieces
+/// that test the row's type are decided here instead of in SQL: PostgreSQL plans a search for its values on every
+/// execution, and estimating the compartment-type list alone cost it over a millisecond per governed search.
 /// </summary>
-internal sealed class AccessSql
+internal sealed class AccessSql(string? knownType = null)
 {
     /// <summary>The one parameter whose value changes from request to request: the time grants and consents are compared with.</summary>
     public const string NowParameter = "acc_now";
@@ -30,13 +32,22 @@ internal sealed class AccessSql
 
     public string List(IEnumerable<string> values) => string.Join(", ", values.Select(v => P(v)));
 
-    /// <summary>The filter over <paramref name="predicate"/>, to be bound to a time per request (see <see cref="TimedFilter.At"/>).</summary>
-    public TimedFilter Build(string predicate) => new(predicate, [.. _parameters], predicate.Contains(Now, StringComparison.Ordinal));
+    /// <summary>
+    /// The filter over <paramref name="predicate"/>, to be bound to a time per request (see <see cref="TimedFilter.At"/>);
+    /// <paramref name="ofType"/> gives the same predicate built for rows of one type (with the same parameters).
+    /// </summary>
+    public TimedFilter Build(string predicate, Func<string, string>? ofType = null) =>
+        new(predicate, [.. _parameters], predicate.Contains(Now, StringComparison.Ordinal), ofType);
 
     public static string Now => "@" + NowParameter;
 
+    private const string Never = "1 = 0";
+    private const string Always = "1 = 1";
+
     /// <summary>A row that holds no personal record: no patient and not a compartment type.</summary>
-    public static string NonPersonal => $"({{r}}.patient_key IS NULL AND {{r}}.resource_type NOT IN ({CompartmentTypes}))";
+    public string NonPersonal => knownType is null
+        ? $"({{r}}.patient_key IS NULL AND {{r}}.resource_type NOT IN ({CompartmentTypes}))"
+        : FhirStore.PatientCompartmentTypes.Contains(knownType) ? Never : "{r}.patient_key IS NULL";
 
     /// <summary>
     /// Ends a correlated EXISTS so that it stays an index probe per row: without it PostgreSQL may turn the EXISTS
@@ -101,18 +112,38 @@ internal sealed class AccessSql
         $"EXISTS (SELECT 1 FROM idx_uri u WHERE u.resource_type = {{r}}.resource_type AND u.id = {{r}}.id AND u.param = '_source' AND (u.value = {P(org)} OR u.value LIKE {P(org + "#%")} OR u.value LIKE {P(org + "/%")}) {Probe})";
 
     /// <summary>Laboratory results: Specimens, and Observations and DiagnosticReports in the laboratory category.</summary>
-    public static string LabResult =>
-        $"({{r}}.resource_type = 'Specimen' OR ({{r}}.resource_type IN ('Observation', 'DiagnosticReport') AND EXISTS (SELECT 1 FROM idx_token t WHERE t.resource_type = {{r}}.resource_type AND t.id = {{r}}.id AND t.param = 'category' AND t.code IN ('laboratory', 'LAB') {Probe})))";
+    public string LabResult
+    {
+        get
+        {
+            var category = $"EXISTS (SELECT 1 FROM idx_token t WHERE t.resource_type = {{r}}.resource_type AND t.id = {{r}}.id AND t.param = 'category' AND t.code IN ('laboratory', 'LAB') {Probe})";
+            return knownType switch
+            {
+                null => $"({{r}}.resource_type = 'Specimen' OR ({{r}}.resource_type IN ('Observation', 'DiagnosticReport') AND {category}))",
+                "Specimen" => Always,
+                "Observation" or "DiagnosticReport" => category,
+                _ => Never,
+            };
+        }
+    }
 
-    public string Types(IEnumerable<string> types) => $"{{r}}.resource_type IN ({string.Join(", ", types.Select(t => $"'{t}'"))})";
+    public string Types(IReadOnlyCollection<string> types) => knownType is null
+        ? $"{{r}}.resource_type IN ({string.Join(", ", types.Select(t => $"'{t}'"))})"
+        : types.Contains(knownType) ? Always : Never;
 }
 
 /// <summary>
 /// A caller's row filter, worked out once: its predicate and parameters are fixed, and only the time that grants and
-/// consents are compared with (<see cref="AccessSql.Now"/>, when the predicate uses it) is bound per request.
+/// consents are compared with (<see cref="AccessSql.Now"/>, when the predicate uses it) is bound per request. Its
+/// predicates for rows of one type are worked out when first asked for, and kept.
 /// </summary>
-internal sealed record TimedFilter(string Predicate, IReadOnlyList<(string Name, object? Value)> Fixed, bool Timed)
+internal sealed record TimedFilter(string Predicate, IReadOnlyList<(string Name, object? Value)> Fixed, bool Timed, Func<string, string>? OfType)
 {
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _typed = new(StringComparer.Ordinal);
+
     /// <summary>The filter for a request at <paramref name="now"/> (milliseconds since the epoch).</summary>
-    public AccessFilter At(long now) => new(Predicate, Timed ? [.. Fixed, (AccessSql.NowParameter, now)] : Fixed);
+    public AccessFilter At(long now) => new(Predicate, Timed ? [.. Fixed, (AccessSql.NowParameter, now)] : Fixed)
+    {
+        ForType = OfType is null ? null : type => _typed.GetOrAdd(type, OfType),
+    };
 }

@@ -151,7 +151,7 @@ internal sealed class GovernancePolicy(AuditTrail audit, AuditQuery auditQuery) 
         {
             // The export sees the person's record and nothing else, whoever asks.
             var sql = new AccessSql();
-            return AccessDecision.Permit(sql.Build($"{AccessSql.NonPersonal} OR {AccessSql.OfPerson(sql.Is(patient))}").At(audit.Now.ToUnixTimeMilliseconds()), caller);
+            return AccessDecision.Permit(sql.Build($"{sql.NonPersonal} OR {AccessSql.OfPerson(sql.Is(patient))}").At(audit.Now.ToUnixTimeMilliseconds()), caller);
         }
 
         return AccessDecision.Deny("Only the person themselves, or the information governance lead on their behalf, may export a record.");
@@ -195,43 +195,50 @@ internal sealed class GovernancePolicy(AuditTrail audit, AuditQuery auditQuery) 
     private AccessFilter? RowFilter(CallerView view) => view.Filter?.At(audit.Now.ToUnixTimeMilliseconds());
 
     /// <summary>The rows this caller may see and write (its time parameter bound per request).</summary>
-    private static TimedFilter? BuildRowFilter(Caller caller)
+    private static TimedFilter? BuildRowFilter(Caller caller) =>
+        RowPredicate(caller, null) is var (sql, predicate) ? sql.Build(predicate, type => RowPredicate(caller, type)!.Value.Predicate) : null;
+
+    /// <summary>
+    /// The row filter's predicate, for rows of <paramref name="type"/> when it is known (null: any type). Whatever the
+    /// type, the same parameters are made in the same order, so one set of values serves every form.
+    /// </summary>
+    private static (AccessSql Sql, string Predicate)? RowPredicate(Caller caller, string? type)
     {
-        var sql = new AccessSql();
+        var sql = new AccessSql(type);
         var terms = new List<string>();
         switch (caller.Role)
         {
             case Roles.System:
                 break;
             case Roles.Citizen:
-                terms.Add($"({AccessSql.NonPersonal} OR {AccessSql.OfPerson(sql.Is(caller.UserId("Patient") ?? string.Empty))})");
+                terms.Add($"({sql.NonPersonal} OR {AccessSql.OfPerson(sql.Is(caller.UserId("Patient") ?? string.Empty))})");
                 break;
             case Roles.Carer:
                 {
                     var rp = sql.P(caller.UserId("RelatedPerson") is { } id ? "RelatedPerson/" + id : string.Empty);
                     var now = AccessSql.Now;
                     string Allowed(string key) => $"EXISTS (SELECT 1 FROM gov_relationship a WHERE a.patient_key = {key} AND a.party = {rp} AND a.basis = 'carer-consent' AND (a.expires IS NULL OR a.expires > {now}) AND EXISTS (SELECT 1 FROM gov_relationship b WHERE b.party = a.party AND b.patient_key = a.patient_key AND b.basis = 'related-person' AND (b.expires IS NULL OR b.expires > {now})) {AccessSql.Probe})";
-                    terms.Add($"({AccessSql.NonPersonal} OR ({AccessSql.OfRow(Allowed)} AND NOT {sql.DeniedByConsent(null)}))");
+                    terms.Add($"({sql.NonPersonal} OR ({AccessSql.OfRow(Allowed)} AND NOT {sql.DeniedByConsent(null)}))");
                     break;
                 }
 
             case Roles.IgLead:
-                terms.Add($"({AccessSql.NonPersonal} OR {{r}}.resource_type IN ('Patient', 'Consent') OR ({{r}}.resource_type = 'Communication' AND EXISTS (SELECT 1 FROM idx_token t WHERE t.resource_type = {{r}}.resource_type AND t.id = {{r}}.id AND t.param = '_tag' AND t.code = 'break-glass' {AccessSql.Probe})))");
+                terms.Add($"({sql.NonPersonal} OR {{r}}.resource_type IN ('Patient', 'Consent') OR ({{r}}.resource_type = 'Communication' AND EXISTS (SELECT 1 FROM idx_token t WHERE t.resource_type = {{r}}.resource_type AND t.id = {{r}}.id AND t.param = '_tag' AND t.code = 'break-glass' {AccessSql.Probe})))");
                 break;
             default:
                 {
                     var parties = caller.Parties().ToList();
                     var care = $"({AccessSql.OfRow(sql.Related(parties, AccessSql.CareBases.Replace(", 'break-glass'", string.Empty, StringComparison.Ordinal)))} AND NOT {sql.DeniedByConsent(caller.Organization)})";
                     var glass = Roles.IsClinical(caller.Role) ? $" OR {AccessSql.OfRow(sql.Related(["user:" + caller.Subject], "'break-glass'"))}" : string.Empty;
-                    terms.Add($"({AccessSql.NonPersonal} OR {care}{glass})");
+                    terms.Add($"({sql.NonPersonal} OR {care}{glass})");
                     if (caller.Role == Roles.AdminStaff)
                     {
-                        terms.Add($"({{r}}.resource_type = 'Patient' OR {AccessSql.NonPersonal})");
+                        terms.Add($"({{r}}.resource_type = 'Patient' OR {sql.NonPersonal})");
                     }
 
                     if (caller.Role == Roles.SocialWorker)
                     {
-                        terms.Add($"NOT ({AccessSql.LabResult} AND NOT {AccessSql.OfRow(sql.Related(parties, "'care-team'"))})");
+                        terms.Add($"NOT ({sql.LabResult} AND NOT {AccessSql.OfRow(sql.Related(parties, "'care-team'"))})");
                     }
 
                     break;
@@ -247,10 +254,10 @@ internal sealed class GovernancePolicy(AuditTrail audit, AuditQuery auditQuery) 
         {
             // patient/ scopes bind to the launch patient; a citizen's own record is their context when none was launched.
             var launch = caller.Patient ?? (caller.Role == Roles.Citizen ? caller.UserId("Patient") : null);
-            terms.Add(launch is not null ? $"({AccessSql.NonPersonal} OR {AccessSql.OfPerson(sql.Is(launch))})" : AccessSql.NonPersonal);
+            terms.Add(launch is not null ? $"({sql.NonPersonal} OR {AccessSql.OfPerson(sql.Is(launch))})" : sql.NonPersonal);
         }
 
-        return terms.Count == 0 ? null : sql.Build(string.Join(" AND ", terms));
+        return terms.Count == 0 ? null : (sql, string.Join(" AND ", terms));
     }
 
     public async Task RecordAsync(AccessRequest request, AccessDecision decision, AccessOutcome outcome, StoreTransaction? transaction, CancellationToken ct)

@@ -199,21 +199,29 @@ public sealed partial class FhirStore
     }
 
     /// <summary>The filter as an extra WHERE term over <paramref name="alias"/>, with its parameters; empty when unrestricted.</summary>
-    internal static (string Sql, (string, object?)[] Parameters) FilterTerm(string alias) =>
-        Filter is { } filter ? (" AND " + filter.For(alias), [.. filter.Parameters]) : (string.Empty, []);
+    internal static (string Sql, (string, object?)[] Parameters) FilterTerm(string alias, string? type = null) =>
+        Filter is { } filter ? (" AND " + filter.For(alias, type), [.. filter.Parameters]) : (string.Empty, []);
 
-    /// <summary>The filter as an extra WHERE term whose values are bound through <paramref name="bind"/> (a query builder's parameters).</summary>
-    internal static string FilterSql(string alias, Func<object?, string> bind)
+    /// <summary>
+    /// The filter as an extra WHERE term whose values are bound through <paramref name="bind"/> (a query builder's
+    /// parameters); <paramref name="type"/> when the query fixes the rows' type.
+    /// </summary>
+    internal static string FilterSql(string alias, Func<object?, string> bind, string? type = null)
     {
         if (Filter is not { } filter)
         {
             return string.Empty;
         }
 
-        var sql = filter.For(alias);
+        var sql = filter.For(alias, type);
         foreach (var (name, value) in filter.Parameters.OrderByDescending(p => p.Name.Length))
         {
-            sql = sql.Replace("@" + name, bind(value), StringComparison.Ordinal);
+            // Longest names first, so that "@acc_1" is not found inside "@acc_10"; a value the text does not use
+            // (a type-specific form can drop a test) is not bound, as PostgreSQL cannot type an unused parameter.
+            if (sql.Contains("@" + name, StringComparison.Ordinal))
+            {
+                sql = sql.Replace("@" + name, bind(value), StringComparison.Ordinal);
+            }
         }
 
         return " AND " + sql;

@@ -74,7 +74,15 @@ public sealed record AccessRequest
 /// </summary>
 public sealed record AccessFilter(string Predicate, IReadOnlyList<(string Name, object? Value)> Parameters)
 {
-    public string For(string alias) => "(" + Predicate.Replace("{r}", alias, StringComparison.Ordinal) + ")";
+    /// <summary>
+    /// The predicate for rows known to be of one resource type, when the policy can simplify it so (the tests of the
+    /// row's type decided in advance); it uses the same parameters. Null: <see cref="Predicate"/> serves every type.
+    /// </summary>
+    public Func<string, string>? ForType { get; init; }
+
+    /// <summary>The predicate over <paramref name="alias"/>, for rows of <paramref name="type"/> when the query fixes it.</summary>
+    public string For(string alias, string? type = null) =>
+        "(" + (type is not null && ForType is { } typed ? typed(type) : Predicate).Replace("{r}", alias, StringComparison.Ordinal) + ")";
 }
 
 /// <summary>The policy's answer: refuse, permit everything, permit rows matching a filter, or answer in its place.</summary>

@@ -93,7 +93,7 @@ internal static class HistoryReader
             parameters.Add(("before", before));
         }
 
-        var (access, accessParameters) = FhirStore.FilterTerm("v");
+        var (access, accessParameters) = FhirStore.FilterTerm("v", query.ResourceType);
         if (access.Length > 0)
         {
             where.Add(access[" AND ".Length..]);

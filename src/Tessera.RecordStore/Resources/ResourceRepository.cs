@@ -28,7 +28,7 @@ internal sealed class ResourceRepository(SqlDialect dialect)
     public async Task<(StoredVersion? Stored, bool Visible)> ReadCurrentAsync(DbConnection connection, DbTransaction? transaction, string type, string id, AccessFilter? filter, CancellationToken ct)
     {
         await using var cmd = Db.Command(connection, transaction,
-            $"SELECT {VersionColumns}{VisibleColumn(filter)} FROM resource r JOIN resource_version v ON v.resource_type = r.resource_type AND v.id = r.id AND v.version = r.version WHERE r.resource_type = @t AND r.id = @id",
+            $"SELECT {VersionColumns}{VisibleColumn(filter, "r", type)} FROM resource r JOIN resource_version v ON v.resource_type = r.resource_type AND v.id = r.id AND v.version = r.version WHERE r.resource_type = @t AND r.id = @id",
             [("t", type), ("id", id), .. filter?.Parameters ?? []]);
         return await ReadVisibleAsync(cmd, filter, ct);
     }
@@ -37,12 +37,12 @@ internal sealed class ResourceRepository(SqlDialect dialect)
     public async Task<(StoredVersion? Stored, bool Visible)> ReadVersionAsync(DbConnection connection, DbTransaction? transaction, string type, string id, long version, AccessFilter? filter, CancellationToken ct)
     {
         await using var cmd = Db.Command(connection, transaction,
-            $"SELECT {VersionColumns}{VisibleColumn(filter, "v")} FROM resource_version v WHERE v.resource_type = @t AND v.id = @id AND v.version = @v",
+            $"SELECT {VersionColumns}{VisibleColumn(filter, "v", type)} FROM resource_version v WHERE v.resource_type = @t AND v.id = @id AND v.version = @v",
             [("t", type), ("id", id), ("v", version), .. filter?.Parameters ?? []]);
         return await ReadVisibleAsync(cmd, filter, ct);
     }
 
-    private static string VisibleColumn(AccessFilter? filter, string alias = "r") => filter is null ? string.Empty : $", CASE WHEN {filter.For(alias)} THEN 1 ELSE 0 END";
+    private static string VisibleColumn(AccessFilter? filter, string alias, string type) => filter is null ? string.Empty : $", CASE WHEN {filter.For(alias, type)} THEN 1 ELSE 0 END";
 
     private static async Task<(StoredVersion?, bool)> ReadVisibleAsync(DbCommand cmd, AccessFilter? filter, CancellationToken ct)
     {

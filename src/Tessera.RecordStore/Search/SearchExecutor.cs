@@ -39,7 +39,7 @@ internal sealed class SearchExecutor(ResourceRepository repository)
         }
 
         // The caller's access filter (FhirStore.Access) applies to the count, the page and its next link alike.
-        where += FhirStore.FilterSql("r", builder.Param);
+        where += FhirStore.FilterSql("r", builder.Param, query.ResourceType);
 
         var counted = query.Total != "none" && (query.Cursor is null || query.Summary == "count");
         if (query.Summary == "count" || query.Count == 0)

@@ -477,7 +477,7 @@ internal sealed class SearchSqlBuilder(string baseUrl, bool patternOperators = f
         var typeList = string.Join(", ", chain.TargetTypes.Select(t => Param(t)));
         var inner = Criterion(target, chain.Inner);
         // The caller's row filter applies to the chained resource too: a chain must not test what they may not see.
-        var condition = $"EXISTS (SELECT 1 FROM resource {target} WHERE {target}.resource_type IN ({typeList}) AND {target}.deleted = 0 AND {target}.resource_type = $x.target_type AND {target}.id = $x.target_id AND {inner}{FhirStore.FilterSql(target, Param)})";
+        var condition = $"EXISTS (SELECT 1 FROM resource {target} WHERE {target}.resource_type IN ({typeList}) AND {target}.deleted = 0 AND {target}.resource_type = $x.target_type AND {target}.id = $x.target_id AND {inner}{FhirStore.FilterSql(target, Param, chain.TargetTypes.Count == 1 ? chain.TargetTypes[0] : null)})";
         return Exists("idx_reference", alias, chain.Reference.Code, condition);
     }
 
@@ -487,7 +487,7 @@ internal sealed class SearchSqlBuilder(string baseUrl, bool patternOperators = f
         var x = NextAlias("x");
         var inner = Criterion(source, has.Inner);
         // Likewise _has: only resources the caller may see can make a resource match.
-        return $"EXISTS (SELECT 1 FROM idx_reference {x} JOIN resource {source} ON {source}.resource_type = {x}.resource_type AND {source}.id = {x}.id WHERE {x}.resource_type = {Param(has.SourceType)} AND {x}.param = {Param(has.ReferenceParam)} AND {x}.target_type = {alias}.resource_type AND {x}.target_id = {alias}.id AND {source}.deleted = 0 AND {inner}{FhirStore.FilterSql(source, Param)})";
+        return $"EXISTS (SELECT 1 FROM idx_reference {x} JOIN resource {source} ON {source}.resource_type = {x}.resource_type AND {source}.id = {x}.id WHERE {x}.resource_type = {Param(has.SourceType)} AND {x}.param = {Param(has.ReferenceParam)} AND {x}.target_type = {alias}.resource_type AND {x}.target_id = {alias}.id AND {source}.deleted = 0 AND {inner}{FhirStore.FilterSql(source, Param, has.SourceType)})";
     }
 
     private static string TableFor(SearchParamType type) => type switch
