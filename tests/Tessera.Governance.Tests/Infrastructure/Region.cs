@@ -141,6 +141,13 @@ public sealed class Region
         await PutAsync(store, Observation(id + "-vital", subject, "vital-signs", Callers.OrgB), id, Callers.OrgB);
         await PutAsync(store, Observation(id + "-lab", subject, "laboratory", Callers.OrgB), id, Callers.OrgB, lab: true);
         await PutAsync(store, Observation(id + "-own", subject, "vital-signs", Callers.OrgA), id, Callers.OrgA);
+
+        // meta.source names the recording organisation, optionally followed by "#..." or "/..." (the system within it).
+        foreach (var (suffix, source) in new[] { ("-own-feed", Callers.OrgA + "#gp-system"), ("-own-device", Callers.OrgA + "/Device/bp-monitor"), ("-near-org", Callers.OrgA + "b") })
+        {
+            await PutAsync(store, Observation(id + suffix, subject, "vital-signs", source), id, source);
+        }
+
         var psy = new Condition { Id = id + "-psy", Subject = subject, Meta = new Meta { Source = Callers.OrgB, Security = [new Coding("http://terminology.hl7.org/CodeSystem/v3-ActCode", PsyLabel)] }, Code = new CodeableConcept("http://snomed.info/sct", "35489007", "Depressive disorder") };
         await PutAsync(store, psy, id, Callers.OrgB, label: PsyLabel);
 

@@ -74,7 +74,7 @@ public static class Oracle
     /// <summary>A consent of the person hides the item from the caller's organisation, unless that organisation recorded it.</summary>
     private static bool Denied(HashSet<string> person, Item item, string? label, Region region, string? org)
     {
-        if (org is not null && item.Source == org)
+        if (org is not null && item.Source is { } source && (source == org || source.StartsWith(org + "#", StringComparison.Ordinal) || source.StartsWith(org + "/", StringComparison.Ordinal)))
         {
             return false;
         }
