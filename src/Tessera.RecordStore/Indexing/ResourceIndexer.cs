@@ -394,16 +394,21 @@ internal sealed class ResourceIndexer(SearchParameterRegistry registry)
 
     private static string? SystemOf(Base value)
     {
-        // Enumerated codes carry their code system on the enum literal.
+        // Enumerated codes carry their code system on the enum literal, read by reflection from its attribute: once
+        // per literal (Observation.status is on every Observation written), not on every write.
         var type = value.GetType();
         if (!type.IsGenericType || type.GetGenericTypeDefinition() != typeof(Code<>))
         {
             return null;
         }
 
-        var property = type.GetProperty("Value", System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.DeclaredOnly);
-        return (property?.GetValue(value) as Enum)?.GetSystem();
+        var property = ValueProperties.GetOrAdd(type, t => t.GetProperty("Value", System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.DeclaredOnly));
+        return property?.GetValue(value) is Enum literal ? Systems.GetOrAdd(literal, l => l.GetSystem()) : null;
     }
+
+    private static readonly ConcurrentDictionary<Type, System.Reflection.PropertyInfo?> ValueProperties = new();
+
+    private static readonly ConcurrentDictionary<Enum, string?> Systems = new();
 
     private static void AddDates(IndexValues values, string code, Base value)
     {
