@@ -25,7 +25,7 @@ public sealed partial class FhirStore
     public void UseAccessPolicy(IAccessPolicy policy) => AccessPolicy = policy;
 
     /// <summary>The resource types of the FHIR R4 Patient compartment, Patient included: the types that hold personal records.</summary>
-    public static IReadOnlyCollection<string> PatientCompartmentTypes { get; } = [.. PatientCompartment.Parameters.Keys.Append("Patient").Order(StringComparer.Ordinal)];
+    public static IReadOnlyCollection<string> PatientCompartmentTypes { get; } = [.. PatientCompartment.Parameters.Keys.Append("Patient").Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
 
     /// <summary>
     /// Runs an interaction outside any caller's grant — for a part's own checks (e.g. that a patient exists before a
