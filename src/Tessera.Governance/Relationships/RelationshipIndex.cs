@@ -143,14 +143,16 @@ internal sealed class RelationshipIndex : IResourceBatchWriteObserver
             """;
 
         /// <summary>
-        /// Deletes the copies to and from the records in <paramref name="list"/>, one index each. On SQLite the
-        /// statistics date from the bulk load, when there were no copies, so its planner takes the partial index on
-        /// <c>via</c> for nearly empty and would walk all of it for the "to" half; the unary plus keeps it off that index.
+        /// Deletes the copies to and from the records in <paramref name="list"/>, one index each. The statistics of a
+        /// region just loaded date from before its MPI catch-up, when there were no copies, so a planner takes the
+        /// partial index on <c>via</c> for nearly empty and would walk all of it for the "to" half (SQLite did, for
+        /// every master written). A copy's <c>via</c> is a record's id, never empty, so the COALESCE test means
+        /// "is a copy" while matching no partial index: the patient index is the only way in.
         /// </summary>
-        public IEnumerable<string> DeleteForRecords(string list, DatabaseKind kind)
+        public IEnumerable<string> DeleteForRecords(string list)
         {
             yield return $"DELETE FROM {Table} WHERE via IN ({list})";
-            yield return $"DELETE FROM {Table} WHERE patient_key IN ({list}) AND {(kind == DatabaseKind.Sqlite ? "+via" : "via")} IS NOT NULL";
+            yield return $"DELETE FROM {Table} WHERE patient_key IN ({list}) AND COALESCE(via, '') <> ''";
         }
     }
 
@@ -368,7 +370,7 @@ internal sealed class RelationshipIndex : IResourceBatchWriteObserver
         var parameters = records.Select((r, i) => ($"@k{i}", (object?)r)).ToArray();
         foreach (var shape in (CopyShape[])[RelationshipCopy, ConsentRuleCopy])
         {
-            foreach (var delete in shape.DeleteForRecords(list, transaction.Kind))
+            foreach (var delete in shape.DeleteForRecords(list))
             {
                 await transaction.ExecuteAsync(delete, ct, parameters);
             }
