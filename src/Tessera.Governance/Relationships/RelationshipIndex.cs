@@ -123,36 +123,23 @@ internal sealed class RelationshipIndex : IResourceBatchWriteObserver
             """;
 
         /// <summary>
-        /// The copies to and from the records in <paramref name="list"/>, as two halves each led by the person link
-        /// that is named: one query with <c>l1 IN … OR l2 IN …</c> leaves a planner no index to start from, and SQLite
-        /// then scans the whole table for every master written (quadratic in a catch-up of the whole region).
+        /// Deletes the copies made from the records in <paramref name="list"/> (all the records a person had or now
+        /// has) and makes them anew from the person links as they now are. A copy from a record outside the list onto
+        /// one in it is another person's doing and stays. Led by the person links of the list, never by a scan of the
+        /// table: a condition on either end of the links (<c>l1 IN … OR l2 IN …</c>) left SQLite no index to start
+        /// from, and it scanned the table for every master written, quadratic in a catch-up of a whole region.
         /// </summary>
-        public string ForRecords(string list) => $"""
-            INSERT INTO {Table} ({Columns})
-            SELECT {Selected}
-            FROM gov_person_link l1
-            JOIN {Table} {Alias} ON {Alias}.patient_key = l1.patient_key
-            JOIN gov_person_link l2 ON l2.person_key = l1.person_key AND l2.patient_key <> {Alias}.patient_key
-            WHERE {Alias}.via IS NULL AND l1.patient_key IN ({list})
-            UNION
-            SELECT {Selected}
-            FROM gov_person_link l2
-            JOIN gov_person_link l1 ON l1.person_key = l2.person_key
-            JOIN {Table} {Alias} ON {Alias}.patient_key = l1.patient_key AND {Alias}.patient_key <> l2.patient_key
-            WHERE {Alias}.via IS NULL AND l2.patient_key IN ({list})
-            """;
-
-        /// <summary>
-        /// Deletes the copies to and from the records in <paramref name="list"/>, one index each. The statistics of a
-        /// region just loaded date from before its MPI catch-up, when there were no copies, so a planner takes the
-        /// partial index on <c>via</c> for nearly empty and would walk all of it for the "to" half (SQLite did, for
-        /// every master written). A copy's <c>via</c> is a record's id, never empty, so the COALESCE test means
-        /// "is a copy" while matching no partial index: the patient index is the only way in.
-        /// </summary>
-        public IEnumerable<string> DeleteForRecords(string list)
+        public IEnumerable<string> ForRecords(string list)
         {
             yield return $"DELETE FROM {Table} WHERE via IN ({list})";
-            yield return $"DELETE FROM {Table} WHERE patient_key IN ({list}) AND COALESCE(via, '') <> ''";
+            yield return $"""
+                INSERT INTO {Table} ({Columns})
+                SELECT DISTINCT {Selected}
+                FROM gov_person_link l1
+                JOIN {Table} {Alias} ON {Alias}.patient_key = l1.patient_key
+                JOIN gov_person_link l2 ON l2.person_key = l1.person_key AND l2.patient_key <> {Alias}.patient_key
+                WHERE {Alias}.via IS NULL AND l1.patient_key IN ({list})
+                """;
         }
     }
 
@@ -360,9 +347,10 @@ internal sealed class RelationshipIndex : IResourceBatchWriteObserver
     }
 
     /// <summary>
-    /// Works out again the copies to and from <paramref name="records"/>, whose person links have just changed: every
-    /// copy on them or from them goes, and each is copied anew from the links as they now are (a record that is also
-    /// another person's keeps what that person gives it).
+    /// Works out again the copies within a person whose links have just changed (<paramref name="records"/>: every
+    /// record it had or now has): every copy from one of them goes, and each is copied anew from the links as they now
+    /// are. Copies between two records exist only through a person holding both, so no other copy can have changed
+    /// (a record that is also another person's keeps what that person gives it).
     /// </summary>
     private static async Task RecopyAsync(StoreTransaction transaction, IReadOnlyList<string> records, CancellationToken ct)
     {
@@ -370,12 +358,10 @@ internal sealed class RelationshipIndex : IResourceBatchWriteObserver
         var parameters = records.Select((r, i) => ($"@k{i}", (object?)r)).ToArray();
         foreach (var shape in (CopyShape[])[RelationshipCopy, ConsentRuleCopy])
         {
-            foreach (var delete in shape.DeleteForRecords(list))
+            foreach (var statement in shape.ForRecords(list))
             {
-                await transaction.ExecuteAsync(delete, ct, parameters);
+                await transaction.ExecuteAsync(statement, ct, parameters);
             }
-
-            await transaction.ExecuteAsync(shape.ForRecords(list), ct, parameters);
         }
     }
 

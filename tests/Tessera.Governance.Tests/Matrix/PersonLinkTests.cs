@@ -121,6 +121,16 @@ public sealed class PersonLinkTests
         Assert.Equal(403, await GpReadsAsync(store, "Patient/a-record"));
         Assert.Equal(403, await GpReadsAsync(store, "Patient/a-second-record"));
         Assert.Equal(200, await GpReadsAsync(store, "Patient/b-record"));
+
+        // Each copy is held once, however often the people around it change.
+        await WriteAsync(store, MasterOf("m-b", "b-record", "shared-record", "a-second-record"));
+        await WriteAsync(store, MasterOf("m-a", "a-record", "shared-record"));
+        await using var connection = await store.OpenConnectionAsync();
+        await using var cmd = FhirStore.Command(connection, "SELECT COUNT(*) - COUNT(DISTINCT patient_key || ' ' || party || ' ' || basis || ' ' || source_id || ' ' || via) FROM gov_relationship WHERE via IS NOT NULL");
+        Assert.Equal(0L, Convert.ToInt64(await cmd.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(200, await GpReadsAsync(store, "Observation/shared-obs"));
+        Assert.Equal(200, await GpReadsAsync(store, "Patient/a-second-record"));
+        Assert.Equal(403, await GpReadsAsync(store, "Patient/a-record"));
     }
 
     [Theory]
