@@ -144,11 +144,15 @@ internal sealed class AccessSql(string? knownType = null)
 /// </summary>
 internal sealed record TimedFilter(string Predicate, IReadOnlyList<(string Name, object? Value)> Fixed, bool Timed, Func<string, string>? OfType)
 {
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _typed = new(StringComparer.Ordinal);
+    /// <summary>The typed predicates, each built on first use and kept: one delegate for every request of the caller.</summary>
+    private readonly Func<string, string>? _forType = OfType is null ? null : Memoised(OfType);
 
     /// <summary>The filter for a request at <paramref name="now"/> (milliseconds since the epoch).</summary>
-    public AccessFilter At(long now) => new(Predicate, Timed ? [.. Fixed, (AccessSql.NowParameter, now)] : Fixed)
+    public AccessFilter At(long now) => new(Predicate, Timed ? [.. Fixed, (AccessSql.NowParameter, now)] : Fixed) { ForType = _forType };
+
+    private static Func<string, string> Memoised(Func<string, string> build)
     {
-        ForType = OfType is null ? null : type => _typed.GetOrAdd(type, OfType),
-    };
+        var typed = new System.Collections.Concurrent.ConcurrentDictionary<string, string>(StringComparer.Ordinal);
+        return type => typed.GetOrAdd(type, build);
+    }
 }
