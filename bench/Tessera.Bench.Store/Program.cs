@@ -63,20 +63,22 @@ if (only.Contains("observation"))
 {
     using var owner = await http.PostAsync($"{baseUrl}/Patient", Json(serializer.SerializeToString(SamplePatient(90_000))));
     var ownerId = owner.EnsureSuccessStatusCode().Headers.Location!.ToString().Split("/Patient/")[1].Split('/')[0];
+    // The bodies are serialised before the clock starts: the client then only sends bytes, as an interface engine
+    // forwarding messages does, and its own serialising does not count in the server's latency.
+    var bodies = Enumerable.Range(0, (int)(2000 * scale)).Select(i => Encoding.UTF8.GetBytes(serializer.SerializeToString(new Observation
+    {
+        Status = ObservationStatus.Final,
+        Category = [new CodeableConcept("http://terminology.hl7.org/CodeSystem/observation-category", "vital-signs")],
+        Code = new CodeableConcept("http://loinc.org", "8867-4", "Heart rate"),
+        Subject = new ResourceReference($"Patient/{ownerId}"),
+        Effective = new FhirDateTime($"2024-0{1 + i % 9}-1{i % 9}T09:05:00Z"),
+        Value = new Quantity(60 + i % 40, "/min") { System = "http://unitsofmeasure.org", Code = "/min" },
+    }))).ToArray();
     foreach (var clients in clientCounts)
     {
-        await RunAsync("create Observation", clients, (int)(2000 * scale), 1, async i =>
+        await RunAsync("create Observation", clients, bodies.Length, 1, async i =>
         {
-            var body = serializer.SerializeToString(new Observation
-            {
-                Status = ObservationStatus.Final,
-                Category = [new CodeableConcept("http://terminology.hl7.org/CodeSystem/observation-category", "vital-signs")],
-                Code = new CodeableConcept("http://loinc.org", "8867-4", "Heart rate"),
-                Subject = new ResourceReference($"Patient/{ownerId}"),
-                Effective = new FhirDateTime($"2024-0{1 + i % 9}-1{i % 9}T09:05:00Z"),
-                Value = new Quantity(60 + i % 40, "/min") { System = "http://unitsofmeasure.org", Code = "/min" },
-            });
-            using var response = await http.PostAsync($"{baseUrl}/Observation", Json(body));
+            using var response = await http.PostAsync($"{baseUrl}/Observation", JsonBytes(bodies[i]));
             response.EnsureSuccessStatusCode();
         });
     }
@@ -144,6 +146,13 @@ static StringContent Json(string body)
 {
     var content = new StringContent(body, Encoding.UTF8);
     content.Headers.ContentType = new MediaTypeHeaderValue("application/fhir+json");
+    return content;
+}
+
+static ByteArrayContent JsonBytes(byte[] body)
+{
+    var content = new ByteArrayContent(body);
+    content.Headers.ContentType = new MediaTypeHeaderValue("application/fhir+json") { CharSet = "utf-8" };
     return content;
 }
 

@@ -38,7 +38,10 @@ internal static class ServeCommand
                 }
             }
 
-            var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = [] });
+            // Settings are read once at start. Reloading them on change watches the whole working directory: every file
+            // written beneath it (a log, a database kept there) wakes a watcher thread. With PostgreSQL's data directory
+            // beneath it, that thread made two thirds of a busy server's thread switches.
+            var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = ["--hostBuilder:reloadConfigOnChange=false"] });
             builder.Configuration["Tessera:Database"] = location.Kind == RecordStore.Storage.DatabaseKind.Sqlite
                 ? "sqlite:" + location.ConnectionString.Split(';')[0]["Data Source=".Length..]
                 : location.ConnectionString;

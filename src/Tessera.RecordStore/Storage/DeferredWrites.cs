@@ -86,10 +86,31 @@ internal sealed class DeferredWrites(NpgsqlConnection connection, NpgsqlTransact
     /// <summary>Sends what is held; a failure names the entry whose statement failed.</summary>
     public Task FlushAsync(CancellationToken ct) => SendAsync(batch => batch.ExecuteNonQueryAsync(ct));
 
+    /// <summary>
+    /// Sends what is held followed by COMMIT, in one batch; false (nothing sent) when nothing is held, and the caller
+    /// commits as usual. PostgreSQL skips the COMMIT when a statement before it fails, and the transaction rolls back.
+    /// </summary>
+    public async Task<bool> FlushAndCommitAsync(CancellationToken ct)
+    {
+        if (_batch.BatchCommands.Count == 0 && _indexRows.Count == 0)
+        {
+            return false;
+        }
+
+        await SendAsync(
+            batch =>
+            {
+                batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
+                return batch.ExecuteNonQueryAsync(ct);
+            },
+            last: true);
+        return true;
+    }
+
     /// <summary>As <see cref="FlushAsync"/>, for a caller that cannot wait asynchronously (a command being built).</summary>
     public void Flush() => SendAsync(batch => Task.FromResult(batch.ExecuteNonQuery())).GetAwaiter().GetResult();
 
-    private async Task SendAsync(Func<NpgsqlBatch, Task<int>> execute)
+    private async Task SendAsync(Func<NpgsqlBatch, Task<int>> execute, bool last = false)
     {
         foreach (var (rows, keys) in _indexRows.Values)
         {
@@ -116,7 +137,8 @@ internal sealed class DeferredWrites(NpgsqlConnection connection, NpgsqlTransact
         finally
         {
             await _batch.DisposeAsync();
-            _batch = new NpgsqlBatch(connection, transaction);
+            // After the COMMIT the transaction is over and nothing more is sent through this scope.
+            _batch = last ? new NpgsqlBatch(connection) : new NpgsqlBatch(connection, transaction);
             _owners.Clear();
         }
     }

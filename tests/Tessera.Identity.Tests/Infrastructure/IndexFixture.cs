@@ -1,5 +1,6 @@
 using Hl7.Fhir.Model;
 using Tessera.Identity.Index;
+using Tessera.Identity.Matching;
 using Tessera.Identity.Tests.Matching;
 using Tessera.RecordStore;
 using Tessera.RecordStore.Interactions;
@@ -48,7 +49,30 @@ internal static class People
 {
     private static readonly Random Random = new(5);
 
-    public static string Surname() => "Zq" + Guid.NewGuid().ToString("N")[..8];
+    private static readonly List<(string Name, DoubleMetaphone.Keys Keys)> Issued = [];
+
+    /// <summary>
+    /// A surname no other test uses that also sounds like none of them and is not close in spelling, so that the index
+    /// never takes two test people for one on their names (random letters alone sometimes sounded alike).
+    /// </summary>
+    public static string Surname()
+    {
+        lock (Issued)
+        {
+            while (true)
+            {
+                var name = "Zq" + Guid.NewGuid().ToString("N")[..8];
+                var keys = DoubleMetaphone.Encode(name);
+                if (Issued.Any(i => FieldComparer.CompareName(i.Name, name, i.Keys, keys) != NameLevel.Different))
+                {
+                    continue;
+                }
+
+                Issued.Add((name, keys));
+                return name;
+            }
+        }
+    }
 
     /// <summary>A birth date no other test uses, with a day from 10 to 18 so the next day differs in one digit.</summary>
     public static DateOnly BirthDate()

@@ -1,5 +1,6 @@
 using Hl7.Fhir.Model;
 using Tessera.RecordStore.Tests.Infrastructure;
+using Tessera.Testing;
 
 namespace Tessera.RecordStore.Tests.Concurrency;
 
@@ -64,5 +65,52 @@ public class ConcurrencyTests(StoreFixture stores) : IClassFixture<StoreFixture>
         var responses = await System.Threading.Tasks.Task.WhenAll(tasks);
         Assert.All(responses, r => Assert.Equal(200, r.Status));
         Assert.Equal(Enumerable.Range(2, 20).Select(v => (long?)v), responses.Select(r => r.Version).Order());
+    }
+
+    [Theory]
+    [MemberData(nameof(StoreFixture.Backends), MemberType = typeof(StoreFixture))]
+    public async System.Threading.Tasks.Task A_create_that_fails_in_the_database_leaves_nothing_and_the_store_carries_on(string backend)
+    {
+        // On PostgreSQL a create's writes are held back and sent with the COMMIT in one batch: a statement that fails
+        // must stop the commit, and the connection must come back to the pool usable. A trigger fails the search index
+        // write of one patient, the last statement before the COMMIT (the database refusing a write: a full disk, a
+        // constraint added by an operator).
+        await using var db = await TestDatabase.CreateAsync(backend);
+        await using var store = await FhirStore.OpenAsync(db.Location);
+        await using (var connection = await store.OpenConnectionAsync())
+        {
+            await using var trigger = connection.CreateCommand();
+            trigger.CommandText = backend == "postgres"
+                ? """
+                  CREATE FUNCTION refuse_write() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$;
+                  CREATE TRIGGER refuse_write BEFORE INSERT ON idx_string FOR EACH ROW WHEN (NEW.value_norm = 'refused') EXECUTE FUNCTION refuse_write();
+                  """
+                : "CREATE TRIGGER refuse_write BEFORE INSERT ON idx_string WHEN NEW.value_norm = 'refused' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;";
+            await trigger.ExecuteNonQueryAsync();
+        }
+
+        await Assert.ThrowsAnyAsync<System.Data.Common.DbException>(() => store.Send("POST", "Patient", new Patient { Name = [new HumanName { Family = "Refused" }] }));
+        Assert.Equal(0, (await store.SearchAsync("Patient")).Total);
+
+        // Every pooled connection is used again afterwards (more writes than the pool keeps idle): none was left in
+        // a failed transaction.
+        for (var i = 0; i < 20; i++)
+        {
+            var created = await store.Send("POST", "Patient", new Patient { Name = [new HumanName { Family = "After" }] });
+            Assert.Equal(201, created.Status);
+        }
+
+        await Assert.ThrowsAnyAsync<System.Data.Common.DbException>(() => store.Send("POST", "Patient", new Patient { Name = [new HumanName { Family = "Refused" }] }));
+        Assert.Equal(20, (await store.SearchAsync("Patient?family=After")).Total);
+        Assert.Equal(0, (await store.SearchAsync("Patient?family=Refused")).Total);
+
+        // Not a row of the refused creates anywhere: resources, versions, search index.
+        await using var check = await store.OpenConnectionAsync();
+        foreach (var table in new[] { "resource", "resource_version", "idx_string", "idx_token" })
+        {
+            await using var count = check.CreateCommand();
+            count.CommandText = $"SELECT COUNT(DISTINCT id) FROM {table}";
+            Assert.Equal(20L, Convert.ToInt64(await count.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture));
+        }
     }
 }
