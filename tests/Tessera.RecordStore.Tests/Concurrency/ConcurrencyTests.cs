@@ -69,6 +69,26 @@ public class ConcurrencyTests(StoreFixture stores) : IClassFixture<StoreFixture>
 
     [Theory]
     [MemberData(nameof(StoreFixture.Backends), MemberType = typeof(StoreFixture))]
+    public async System.Threading.Tasks.Task Parallel_updates_as_create_of_one_new_id_make_one_resource_and_versions_in_turn(string backend)
+    {
+        var store = stores[backend];
+        var id = "race-" + StoreExtensions.Unique();
+        var start = new TaskCompletionSource();
+        var tasks = Enumerable.Range(0, 20).Select(async i =>
+        {
+            await start.Task;
+            return await store.Send("PUT", $"Patient/{id}", new Patient { Id = id, Name = [new HumanName { Family = "Racer" + i }] });
+        }).ToList();
+        start.SetResult();
+        var responses = await System.Threading.Tasks.Task.WhenAll(tasks);
+
+        Assert.All(responses, r => Assert.True(r.Status is 200 or 201, $"status {r.Status}: {StoreExtensions.Describe(r)}"));
+        Assert.Equal(1, responses.Count(r => r.Status == 201));
+        Assert.Equal(Enumerable.Range(1, 20).Select(v => (long?)v), responses.Select(r => r.Version).Order());
+    }
+
+    [Theory]
+    [MemberData(nameof(StoreFixture.Backends), MemberType = typeof(StoreFixture))]
     public async System.Threading.Tasks.Task A_create_that_fails_in_the_database_leaves_nothing_and_the_store_carries_on(string backend)
     {
         // On PostgreSQL a create's writes are held back and sent with the COMMIT in one batch: a statement that fails
