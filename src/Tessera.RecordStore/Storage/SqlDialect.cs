@@ -130,13 +130,11 @@ internal sealed class WriteScope(DbConnection connection, DbTransaction transact
     {
         await RunBeforeCommitAsync(ct);
         // Held-back writes take the COMMIT with them: one round trip to the database instead of two.
-        if (Deferred is { } held && await held.FlushAndCommitAsync(ct))
+        if (Deferred is not { } held || !await held.FlushAndCommitAsync(ct))
         {
-            _done = true;
-            return;
+            await Transaction.CommitAsync(ct);
         }
 
-        await Transaction.CommitAsync(ct);
         _done = true;
     }
 

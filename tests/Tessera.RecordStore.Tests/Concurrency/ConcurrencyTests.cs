@@ -1,4 +1,5 @@
 using Hl7.Fhir.Model;
+using Tessera.RecordStore.Interactions;
 using Tessera.RecordStore.Tests.Infrastructure;
 using Tessera.Testing;
 
@@ -15,15 +16,11 @@ public class ConcurrencyTests(StoreFixture stores) : IClassFixture<StoreFixture>
     {
         var store = stores[backend];
         var system = "urn:test:" + StoreExtensions.Unique();
-        var start = new TaskCompletionSource();
-        var tasks = Enumerable.Range(0, Parallel).Select(async _ =>
+        var responses = await AllAtOnceAsync(Parallel, _ =>
         {
-            await start.Task;
             var patient = new Patient { Identifier = [new Identifier(system, "same")], Name = [new HumanName { Family = "Race" }] };
-            return await store.Send("POST", "Patient", patient, r => r with { IfNoneExist = $"identifier={system}|same" });
-        }).ToList();
-        start.SetResult();
-        var responses = await System.Threading.Tasks.Task.WhenAll(tasks);
+            return store.Send("POST", "Patient", patient, r => r with { IfNoneExist = $"identifier={system}|same" });
+        });
 
         Assert.All(responses, r => Assert.True(r.Status is 200 or 201, $"status {r.Status}: {StoreExtensions.Describe(r)}"));
         Assert.Equal(1, responses.Count(r => r.Status == 201));
@@ -38,15 +35,11 @@ public class ConcurrencyTests(StoreFixture stores) : IClassFixture<StoreFixture>
     {
         var store = stores[backend];
         var created = await store.Send("POST", "Patient", new Patient { Name = [new HumanName { Family = "Contended" }] });
-        var start = new TaskCompletionSource();
-        var tasks = Enumerable.Range(0, Parallel).Select(async i =>
+        var responses = await AllAtOnceAsync(Parallel, i =>
         {
-            await start.Task;
             var patient = new Patient { Id = created.Id, Name = [new HumanName { Family = "Writer" + i }] };
-            return await store.Send("PUT", $"Patient/{created.Id}", patient, r => r with { IfMatch = "W/\"1\"" });
-        }).ToList();
-        start.SetResult();
-        var responses = await System.Threading.Tasks.Task.WhenAll(tasks);
+            return store.Send("PUT", $"Patient/{created.Id}", patient, r => r with { IfMatch = "W/\"1\"" });
+        });
 
         Assert.Equal(1, responses.Count(r => r.Status == 200));
         Assert.Equal(Parallel - 1, responses.Count(r => r.Status == 412));
@@ -73,14 +66,7 @@ public class ConcurrencyTests(StoreFixture stores) : IClassFixture<StoreFixture>
     {
         var store = stores[backend];
         var id = "race-" + StoreExtensions.Unique();
-        var start = new TaskCompletionSource();
-        var tasks = Enumerable.Range(0, 20).Select(async i =>
-        {
-            await start.Task;
-            return await store.Send("PUT", $"Patient/{id}", new Patient { Id = id, Name = [new HumanName { Family = "Racer" + i }] });
-        }).ToList();
-        start.SetResult();
-        var responses = await System.Threading.Tasks.Task.WhenAll(tasks);
+        var responses = await AllAtOnceAsync(20, i => store.Send("PUT", $"Patient/{id}", new Patient { Id = id, Name = [new HumanName { Family = "Racer" + i }] }));
 
         Assert.All(responses, r => Assert.True(r.Status is 200 or 201, $"status {r.Status}: {StoreExtensions.Describe(r)}"));
         Assert.Equal(1, responses.Count(r => r.Status == 201));
@@ -112,8 +98,8 @@ public class ConcurrencyTests(StoreFixture stores) : IClassFixture<StoreFixture>
         await Assert.ThrowsAnyAsync<System.Data.Common.DbException>(() => store.Send("POST", "Patient", new Patient { Name = [new HumanName { Family = "Refused" }] }));
         Assert.Equal(0, (await store.SearchAsync("Patient")).Total);
 
-        // Every pooled connection is used again afterwards (more writes than the pool keeps idle): none was left in
-        // a failed transaction.
+        // The connection the refused create gave back to the pool serves the writes that follow: it was not left in a
+        // failed transaction.
         for (var i = 0; i < 20; i++)
         {
             var created = await store.Send("POST", "Patient", new Patient { Name = [new HumanName { Family = "After" }] });
@@ -132,5 +118,18 @@ public class ConcurrencyTests(StoreFixture stores) : IClassFixture<StoreFixture>
             count.CommandText = $"SELECT COUNT(DISTINCT id) FROM {table}";
             Assert.Equal(20L, Convert.ToInt64(await count.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture));
         }
+    }
+
+    /// <summary>Starts <paramref name="count"/> requests and releases them together, so that they race.</summary>
+    private static async System.Threading.Tasks.Task<FhirResponse[]> AllAtOnceAsync(int count, Func<int, System.Threading.Tasks.Task<FhirResponse>> send)
+    {
+        var start = new TaskCompletionSource();
+        var tasks = Enumerable.Range(0, count).Select(async i =>
+        {
+            await start.Task;
+            return await send(i);
+        }).ToList();
+        start.SetResult();
+        return await System.Threading.Tasks.Task.WhenAll(tasks);
     }
 }
