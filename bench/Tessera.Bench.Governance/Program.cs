@@ -93,8 +93,17 @@ try
     }
 
     Console.WriteLine($"{"scenario",-34} {"clients",7} {"req/s off",10} {"req/s on",10} {"overhead",9} {"cpu µs off",11} {"cpu µs on",10} {"(.NET+PostgreSQL per request)",30}");
+    // TESSERA_BENCH_ROUNDS (default 1) measures off and on alternately that many times and reports the medians;
+    // TESSERA_BENCH_ONLY=read or search runs one of the two scenarios.
+    var rounds = Math.Max(1, int.Parse(Environment.GetEnvironmentVariable("TESSERA_BENCH_ROUNDS") ?? "1", CultureInfo.InvariantCulture));
+    var scenario = Environment.GetEnvironmentVariable("TESSERA_BENCH_ONLY");
     foreach (var (label, url) in new (string, Func<string, string>)[] { ("read Patient/[id]", id => $"Patient/{id}"), ("search Observation?patient=[id]", id => $"Observation?patient={id}") })
     {
+        if (scenario is { Length: > 0 } && !label.StartsWith(scenario, StringComparison.Ordinal))
+        {
+            continue;
+        }
+
         foreach (var clients in clientCounts)
         {
             // Warm both paths long enough for the runtime to finish compiling their optimised code (tiered compilation
@@ -104,11 +113,20 @@ try
             await WarmAsync(governed, gp, url, visible, clients, requests);
             await governance.Audit.FlushAsync();
             var cpu = await Cpu.StartAsync(name, admin);
-            var off = await RunAsync(open, null, url, visible, clients, requests);
-            var (offNet, offPg) = await cpu.TakeAsync(requests);
-            var on = await RunAsync(governed, gp, url, visible, clients, requests);
-            await governance.Audit.FlushAsync(); // the audit's background work is part of what a governed request costs
-            var (onNet, onPg) = await cpu.TakeAsync(requests);
+            var runs = new List<(double Off, double On, double OffNet, double OffPg, double OnNet, double OnPg)>();
+            for (var round = 0; round < rounds; round++)
+            {
+                var roundOff = await RunAsync(open, null, url, visible, clients, requests);
+                var (roundOffNet, roundOffPg) = await cpu.TakeAsync(requests);
+                var roundOn = await RunAsync(governed, gp, url, visible, clients, requests);
+                await governance.Audit.FlushAsync(); // the audit's background work is part of what a governed request costs
+                var (roundOnNet, roundOnPg) = await cpu.TakeAsync(requests);
+                runs.Add((roundOff, roundOn, roundOffNet, roundOffPg, roundOnNet, roundOnPg));
+            }
+
+            // Each figure is the median over the rounds (this machine's speed drifts by a third from minute to minute).
+            var (off, on) = (Median(runs.Select(r => r.Off)), Median(runs.Select(r => r.On)));
+            var (offNet, offPg, onNet, onPg) = (Median(runs.Select(r => r.OffNet)), Median(runs.Select(r => r.OffPg)), Median(runs.Select(r => r.OnNet)), Median(runs.Select(r => r.OnPg)));
             Console.WriteLine($"{label,-34} {clients,7} {off,10:F0} {on,10:F0} {(off - on) / off,9:P1} {offNet + offPg,11:F0} {onNet + onPg,10:F0}   {offNet:F0}+{offPg:F0} / {onNet:F0}+{onPg:F0}");
         }
     }
@@ -128,6 +146,12 @@ finally
     await using var c = new NpgsqlConnection(admin);
     await c.OpenAsync();
     await new NpgsqlCommand($"DROP DATABASE IF EXISTS {name} WITH (FORCE)", c).ExecuteNonQueryAsync();
+}
+
+static double Median(IEnumerable<double> values)
+{
+    var sorted = values.Order().ToArray();
+    return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
 }
 
 // At least half the measured requests, and at least TESSERA_BENCH_WARM_SECONDS (default 10) of them.
@@ -151,7 +175,7 @@ static async Task<double> RunAsync(FhirStore store, ClaimsPrincipal? caller, Fun
         int i;
         while ((i = Interlocked.Increment(ref next)) < count)
         {
-            var response = await store.ExecuteAsync(FhirRequest.FromUrl("GET", url(ids[i * 7919 % ids.Length])) with { Principal = caller }, ct);
+            var response = await store.ExecuteAsync(FhirRequest.FromUrl("GET", url(ids[(int)((long)i * 7919 % ids.Length)])) with { Principal = caller }, ct);
             if (response.Status != 200)
             {
                 throw new InvalidOperationException($"{url(ids[i % ids.Length])}: {response.Status} {response.Outcome?.Issue.FirstOrDefault()?.Diagnostics}");

@@ -249,13 +249,30 @@ public sealed class AuditTrail : IAsyncDisposable
         return done.Task;
     }
 
-    /// <summary>Queues a read's event and, when so configured, waits for its commit.</summary>
-    internal async Task RecordReadAsync(AuditEvents.Entry entry)
+    /// <summary>
+    /// Queues a read's event and, when so configured, waits for its commit. A read that does not wait queues its
+    /// event without a completion to signal (nothing would observe it), and without suspending unless the queue is full.
+    /// </summary>
+    internal async ValueTask RecordReadAsync(AuditEvents.Entry entry)
     {
-        var committed = await EnqueueAsync(entry);
         if (AwaitReads)
         {
-            await committed;
+            await await EnqueueAsync(entry);
+            return;
+        }
+
+        if (_queue.Writer.TryWrite(new Pending(entry, null)))
+        {
+            return;
+        }
+
+        try
+        {
+            await _queue.Writer.WriteAsync(new Pending(entry, null));
+        }
+        catch (ChannelClosedException)
+        {
+            throw new InvalidOperationException("The audit trail is closed; no access is allowed without an audit record.");
         }
     }
 

@@ -23,8 +23,19 @@ internal sealed class AccessSql(string? knownType = null)
 
     public const string CareBases = "'registered', 'encounter', 'episode', 'referral', 'care-team', 'break-glass'";
 
+    /// <summary>
+    /// A parameter holding <paramref name="value"/>: one per distinct value, so that a value the predicate tests in
+    /// several places (the caller's organisation, say) is bound once. The names follow the order of first use, which
+    /// is the same for every form of a caller's predicate.
+    /// </summary>
     public string P(object? value)
     {
+        var existing = _parameters.FindIndex(p => Equals(p.Value, value));
+        if (existing >= 0)
+        {
+            return "@" + _parameters[existing].Name;
+        }
+
         var name = "acc_" + _parameters.Count.ToString(CultureInfo.InvariantCulture);
         _parameters.Add((name, value));
         return "@" + name;

@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using Tessera.Governance.Audit;
 using Tessera.Governance.Policy;
 using Tessera.Governance.Tests.Infrastructure;
@@ -57,6 +58,37 @@ public sealed class TypedFilterTests(GovernedStores stores) : IClassFixture<Gove
 
         Assert.Equal(general.Order(StringComparer.Ordinal), typed.Order(StringComparer.Ordinal));
         Assert.True(simplified > 0, "no type's filter was simpler than the general one");
+    }
+
+    /// <summary>
+    /// A value the filter tests in several places (a practitioner's organisation is one of their parties, the
+    /// organisation consent rules name and the one that recorded a row) is one parameter: each binds and is sent once.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Each_value_of_a_callers_filter_is_one_parameter(string backend, string callerName)
+    {
+        var caller = Callers.All.Single(c => c.Name == callerName);
+        var policy = new GovernancePolicy(stores.Governance(backend).Audit, new AuditQuery(stores.Store(backend), stores.Governance(backend).Audit));
+        var decision = policy.Decide(new AccessRequest
+        {
+            Request = FhirRequest.FromUrl("GET", "Observation"),
+            Principal = caller.Principal(),
+            Interaction = AccessInteraction.Search,
+            ResourceType = "Observation",
+        });
+        if (decision.Filter is not { } filter)
+        {
+            return;
+        }
+
+        var values = filter.Parameters.Select(p => p.Value).ToList();
+        Assert.Equal(values.Count, values.Distinct().Count());
+        if (callerName == Callers.Gp.Name)
+        {
+            // The GP's organisation is tested as a party, as a consent rule's organisation and as the recorder.
+            Assert.Equal(3, Regex.Matches(filter.For("r", "Observation"), "@" + filter.Parameters.Single(p => Equals(p.Value, caller.Org)).Name + @"\b").Count);
+        }
     }
 
     private static async Task<List<string>> ListAsync(System.Data.Common.DbConnection connection, string sql, IReadOnlyList<(string Name, object? Value)> parameters)
