@@ -95,8 +95,8 @@ internal sealed class AuditQuery(FhirStore store, AuditTrail audit)
 
         if (patients.Count > 0)
         {
-            var names = patients.Select((p, i) => { parameters.Add(($"@p{i}", p)); return $"@p{i}"; });
-            where.Add($"a.seq IN (SELECT ap.seq FROM gov_audit_subject ap WHERE ap.patient_key IN ({string.Join(", ", names)}))");
+            var names = patients.Select((p, i) => { parameters.Add(($"@p{i}", p)); return $"@p{i}"; }).ToList();
+            where.Add(AuditSubjects.ConcernsAny(connection, "a", names));
         }
 
         var filter = where.Count == 0 ? string.Empty : " WHERE " + string.Join(" AND ", where);

@@ -70,15 +70,14 @@ public sealed class AuditTrail : IAsyncDisposable
         var rows = entries.Select(e => (e.Id, e.Recorded, Patients: string.Join(' ', e.Patients), e.Content)).ToList();
         if (tx.Kind == DatabaseKind.Postgres)
         {
-            // One statement for the whole batch: the events in order, their places in the queue to be chained, and
-            // their patient index rows (patient ids hold no spaces, so the space-separated list splits back exactly).
+            // One statement for the whole batch: the events in order and their places in the queue to be chained
+            // (their patients are indexed in place: see AuditSubjects).
             await tx.ExecuteAsync(
                 """
                 WITH e AS (INSERT INTO gov_audit_event (id, recorded, patient_keys, json)
                            SELECT u.id, u.rec, u.pk, u.json FROM unnest(CAST(@id AS text[]), CAST(@rec AS bigint[]), CAST(@pk AS text[]), CAST(@json AS text[])) WITH ORDINALITY AS u(id, rec, pk, json, ord) ORDER BY u.ord
-                           RETURNING seq, patient_keys),
-                     q AS (INSERT INTO gov_audit_pending (seq) SELECT seq FROM e)
-                INSERT INTO gov_audit_subject (patient_key, seq) SELECT k, e.seq FROM e, unnest(string_to_array(e.patient_keys, ' ')) AS k WHERE k <> ''
+                           RETURNING seq)
+                INSERT INTO gov_audit_pending (seq) SELECT seq FROM e
                 """,
                 ct, ("@id", rows.Select(r => r.Id).ToArray()), ("@rec", rows.Select(r => r.Recorded).ToArray()), ("@pk", rows.Select(r => r.Patients).ToArray()), ("@json", rows.Select(r => r.Content).ToArray()));
             return;
@@ -194,14 +193,13 @@ public sealed class AuditTrail : IAsyncDisposable
 
         if (tx.Kind == DatabaseKind.Postgres)
         {
-            // One statement: the events, their chain rows (the hash covers no database-assigned value, so it is known
-            // before the insert) and their patient index rows.
+            // One statement: the events and their chain rows (the hash covers no database-assigned value, so it is
+            // known before the insert); their patients are indexed in place (see AuditSubjects).
             await tx.ExecuteAsync(
                 """
                 WITH u AS (SELECT * FROM unnest(CAST(@id AS text[]), CAST(@rec AS bigint[]), CAST(@pk AS text[]), CAST(@json AS text[]), CAST(@n AS bigint[]), CAST(@prev AS text[]), CAST(@hash AS text[])) WITH ORDINALITY AS u(id, rec, pk, json, n, prev, hash, ord)),
-                     e AS (INSERT INTO gov_audit_event (id, recorded, patient_keys, json) SELECT u.id, u.rec, u.pk, u.json FROM u ORDER BY u.ord RETURNING seq, id, patient_keys),
-                     c AS (INSERT INTO gov_audit_chain (n, seq, prev_hash, hash) SELECT u.n, e.seq, u.prev, u.hash FROM e JOIN u ON u.id = e.id)
-                INSERT INTO gov_audit_subject (patient_key, seq) SELECT k, e.seq FROM e, unnest(string_to_array(e.patient_keys, ' ')) AS k WHERE k <> ''
+                     e AS (INSERT INTO gov_audit_event (id, recorded, patient_keys, json) SELECT u.id, u.rec, u.pk, u.json FROM u ORDER BY u.ord RETURNING seq, id)
+                INSERT INTO gov_audit_chain (n, seq, prev_hash, hash) SELECT u.n, e.seq, u.prev, u.hash FROM e JOIN u ON u.id = e.id
                 """,
                 ct,
                 ("@id", rows.Select(r => r.Entry.Id).ToArray()), ("@rec", rows.Select(r => r.Entry.Recorded).ToArray()), ("@pk", rows.Select(r => r.Patients).ToArray()), ("@json", rows.Select(r => r.Entry.Content).ToArray()),

@@ -66,7 +66,7 @@ internal sealed class RecordExporter(FhirStore store, AuditTrail audit)
                 cmd.Parameters.Add(p);
                 return p.ParameterName;
             }).ToList();
-            cmd.CommandText = $"SELECT a.id, a.recorded, a.patient_keys, a.json FROM gov_audit_event a WHERE a.seq IN (SELECT ap.seq FROM gov_audit_subject ap WHERE ap.patient_key IN ({string.Join(", ", names)})) ORDER BY a.seq";
+            cmd.CommandText = $"SELECT a.id, a.recorded, a.patient_keys, a.json FROM gov_audit_event a WHERE {AuditSubjects.ConcernsAny(connection, "a", names)} ORDER BY a.seq";
             await using var reader = await cmd.ExecuteReaderAsync(ct);
             while (await reader.ReadAsync(ct))
             {

@@ -1,4 +1,6 @@
 using Hl7.Fhir.Model;
+using Tessera.Governance.Audit;
+using Tessera.Governance.Storage;
 using Tessera.Governance.Tests.Infrastructure;
 using Tessera.RecordStore;
 using Tessera.RecordStore.Interactions;
@@ -135,8 +137,12 @@ public sealed class AuditTrailTests
             var tail = await governance.VerifyAuditAsync();
             Assert.Contains(tail.Problems, p => p.Message.Contains("row 6, the newest, is missing", StringComparison.Ordinal));
 
-            await ExecAsync(store, "DELETE FROM gov_audit_subject WHERE seq = (SELECT seq FROM gov_audit_chain WHERE n = 3)");
-            Assert.Contains((await governance.VerifyAuditAsync()).Problems, p => p.Position == 3 && p.Message.Contains("patient index", StringComparison.Ordinal));
+            if (backend == "sqlite")
+            {
+                // SQLite keeps the patient index in rows of its own; PostgreSQL indexes the hashed patient list itself.
+                await ExecAsync(store, "DELETE FROM gov_audit_subject WHERE seq = (SELECT seq FROM gov_audit_chain WHERE n = 3)");
+                Assert.Contains((await governance.VerifyAuditAsync()).Problems, p => p.Position == 3 && p.Message.Contains("patient index", StringComparison.Ordinal));
+            }
         }
     }
 
@@ -162,6 +168,41 @@ public sealed class AuditTrailTests
             var onBehalf = await store.ExecuteAsync(GovernedStores.Request(Callers.IgLead, "GET", "Patient/p-citizen/$export-record"));
             Assert.Contains(((Bundle)onBehalf.Resource!).Entry, e => e.Resource is Observation { Id: "oc" });
         }
+    }
+
+    [Theory]
+    [MemberData(nameof(GovernedStores.Backends), MemberType = typeof(GovernedStores))]
+    public async System.Threading.Tasks.Task Events_stored_before_the_patient_list_index_are_found_by_patient_after_the_upgrade(string backend)
+    {
+        await using var db = await TestDatabase.CreateAsync(backend);
+        var entry = AuditEvents.Entry.Of(
+            new AuditEvent
+            {
+                Type = new Coding(AuditEvents.DicomSystem, "110110", "Patient Record"),
+                Recorded = DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_000),
+                Agent = [new AuditEvent.AgentComponent { Requestor = true, Who = new ResourceReference("Practitioner/p-gp") }],
+                Source = new AuditEvent.SourceComponent { Observer = new ResourceReference("Device/tessera") },
+            },
+            ["pa", "pb"]);
+        await using (var old = await FhirStore.OpenAsync(db.Location))
+        {
+            // The trail as the schema before the patient list index kept it: the event, and a patient row for each of its patients.
+            await old.MigratePartAsync("governance", [.. GovernanceSchema.Steps.Take(4)]);
+            await using var connection = await old.OpenConnectionAsync();
+            await using (var insert = FhirStore.Command(connection, "INSERT INTO gov_audit_event (id, recorded, patient_keys, json) VALUES (@id, @rec, 'pa pb', @json)", ("@id", entry.Id), ("@rec", entry.Recorded), ("@json", entry.Content)))
+            {
+                Assert.Equal(1, await insert.ExecuteNonQueryAsync());
+            }
+
+            await using var index = FhirStore.Command(connection, "INSERT INTO gov_audit_subject (patient_key, seq) SELECT k.key, e.seq FROM gov_audit_event e, (SELECT 'pa' AS key UNION ALL SELECT 'pb') k WHERE e.id = @id", ("@id", entry.Id));
+            Assert.Equal(2, await index.ExecuteNonQueryAsync());
+        }
+
+        await using var store = await FhirStore.OpenAsync(db.Location);
+        await using var governance = await store.AddGovernanceAsync();
+        Assert.Equal(entry.Id, Assert.Single(await AuditAsync(store, Callers.IgLead, "patient=pb")).Id);
+        Assert.Equal(entry.Id, Assert.Single(await AuditAsync(store, Callers.IgLead, "patient=Patient/pa")).Id);
+        Assert.Empty(await AuditAsync(store, Callers.IgLead, "patient=pc"));
     }
 
     internal static async System.Threading.Tasks.Task ExecAsync(FhirStore store, string sql)
