@@ -19,8 +19,8 @@ public sealed record AuditVerification(long Rows, long LastPosition, string? Hea
 /// <summary>
 /// Walks the chain in order and recomputes every hash: a changed event no longer matches its hash, a deleted event
 /// or chain row leaves its position empty and breaks the next row's link, deleted newest rows fall short of the head,
-/// an altered patient index (where it is kept in rows of its own) no longer matches the hashed patient list, and an event that is neither chained nor
-/// waiting to be was added behind the trail's back.
+/// an altered patient index (where it is kept in rows of its own) no longer matches the hashed patient list, and an
+/// event that is neither chained nor waiting to be was added behind the trail's back.
 /// </summary>
 internal static class AuditVerifier
 {
