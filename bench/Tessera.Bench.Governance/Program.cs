@@ -175,10 +175,11 @@ static async Task<double> RunAsync(FhirStore store, ClaimsPrincipal? caller, Fun
         int i;
         while ((i = Interlocked.Increment(ref next)) < count)
         {
-            var response = await store.ExecuteAsync(FhirRequest.FromUrl("GET", url(ids[(int)((long)i * 7919 % ids.Length)])) with { Principal = caller }, ct);
+            var target = url(ids[(int)((long)i * 7919 % ids.Length)]);
+            var response = await store.ExecuteAsync(FhirRequest.FromUrl("GET", target) with { Principal = caller }, ct);
             if (response.Status != 200)
             {
-                throw new InvalidOperationException($"{url(ids[i % ids.Length])}: {response.Status} {response.Outcome?.Issue.FirstOrDefault()?.Diagnostics}");
+                throw new InvalidOperationException($"{target}: {response.Status} {response.Outcome?.Issue.FirstOrDefault()?.Diagnostics}");
             }
         }
     });
