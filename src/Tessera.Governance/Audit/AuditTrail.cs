@@ -23,7 +23,7 @@ namespace Tessera.Governance.Audit;
 /// shortly after. Reads' events are group-committed by a single background writer, which is the chainer: it appends
 /// them already linked, after what was queued, without passing them through the queue; a read does not wait for its
 /// event's commit unless <see cref="GovernanceOptions.AwaitReadAudit"/> says so (the queue is bounded, so reads slow
-/// down rather than outrun the trail). Anything that reads the trail in this process flushes the queue first.
+/// down rather than outrun the trail), and an event the database refused is kept and appended at the next attempt. Anything that reads the trail in this process flushes the queue first.
 /// </para>
 /// </summary>
 public sealed class AuditTrail : IAsyncDisposable
@@ -315,11 +315,15 @@ public sealed class AuditTrail : IAsyncDisposable
             return 0;
         }, ct);
 
+    /// <summary>How many failed attempts a closing trail makes to append what it holds before it gives up on it.</summary>
+    private const int AttemptsWhenClosing = 3;
+
     private async Task WriteQueuedAsync()
     {
         var reader = _queue.Reader;
         var batch = new List<Pending>();
         var open = true;
+        var failures = 0;
         while (open || batch.Count > 0)
         {
             if (batch.Count == 0)
@@ -328,6 +332,7 @@ public sealed class AuditTrail : IAsyncDisposable
             }
 
             await GatherAsync(reader, batch);
+            var appended = false;
             try
             {
                 var entries = batch.Select(b => b.Entry).OfType<AuditEvents.Entry>().ToList();
@@ -339,9 +344,9 @@ public sealed class AuditTrail : IAsyncDisposable
                 int chained;
                 do
                 {
-                    var direct = entries;
+                    var direct = appended ? [] : entries;
                     chained = await _store.WriteAsync(tx => ChainAsync(tx, direct, CancellationToken.None));
-                    entries = [];
+                    appended = true;
                 }
                 while (chained == ChainBatch);
 
@@ -349,19 +354,35 @@ public sealed class AuditTrail : IAsyncDisposable
                 {
                     p.Done?.TrySetResult();
                 }
+
+                failures = 0;
             }
             catch (Exception e)
             {
-                _logger.LogError(e, "Could not append {Count} audit events; the reads waiting on them fail", batch.Count);
+                // A read that was answered without waiting for its event cannot be taken back, so its event stays in the
+                // batch and is appended at the next attempt (while the database is away, the queue fills and reads
+                // wait). Whoever waits for a commit — a read that must not answer before its event is stored, a flush
+                // — is told of the failure instead, and that read is not answered.
+                failures++;
+                var kept = appended ? [] : batch.Where(p => p.Done is null && p.Entry is not null).ToList();
                 foreach (var p in batch)
                 {
                     p.Done?.TrySetException(e);
                 }
 
-                if (batch.Count == 0)
+                batch.Clear();
+                if (open || failures < AttemptsWhenClosing)
                 {
-                    await Task.Delay(_chainInterval); // e.g. the database is away: do not spin on chaining
+                    batch.AddRange(kept);
+                    _logger.LogError(e, "Could not append audit events; {Kept} events of reads already answered are kept and appended at the next attempt", kept.Count);
                 }
+                else
+                {
+                    _logger.LogCritical(e, "The audit trail is closing and could not append {Lost} events of reads already answered after {Attempts} attempts", kept.Count, failures);
+                }
+
+                await Task.Delay(_chainInterval); // e.g. the database is away: do not spin on it
+                continue;
             }
 
             batch.Clear();

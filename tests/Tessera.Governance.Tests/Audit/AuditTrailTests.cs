@@ -205,6 +205,45 @@ public sealed class AuditTrailTests
         Assert.Empty(await AuditAsync(store, Callers.IgLead, "patient=pc"));
     }
 
+    [Theory]
+    [MemberData(nameof(GovernedStores.Backends), MemberType = typeof(GovernedStores))]
+    public async System.Threading.Tasks.Task An_answered_reads_event_that_could_not_be_appended_is_appended_at_the_next_attempt(string backend)
+    {
+        await using var db = await TestDatabase.CreateAsync(backend);
+        await using var store = await FhirStore.OpenAsync(db.Location);
+        await using var governance = await store.AddGovernanceAsync(new GovernanceOptions { AuditChainMilliseconds = 10, AuditLingerMilliseconds = 0 });
+        await store.ExecuteAsync(new FhirRequest { Method = "PUT", Path = "Patient/pa", Resource = new Patient { Id = "pa", GeneralPractitioner = [new ResourceReference(Callers.OrgA)] } });
+        await governance.Audit.FlushAsync();
+
+        // While the flag is set, the database refuses every audit event.
+        await using (var connection = await store.OpenConnectionAsync())
+        {
+            await using var cmd = FhirStore.Command(connection, backend == "postgres"
+                ? """
+                  CREATE TABLE audit_refused (one INTEGER);
+                  CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF EXISTS (SELECT 1 FROM audit_refused) THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$;
+                  CREATE TRIGGER refuse_audit BEFORE INSERT ON gov_audit_event FOR EACH ROW EXECUTE FUNCTION refuse_audit();
+                  INSERT INTO audit_refused VALUES (1);
+                  """
+                : """
+                  CREATE TABLE audit_refused (one INTEGER);
+                  CREATE TRIGGER refuse_audit BEFORE INSERT ON gov_audit_event WHEN EXISTS (SELECT 1 FROM audit_refused) BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;
+                  INSERT INTO audit_refused VALUES (1);
+                  """);
+            await cmd.ExecuteNonQueryAsync();
+        }
+
+        Assert.Equal(200, (await store.ExecuteAsync(GovernedStores.Request(Callers.Gp, "GET", "Patient/pa"))).Status);
+        // The read was answered; the attempt to append its event fails (a flush is told so).
+        await Assert.ThrowsAnyAsync<Exception>(governance.Audit.FlushAsync);
+
+        await ExecAsync(store, "DELETE FROM audit_refused");
+        await governance.Audit.FlushAsync();
+        var events = await AuditAsync(store, Callers.IgLead, "patient=pa");
+        Assert.Contains(events, e => e.Subtype[0].Code == "read" && e.Agent[0].Who.Reference == "Practitioner/p-gp");
+        Assert.True((await governance.VerifyAuditAsync()).Intact);
+    }
+
     internal static async System.Threading.Tasks.Task ExecAsync(FhirStore store, string sql)
     {
         await using var connection = await store.OpenConnectionAsync();
