@@ -38,6 +38,9 @@ public sealed class AuditTrail : IAsyncDisposable
     private readonly TimeSpan _chainInterval;
     private readonly TimeSpan _linger;
     private CancellationTokenSource? _lingering;
+
+    /// <summary>Set once the trail is being disposed: a failing append is then tried only a few more times.</summary>
+    private volatile bool _closing;
     private readonly Task _writer;
 
     internal AuditTrail(FhirStore store, GovernanceOptions options, ILogger logger)
@@ -323,7 +326,7 @@ public sealed class AuditTrail : IAsyncDisposable
         var reader = _queue.Reader;
         var batch = new List<Pending>();
         var open = true;
-        var failures = 0;
+        var failuresWhileClosing = 0;
         while (open || batch.Count > 0)
         {
             if (batch.Count == 0)
@@ -354,16 +357,15 @@ public sealed class AuditTrail : IAsyncDisposable
                 {
                     p.Done?.TrySetResult();
                 }
-
-                failures = 0;
             }
             catch (Exception e)
             {
                 // A read that was answered without waiting for its event cannot be taken back, so its event stays in the
                 // batch and is appended at the next attempt (while the database is away, the queue fills and reads
                 // wait). Whoever waits for a commit — a read that must not answer before its event is stored, a flush
-                // — is told of the failure instead, and that read is not answered.
-                failures++;
+                // — is told of the failure instead, and that read is not answered. A closing trail tries a few times
+                // more (the writer learns of the closing from the flag: it does not wait on the queue while it holds events).
+                failuresWhileClosing += _closing ? 1 : 0;
                 var kept = appended ? [] : batch.Where(p => p.Done is null && p.Entry is not null).ToList();
                 foreach (var p in batch)
                 {
@@ -371,14 +373,14 @@ public sealed class AuditTrail : IAsyncDisposable
                 }
 
                 batch.Clear();
-                if (open || failures < AttemptsWhenClosing)
+                if (failuresWhileClosing < AttemptsWhenClosing)
                 {
                     batch.AddRange(kept);
                     _logger.LogError(e, "Could not append audit events; {Kept} events of reads already answered are kept and appended at the next attempt", kept.Count);
                 }
                 else
                 {
-                    _logger.LogCritical(e, "The audit trail is closing and could not append {Lost} events of reads already answered after {Attempts} attempts", kept.Count, failures);
+                    _logger.LogCritical(e, "The audit trail is closing and could not append {Lost} events of reads already answered after {Attempts} attempts", kept.Count, failuresWhileClosing);
                 }
 
                 await Task.Delay(_chainInterval); // e.g. the database is away: do not spin on it
@@ -465,6 +467,7 @@ public sealed class AuditTrail : IAsyncDisposable
     /// <summary>Drains the queue: every queued event is committed and chained before this returns.</summary>
     public async ValueTask DisposeAsync()
     {
+        _closing = true;
         _queue.Writer.TryComplete();
         CutLingerShort();
         await _writer;

@@ -215,23 +215,8 @@ public sealed class AuditTrailTests
         await store.ExecuteAsync(new FhirRequest { Method = "PUT", Path = "Patient/pa", Resource = new Patient { Id = "pa", GeneralPractitioner = [new ResourceReference(Callers.OrgA)] } });
         await governance.Audit.FlushAsync();
 
-        // While the flag is set, the database refuses every audit event.
-        await using (var connection = await store.OpenConnectionAsync())
-        {
-            await using var cmd = FhirStore.Command(connection, backend == "postgres"
-                ? """
-                  CREATE TABLE audit_refused (one INTEGER);
-                  CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF EXISTS (SELECT 1 FROM audit_refused) THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$;
-                  CREATE TRIGGER refuse_audit BEFORE INSERT ON gov_audit_event FOR EACH ROW EXECUTE FUNCTION refuse_audit();
-                  INSERT INTO audit_refused VALUES (1);
-                  """
-                : """
-                  CREATE TABLE audit_refused (one INTEGER);
-                  CREATE TRIGGER refuse_audit BEFORE INSERT ON gov_audit_event WHEN EXISTS (SELECT 1 FROM audit_refused) BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;
-                  INSERT INTO audit_refused VALUES (1);
-                  """);
-            await cmd.ExecuteNonQueryAsync();
-        }
+        // From now until audit_refused is emptied, the database refuses every audit event.
+        await RefuseAuditAsync(store, backend);
 
         Assert.Equal(200, (await store.ExecuteAsync(GovernedStores.Request(Callers.Gp, "GET", "Patient/pa"))).Status);
         // The read was answered; the attempt to append its event fails (a flush is told so).
@@ -242,6 +227,41 @@ public sealed class AuditTrailTests
         var events = await AuditAsync(store, Callers.IgLead, "patient=pa");
         Assert.Contains(events, e => e.Subtype[0].Code == "read" && e.Agent[0].Who.Reference == "Practitioner/p-gp");
         Assert.True((await governance.VerifyAuditAsync()).Intact);
+    }
+
+    [Theory]
+    [MemberData(nameof(GovernedStores.Backends), MemberType = typeof(GovernedStores))]
+    public async System.Threading.Tasks.Task A_trail_that_cannot_append_still_closes(string backend)
+    {
+        await using var db = await TestDatabase.CreateAsync(backend);
+        await using var store = await FhirStore.OpenAsync(db.Location);
+        var governance = await store.AddGovernanceAsync(new GovernanceOptions { AuditChainMilliseconds = 10, AuditLingerMilliseconds = 0 });
+        await store.ExecuteAsync(new FhirRequest { Method = "PUT", Path = "Patient/pa", Resource = new Patient { Id = "pa", GeneralPractitioner = [new ResourceReference(Callers.OrgA)] } });
+        await RefuseAuditAsync(store, backend);
+        Assert.Equal(200, (await store.ExecuteAsync(GovernedStores.Request(Callers.Gp, "GET", "Patient/pa"))).Status);
+
+        // The read's event is held for the next attempt; closing tries a few more times and then gives up on it
+        // (logged as lost) rather than hold the server's shutdown for ever. The bound only turns a hang into a failure.
+        await governance.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromMinutes(2));
+    }
+
+    /// <summary>Makes the database refuse every audit event from now on (a trigger; cleared by emptying audit_refused).</summary>
+    private static async System.Threading.Tasks.Task RefuseAuditAsync(FhirStore store, string backend)
+    {
+        await using var connection = await store.OpenConnectionAsync();
+        await using var cmd = FhirStore.Command(connection, backend == "postgres"
+            ? """
+              CREATE TABLE audit_refused (one INTEGER);
+              CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF EXISTS (SELECT 1 FROM audit_refused) THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$;
+              CREATE TRIGGER refuse_audit BEFORE INSERT ON gov_audit_event FOR EACH ROW EXECUTE FUNCTION refuse_audit();
+              INSERT INTO audit_refused VALUES (1);
+              """
+            : """
+              CREATE TABLE audit_refused (one INTEGER);
+              CREATE TRIGGER refuse_audit BEFORE INSERT ON gov_audit_event WHEN EXISTS (SELECT 1 FROM audit_refused) BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;
+              INSERT INTO audit_refused VALUES (1);
+              """);
+        await cmd.ExecuteNonQueryAsync();
     }
 
     internal static async System.Threading.Tasks.Task ExecAsync(FhirStore store, string sql)
