@@ -23,7 +23,8 @@ namespace Tessera.Governance.Audit;
 /// shortly after. Reads' events are group-committed by a single background writer, which is the chainer: it appends
 /// them already linked, after what was queued, without passing them through the queue; a read does not wait for its
 /// event's commit unless <see cref="GovernanceOptions.AwaitReadAudit"/> says so (the queue is bounded, so reads slow
-/// down rather than outrun the trail), and an event the database refused is kept and appended at the next attempt. Anything that reads the trail in this process flushes the queue first.
+/// down rather than outrun the trail), and an event the database refused is kept and appended at the next attempt.
+/// Anything that reads the trail in this process flushes the queue first.
 /// </para>
 /// </summary>
 public sealed class AuditTrail : IAsyncDisposable
@@ -238,38 +239,37 @@ public sealed class AuditTrail : IAsyncDisposable
     internal async Task<Task> EnqueueAsync(AuditEvents.Entry entry)
     {
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        try
-        {
-            await _queue.Writer.WriteAsync(new Pending(entry, done));
-        }
-        catch (ChannelClosedException)
-        {
-            throw new InvalidOperationException("The audit trail is closed; no access is allowed without an audit record.");
-        }
-
+        await QueueAsync(new Pending(entry, done));
         return done.Task;
     }
 
     /// <summary>
     /// Queues a read's event and, when so configured, waits for its commit. A read that does not wait queues its
-    /// event without a completion to signal (nothing would observe it), and without suspending unless the queue is full.
+    /// event without a completion to signal (nothing would observe it).
     /// </summary>
     internal async ValueTask RecordReadAsync(AuditEvents.Entry entry)
     {
         if (AwaitReads)
         {
             await await EnqueueAsync(entry);
-            return;
         }
+        else
+        {
+            await QueueAsync(new Pending(entry, null));
+        }
+    }
 
-        if (_queue.Writer.TryWrite(new Pending(entry, null)))
+    /// <summary>Queues an event, suspending only while the queue is full; refused once the trail is closed.</summary>
+    private async ValueTask QueueAsync(Pending pending)
+    {
+        if (_queue.Writer.TryWrite(pending))
         {
             return;
         }
 
         try
         {
-            await _queue.Writer.WriteAsync(new Pending(entry, null));
+            await _queue.Writer.WriteAsync(pending);
         }
         catch (ChannelClosedException)
         {

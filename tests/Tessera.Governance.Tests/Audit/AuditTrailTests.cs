@@ -11,11 +11,11 @@ namespace Tessera.Governance.Tests.Audit;
 /// <summary>The audit trail: what is recorded, who may read it, subject access, and tamper detection — on both databases.</summary>
 public sealed class AuditTrailTests
 {
-    internal static async Task<(TestDatabase Db, FhirStore Store, StoreGovernance Governance)> OpenAsync(string backend)
+    internal static async Task<(TestDatabase Db, FhirStore Store, StoreGovernance Governance)> OpenAsync(string backend, GovernanceOptions? options = null)
     {
         var db = await TestDatabase.CreateAsync(backend);
         var store = await FhirStore.OpenAsync(db.Location);
-        var governance = await store.AddGovernanceAsync();
+        var governance = await store.AddGovernanceAsync(options);
         await store.ExecuteAsync(new FhirRequest { Method = "PUT", Path = "Patient/pa", Resource = new Patient { Id = "pa", GeneralPractitioner = [new ResourceReference(Callers.OrgA)] } });
         await store.ExecuteAsync(new FhirRequest { Method = "PUT", Path = "Patient/p-citizen", Resource = new Patient { Id = "p-citizen" } });
         return (db, store, governance);
@@ -209,41 +209,47 @@ public sealed class AuditTrailTests
     [MemberData(nameof(GovernedStores.Backends), MemberType = typeof(GovernedStores))]
     public async System.Threading.Tasks.Task An_answered_reads_event_that_could_not_be_appended_is_appended_at_the_next_attempt(string backend)
     {
-        await using var db = await TestDatabase.CreateAsync(backend);
-        await using var store = await FhirStore.OpenAsync(db.Location);
-        await using var governance = await store.AddGovernanceAsync(new GovernanceOptions { AuditChainMilliseconds = 10, AuditLingerMilliseconds = 0 });
-        await store.ExecuteAsync(new FhirRequest { Method = "PUT", Path = "Patient/pa", Resource = new Patient { Id = "pa", GeneralPractitioner = [new ResourceReference(Callers.OrgA)] } });
-        await governance.Audit.FlushAsync();
+        var (db, store, governance) = await OpenAsync(backend, QuickRetries);
+        await using (db)
+        await using (store)
+        await using (governance)
+        {
+            await governance.Audit.FlushAsync();
 
-        // From now until audit_refused is emptied, the database refuses every audit event.
-        await RefuseAuditAsync(store, backend);
+            // From now until audit_refused is emptied, the database refuses every audit event.
+            await RefuseAuditAsync(store, backend);
 
-        Assert.Equal(200, (await store.ExecuteAsync(GovernedStores.Request(Callers.Gp, "GET", "Patient/pa"))).Status);
-        // The read was answered; the attempt to append its event fails (a flush is told so).
-        await Assert.ThrowsAnyAsync<Exception>(governance.Audit.FlushAsync);
+            Assert.Equal(200, (await store.ExecuteAsync(GovernedStores.Request(Callers.Gp, "GET", "Patient/pa"))).Status);
+            // The read was answered; the attempt to append its event fails (a flush is told so).
+            await Assert.ThrowsAnyAsync<Exception>(governance.Audit.FlushAsync);
 
-        await ExecAsync(store, "DELETE FROM audit_refused");
-        await governance.Audit.FlushAsync();
-        var events = await AuditAsync(store, Callers.IgLead, "patient=pa");
-        Assert.Contains(events, e => e.Subtype[0].Code == "read" && e.Agent[0].Who.Reference == "Practitioner/p-gp");
-        Assert.True((await governance.VerifyAuditAsync()).Intact);
+            await ExecAsync(store, "DELETE FROM audit_refused");
+            await governance.Audit.FlushAsync();
+            var events = await AuditAsync(store, Callers.IgLead, "patient=pa");
+            Assert.Contains(events, e => e.Subtype[0].Code == "read" && e.Agent[0].Who.Reference == "Practitioner/p-gp");
+            Assert.True((await governance.VerifyAuditAsync()).Intact);
+        }
     }
 
     [Theory]
     [MemberData(nameof(GovernedStores.Backends), MemberType = typeof(GovernedStores))]
     public async System.Threading.Tasks.Task A_trail_that_cannot_append_still_closes(string backend)
     {
-        await using var db = await TestDatabase.CreateAsync(backend);
-        await using var store = await FhirStore.OpenAsync(db.Location);
-        var governance = await store.AddGovernanceAsync(new GovernanceOptions { AuditChainMilliseconds = 10, AuditLingerMilliseconds = 0 });
-        await store.ExecuteAsync(new FhirRequest { Method = "PUT", Path = "Patient/pa", Resource = new Patient { Id = "pa", GeneralPractitioner = [new ResourceReference(Callers.OrgA)] } });
-        await RefuseAuditAsync(store, backend);
-        Assert.Equal(200, (await store.ExecuteAsync(GovernedStores.Request(Callers.Gp, "GET", "Patient/pa"))).Status);
+        var (db, store, governance) = await OpenAsync(backend, QuickRetries);
+        await using (db)
+        await using (store)
+        {
+            await RefuseAuditAsync(store, backend);
+            Assert.Equal(200, (await store.ExecuteAsync(GovernedStores.Request(Callers.Gp, "GET", "Patient/pa"))).Status);
 
-        // The read's event is held for the next attempt; closing tries a few more times and then gives up on it
-        // (logged as lost) rather than hold the server's shutdown for ever. The bound only turns a hang into a failure.
-        await governance.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromMinutes(2));
+            // The read's event is held for the next attempt; closing tries a few more times and then gives up on it
+            // (logged as lost) rather than hold the server's shutdown for ever. The bound only turns a hang into a failure.
+            await governance.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromMinutes(2));
+        }
     }
+
+    /// <summary>The writer commits and retries every 10 ms, without lingering.</summary>
+    private static GovernanceOptions QuickRetries => new() { AuditChainMilliseconds = 10, AuditLingerMilliseconds = 0 };
 
     /// <summary>Makes the database refuse every audit event from now on (a trigger; cleared by emptying audit_refused).</summary>
     private static async System.Threading.Tasks.Task RefuseAuditAsync(FhirStore store, string backend)

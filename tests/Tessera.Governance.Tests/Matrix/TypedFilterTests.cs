@@ -23,13 +23,7 @@ public sealed class TypedFilterTests(GovernedStores stores) : IClassFixture<Gove
     {
         var caller = Callers.All.Single(c => c.Name == callerName);
         var store = stores.Store(backend);
-        var policy = new GovernancePolicy(stores.Governance(backend).Audit, new AuditQuery(store, stores.Governance(backend).Audit));
-        var decision = policy.Decide(new AccessRequest
-        {
-            Request = FhirRequest.FromUrl("GET", "_search"),
-            Principal = caller.Principal(),
-            Interaction = AccessInteraction.Search,
-        });
+        var decision = DecideSearch(backend, caller, "_search", null);
         Assert.True(decision.Permitted);
         if (decision.Filter is not { } filter)
         {
@@ -69,14 +63,7 @@ public sealed class TypedFilterTests(GovernedStores stores) : IClassFixture<Gove
     public void Each_value_of_a_callers_filter_is_one_parameter(string backend, string callerName)
     {
         var caller = Callers.All.Single(c => c.Name == callerName);
-        var policy = new GovernancePolicy(stores.Governance(backend).Audit, new AuditQuery(stores.Store(backend), stores.Governance(backend).Audit));
-        var decision = policy.Decide(new AccessRequest
-        {
-            Request = FhirRequest.FromUrl("GET", "Observation"),
-            Principal = caller.Principal(),
-            Interaction = AccessInteraction.Search,
-            ResourceType = "Observation",
-        });
+        var decision = DecideSearch(backend, caller, "Observation", "Observation");
         if (decision.Filter is not { } filter)
         {
             return;
@@ -89,6 +76,19 @@ public sealed class TypedFilterTests(GovernedStores stores) : IClassFixture<Gove
             // The GP's organisation is tested as a party, as a consent rule's organisation and as the recorder.
             Assert.Equal(3, Regex.Matches(filter.For("r", "Observation"), "@" + filter.Parameters.Single(p => Equals(p.Value, caller.Org)).Name + @"\b").Count);
         }
+    }
+
+    /// <summary>The policy's decision on <paramref name="caller"/> searching <paramref name="path"/>.</summary>
+    private AccessDecision DecideSearch(string backend, TestCaller caller, string path, string? type)
+    {
+        var audit = stores.Governance(backend).Audit;
+        return new GovernancePolicy(audit, new AuditQuery(stores.Store(backend), audit)).Decide(new AccessRequest
+        {
+            Request = FhirRequest.FromUrl("GET", path),
+            Principal = caller.Principal(),
+            Interaction = AccessInteraction.Search,
+            ResourceType = type,
+        });
     }
 
     private static async Task<List<string>> ListAsync(System.Data.Common.DbConnection connection, string sql, IReadOnlyList<(string Name, object? Value)> parameters)
