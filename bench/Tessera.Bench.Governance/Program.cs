@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Security.Claims;
 using Hl7.Fhir.Model;
 using Npgsql;
+using Tessera.Bench.Governance;
 using Tessera.Governance;
 using Tessera.RecordStore;
 using Tessera.RecordStore.Interactions;
@@ -78,15 +79,22 @@ try
     // The GP's own registered patients, without the opted-out ones: every request is permitted and returns data.
     var visible = Enumerable.Range(0, people).Where(i => i % 2 == 0 && i % 10 != 5).Select(i => $"p{i}").ToArray();
 
+    // TESSERA_BENCH_HTTP=1 measures through the FHIR API over HTTP (Tessera's web host twice on loopback, with and
+    // without governance, the GP signed in with a real token); otherwise the store is called in process.
+    await using var http = Environment.GetEnvironmentVariable("TESSERA_BENCH_HTTP") == "1" ? await HttpRig.StartAsync(location.ConnectionString, open) : null;
+    Request Path(bool governedPath) => http is not null
+        ? HttpRequest(governedPath ? http.Governed : http.Ungoverned)
+        : StoreRequest(governedPath ? governed : open, governedPath ? gp : null);
+
     if (Environment.GetEnvironmentVariable("TESSERA_BENCH_PROFILE") is { Length: > 0 } profile)
     {
         // Only requests of one kind (read or search; governed, or ungoverned with "-off"), for a profiler attached to this process.
         Func<string, string> only = profile.StartsWith("search", StringComparison.Ordinal) ? id => $"Observation?patient={id}" : id => $"Patient/{id}";
-        var (store, caller) = profile.EndsWith("-off", StringComparison.Ordinal) ? (open, null) : (governed, gp);
-        await WarmAsync(store, caller, only, visible, clientCounts[0], requests);
+        var path = Path(!profile.EndsWith("-off", StringComparison.Ordinal));
+        await WarmAsync(path, only, visible, clientCounts[0], requests);
         Console.WriteLine($"Profiling {profile}: start");
         var watch = Stopwatch.StartNew();
-        var rate = await RunAsync(store, caller, only, visible, clientCounts[0], requests);
+        var rate = await RunAsync(path, only, visible, clientCounts[0], requests);
         await governance.Audit.FlushAsync();
         Console.WriteLine($"Profiling {profile}: {rate:F0} req/s, {watch.Elapsed.TotalSeconds:F1} s");
         return;
@@ -109,16 +117,16 @@ try
             // Warm both paths long enough for the runtime to finish compiling their optimised code (tiered compilation
             // works in the background, for seconds; a warm-up of a few thousand requests left it compiling the governed
             // path while it was measured, and counted that in its CPU), then measure off and on alternately.
-            await WarmAsync(open, null, url, visible, clients, requests);
-            await WarmAsync(governed, gp, url, visible, clients, requests);
+            await WarmAsync(Path(false), url, visible, clients, requests);
+            await WarmAsync(Path(true), url, visible, clients, requests);
             await governance.Audit.FlushAsync();
             var cpu = await Cpu.StartAsync(name, admin);
             var runs = new List<(double Off, double On, double OffNet, double OffPg, double OnNet, double OnPg)>();
             for (var round = 0; round < rounds; round++)
             {
-                var roundOff = await RunAsync(open, null, url, visible, clients, requests);
+                var roundOff = await RunAsync(Path(false), url, visible, clients, requests);
                 var (roundOffNet, roundOffPg) = await cpu.TakeAsync(requests);
-                var roundOn = await RunAsync(governed, gp, url, visible, clients, requests);
+                var roundOn = await RunAsync(Path(true), url, visible, clients, requests);
                 await governance.Audit.FlushAsync(); // the audit's background work is part of what a governed request costs
                 var (roundOnNet, roundOnPg) = await cpu.TakeAsync(requests);
                 runs.Add((roundOff, roundOn, roundOffNet, roundOffPg, roundOnNet, roundOnPg));
@@ -155,18 +163,18 @@ static double Median(IEnumerable<double> values)
 }
 
 // At least half the measured requests, and at least TESSERA_BENCH_WARM_SECONDS (default 10) of them.
-static async System.Threading.Tasks.Task WarmAsync(FhirStore store, ClaimsPrincipal? caller, Func<string, string> url, string[] ids, int clients, int requests)
+static async System.Threading.Tasks.Task WarmAsync(Request request, Func<string, string> url, string[] ids, int clients, int requests)
 {
     var seconds = double.Parse(Environment.GetEnvironmentVariable("TESSERA_BENCH_WARM_SECONDS") ?? "10", CultureInfo.InvariantCulture);
     var watch = Stopwatch.StartNew();
     do
     {
-        await RunAsync(store, caller, url, ids, clients, Math.Max(200, requests / 2));
+        await RunAsync(request, url, ids, clients, Math.Max(200, requests / 2));
     }
     while (watch.Elapsed.TotalSeconds < seconds);
 }
 
-static async Task<double> RunAsync(FhirStore store, ClaimsPrincipal? caller, Func<string, string> url, string[] ids, int clients, int count)
+static async Task<double> RunAsync(Request request, Func<string, string> url, string[] ids, int clients, int count)
 {
     var next = -1;
     var watch = Stopwatch.StartNew();
@@ -175,16 +183,35 @@ static async Task<double> RunAsync(FhirStore store, ClaimsPrincipal? caller, Fun
         int i;
         while ((i = Interlocked.Increment(ref next)) < count)
         {
-            var target = url(ids[(int)((long)i * 7919 % ids.Length)]);
-            var response = await store.ExecuteAsync(FhirRequest.FromUrl("GET", target) with { Principal = caller }, ct);
-            if (response.Status != 200)
-            {
-                throw new InvalidOperationException($"{target}: {response.Status} {response.Outcome?.Issue.FirstOrDefault()?.Diagnostics}");
-            }
+            await request(url(ids[(int)((long)i * 7919 % ids.Length)]), ct);
         }
     });
     return count / watch.Elapsed.TotalSeconds;
 }
+
+// A read or search in process: the store called with the caller (none: an internal, ungoverned call).
+static Request StoreRequest(FhirStore store, ClaimsPrincipal? caller) => async (target, ct) =>
+{
+    var response = await store.ExecuteAsync(FhirRequest.FromUrl("GET", target) with { Principal = caller }, ct);
+    if (response.Status != 200)
+    {
+        throw new InvalidOperationException($"{target}: {response.Status} {response.Outcome?.Issue.FirstOrDefault()?.Diagnostics}");
+    }
+};
+
+// The same over HTTP: the whole JSON body is read, as a client would.
+static Request HttpRequest(HttpClient client) => async (target, ct) =>
+{
+    using var response = await client.GetAsync(target, ct);
+    var body = await response.Content.ReadAsByteArrayAsync(ct);
+    if (response.StatusCode != System.Net.HttpStatusCode.OK)
+    {
+        throw new InvalidOperationException($"{target}: {(int)response.StatusCode} {System.Text.Encoding.UTF8.GetString(body)}");
+    }
+};
+
+/// <summary>One request of a scenario: the target URL relative to the FHIR base.</summary>
+internal delegate System.Threading.Tasks.Task Request(string target, CancellationToken ct);
 
 /// <summary>
 /// CPU time per request of this process and of the PostgreSQL backends serving the benchmark's database (from

@@ -1,5 +1,7 @@
+using System.Data;
 using System.Data.Common;
 using System.Globalization;
+using Microsoft.Data.Sqlite;
 using Tessera.RecordStore;
 
 namespace Tessera.Governance.Audit;
@@ -30,13 +32,20 @@ internal static class AuditVerifier
     public static async Task<AuditVerification> VerifyAsync(FhirStore store, DateTimeOffset now, CancellationToken ct)
     {
         await using var connection = await store.OpenConnectionAsync(ct);
+        // One snapshot for every query: nodes go on appending while the trail is checked, and a head read after the
+        // chain (or events read after it) would otherwise be newer than the chain and look like deleted rows.
+        // On SQLite, whose shared cache locks tables rather than keeping snapshots, the check takes the write lock
+        // instead: appends wait for it (reads do not wait for their events).
+        await using DbTransaction snapshot = connection is SqliteConnection sqlite
+            ? sqlite.BeginTransaction(IsolationLevel.Serializable, deferred: false)
+            : await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, ct);
         var problems = new List<AuditProblem>();
         // A patient index kept in rows of its own can be altered apart from the events; one on the events' own
         // (hashed) patient list cannot (see AuditSubjects), so there is nothing to compare.
-        var index = AuditSubjects.IndexedInPlace(connection) ? null : await PatientIndexAsync(connection, ct);
+        var index = AuditSubjects.IndexedInPlace(connection) ? null : await PatientIndexAsync(snapshot, ct);
         long rows = 0, expected = 1, last = 0;
         string prevHash = string.Empty;
-        await using (var cmd = connection.CreateCommand())
+        await using (var cmd = Command(snapshot))
         {
             cmd.CommandText = "SELECT c.n, c.seq, c.prev_hash, c.hash, e.id, e.recorded, e.patient_keys, e.json FROM gov_audit_chain c LEFT JOIN gov_audit_event e ON e.seq = c.seq ORDER BY c.n";
             await using var reader = await cmd.ExecuteReaderAsync(ct);
@@ -84,7 +93,7 @@ internal static class AuditVerifier
         }
 
         string? headHash = null;
-        await using (var cmd = connection.CreateCommand())
+        await using (var cmd = Command(snapshot))
         {
             cmd.CommandText = "SELECT n, hash FROM gov_audit_head WHERE one = 1";
             await using var reader = await cmd.ExecuteReaderAsync(ct);
@@ -109,7 +118,7 @@ internal static class AuditVerifier
 
         // Events not yet chained: fine while recent; a stray (neither chained nor queued) was inserted behind the trail's back.
         long pending = 0;
-        await using (var cmd = connection.CreateCommand())
+        await using (var cmd = Command(snapshot))
         {
             cmd.CommandText = """
                 SELECT e.seq, e.id, e.recorded, CASE WHEN p.seq IS NULL THEN 0 ELSE 1 END FROM gov_audit_event e LEFT JOIN gov_audit_pending p ON p.seq = e.seq
@@ -135,7 +144,7 @@ internal static class AuditVerifier
             }
         }
 
-        await using (var cmd = connection.CreateCommand())
+        await using (var cmd = Command(snapshot))
         {
             cmd.CommandText = "SELECT p.seq FROM gov_audit_pending p WHERE NOT EXISTS (SELECT 1 FROM gov_audit_event e WHERE e.seq = p.seq)";
             await using var reader = await cmd.ExecuteReaderAsync(ct);
@@ -153,10 +162,17 @@ internal static class AuditVerifier
         return new AuditVerification(rows, last, headHash, problems, pending);
     }
 
-    private static async Task<Dictionary<long, List<string>>> PatientIndexAsync(DbConnection connection, CancellationToken ct)
+    private static DbCommand Command(DbTransaction snapshot)
+    {
+        var cmd = snapshot.Connection!.CreateCommand();
+        cmd.Transaction = snapshot;
+        return cmd;
+    }
+
+    private static async Task<Dictionary<long, List<string>>> PatientIndexAsync(DbTransaction snapshot, CancellationToken ct)
     {
         var index = new Dictionary<long, List<string>>();
-        await using var cmd = connection.CreateCommand();
+        await using var cmd = Command(snapshot);
         cmd.CommandText = "SELECT seq, patient_key FROM gov_audit_subject";
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct))

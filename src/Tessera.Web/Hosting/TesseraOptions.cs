@@ -13,4 +13,10 @@ public sealed class TesseraOptions
 
     /// <summary>The public FHIR base URL when Tessera sits behind a proxy; otherwise taken from each request.</summary>
     public string? PublicBaseUrl { get; set; }
+
+    /// <summary>
+    /// Serves the store without the access policy and the audit trail: only the governance benchmark sets it, to
+    /// measure what governance costs over HTTP. It is internal, so no configuration source can bind it.
+    /// </summary>
+    internal bool Ungoverned { get; set; }
 }

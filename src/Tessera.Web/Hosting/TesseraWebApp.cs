@@ -87,8 +87,11 @@ public static class TesseraWebApp
         private ReindexWorker? _reindex;
         private Task? _reindexWorker;
 
-        /// <summary>Governance on the store: the access policy for every signed-in caller, the audit trail, break-glass.</summary>
-        public StoreGovernance Governance => Store is not null && _governance is not null ? _governance : throw new InvalidOperationException("The store is not open.");
+        /// <summary>
+        /// Governance on the store: the access policy for every signed-in caller, the audit trail, break-glass. None
+        /// only on the benchmark's ungoverned baseline (<see cref="TesseraOptions.Ungoverned"/>).
+        /// </summary>
+        public StoreGovernance? Governance => Store is not null ? _governance : throw new InvalidOperationException("The store is not open.");
 
         public FhirStore Store => _store ?? OpenSync();
 
@@ -111,7 +114,7 @@ public static class TesseraWebApp
                     var location = DatabaseLocation.Parse(options.Value.Database);
                     var store = FhirStore.OpenAsync(location, loggers).GetAwaiter().GetResult();
                     _identity = store.AddIdentityAsync(identityOptions.Value, loggers).GetAwaiter().GetResult();
-                    _governance = store.AddGovernanceAsync(governanceOptions.Value, loggers).GetAwaiter().GetResult();
+                    _governance = options.Value.Ungoverned ? null : store.AddGovernanceAsync(governanceOptions.Value, loggers).GetAwaiter().GetResult();
                     _reindex = store.AddSearchOperationsAsync(loggers).GetAwaiter().GetResult();
                     _store = store;
                     loggers.CreateLogger("Tessera").LogInformation("Record store open on {Database}", location.Describe());
@@ -146,6 +149,14 @@ public static class TesseraWebApp
             if (_reindexWorker is not null)
             {
                 await _reindexWorker.WaitAsync(cancellationToken);
+            }
+
+            // The web server and the feeds stopped before this (hosted services stop in reverse order): drain the
+            // audit trail now, while the store is open. The container disposes the store it handed out before
+            // this holder, so a drain left to DisposeAsync would find it closed and lose the reads' queued events.
+            if (_governance is not null)
+            {
+                await _governance.DisposeAsync();
             }
         }
 

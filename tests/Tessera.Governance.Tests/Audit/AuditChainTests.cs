@@ -1,5 +1,6 @@
 using Hl7.Fhir.Model;
 using Tessera.Governance.Tests.Infrastructure;
+using Tessera.RecordStore;
 
 namespace Tessera.Governance.Tests.Audit;
 
@@ -72,6 +73,47 @@ public sealed class AuditChainTests
             await AuditTrailTests.ExecAsync(store, "INSERT INTO gov_audit_pending (seq) VALUES (987654)");
             var removed = await governance.VerifyAuditAsync();
             Assert.Contains(removed.Problems, p => p.Message.Contains("(#987654) was deleted before it was chained", StringComparison.Ordinal));
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(GovernedStores.Backends), MemberType = typeof(GovernedStores))]
+    public async System.Threading.Tasks.Task A_trail_checked_while_another_node_appends_to_it_is_intact(string backend)
+    {
+        var (db, store, governance) = await AuditTrailTests.OpenAsync(backend);
+        await using (db)
+        await using (store)
+        await using (governance)
+        {
+            // A second node on the same database appends reads' events without pause while this one checks the trail.
+            var before = (await governance.VerifyAuditAsync()).Rows;
+            await using var other = await FhirStore.OpenAsync(db.Location);
+            await using var otherGovernance = await other.AddGovernanceAsync(new GovernanceOptions { AuditLingerMilliseconds = 1 });
+            using var stop = new CancellationTokenSource();
+            var appending = System.Threading.Tasks.Task.Run(async () =>
+            {
+                while (!stop.IsCancellationRequested)
+                {
+                    await other.ExecuteAsync(GovernedStores.Request(Callers.Gp, "GET", "Patient/pa"));
+                    await otherGovernance.Audit.FlushAsync();
+                }
+            });
+
+            try
+            {
+                for (var check = 0; check < 40; check++)
+                {
+                    var verification = await governance.VerifyAuditAsync();
+                    Assert.True(verification.Intact, $"check {check}: " + string.Join("; ", verification.Problems.Select(p => p.Message)));
+                }
+            }
+            finally
+            {
+                await stop.CancelAsync();
+                await appending;
+            }
+
+            Assert.True((await governance.VerifyAuditAsync()).Rows > before);
         }
     }
 }

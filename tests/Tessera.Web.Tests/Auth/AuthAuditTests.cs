@@ -33,7 +33,7 @@ public class AuthAuditTests(FhirHosts hosts) : IClassFixture<FhirHosts>
     /// <summary>The newest audit events, read as the IG lead reads them, that mention <paramref name="marker"/>.</summary>
     internal static async Task<List<AuditEvent>> EventsAsync(TesseraHost host, string marker)
     {
-        var governance = host.Services.GetRequiredService<TesseraWebApp.StoreHolder>().Governance;
+        var governance = host.Services.GetRequiredService<TesseraWebApp.StoreHolder>().Governance!;
         await governance.Audit.FlushAsync();
         var store = host.Services.GetRequiredService<FhirStore>();
         var page = await store.ExecuteAsync(FhirRequest.FromUrl("GET", "AuditEvent?_count=1000") with { Principal = IgLead });
@@ -238,7 +238,7 @@ public class AuthAuditTests(FhirHosts hosts) : IClassFixture<FhirHosts>
     /// <summary>The trail verifies; changing <paramref name="audited"/>'s stored row is detected and named; restoring it mends the chain.</summary>
     private static async Task AssertChainedAsync(TesseraHost host, AuditEvent audited)
     {
-        var governance = host.Services.GetRequiredService<TesseraWebApp.StoreHolder>().Governance;
+        var governance = host.Services.GetRequiredService<TesseraWebApp.StoreHolder>().Governance!;
         var before = await governance.VerifyAuditAsync();
         Assert.True(before.Intact, string.Join("; ", before.Problems.Select(p => p.Message)));
         Assert.Equal(0, before.Pending);

@@ -140,12 +140,27 @@ public sealed class TesseraHost : IAsyncDisposable
         return "sqlite:" + dataSource["Data Source=".Length..];
     }
 
+    /// <summary>The host's database (it outlives <see cref="StopAsync"/>).</summary>
+    public DatabaseLocation Database => _database.Location;
+
+    private bool _stopped;
+
+    /// <summary>Shuts the host down as the process would on SIGTERM, keeping its database.</summary>
+    public async Task StopAsync()
+    {
+        if (!_stopped)
+        {
+            _stopped = true;
+            Client.Dispose();
+            Anonymous.Dispose();
+            await _app.StopAsync();
+            await _app.DisposeAsync();
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
-        Client.Dispose();
-        Anonymous.Dispose();
-        await _app.StopAsync();
-        await _app.DisposeAsync();
+        await StopAsync();
         await _database.DisposeAsync();
     }
 }
