@@ -36,7 +36,8 @@ internal sealed class ResourceIndexer(SearchParameterRegistry registry)
         PocoNode Node() => tree ??= resource.ToPocoNode();
         foreach (var param in registry.For(resource.TypeName))
         {
-            if (param.Expression is null)
+            // A union's values are its parts' values, indexed under their codes (see UnionParameters).
+            if (param.Expression is null || param.UnionOf is not null)
             {
                 continue;
             }

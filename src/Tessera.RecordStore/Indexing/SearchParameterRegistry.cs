@@ -11,6 +11,15 @@ public sealed record SearchParam(string ResourceType, string Code, SearchParamTy
 {
     /// <summary>Parameters every resource has and which the store answers from its own columns or meta.</summary>
     public bool IsCommon => Code.StartsWith('_');
+
+    /// <summary>
+    /// For a union of other parameters (see <see cref="UnionParameters"/>), the codes of those parts: the parameter
+    /// has no index rows of its own and is searched through theirs. Null for a parameter indexed under its own code.
+    /// </summary>
+    internal IReadOnlyList<string>? UnionOf { get; init; }
+
+    /// <summary>The codes whose index rows hold this parameter's values: its parts when it is a union, else its own.</summary>
+    internal IReadOnlyList<string> IndexCodes => UnionOf ?? [Code];
 }
 
 /// <summary>
@@ -95,6 +104,17 @@ public sealed class SearchParameterRegistry
             map[param.Code] = param;
         }
 
+        foreach (var (type, map) in byType)
+        {
+            // The compartment's parameters are read from a resource's extracted values by code (the patient key):
+            // they keep rows of their own even were they unions.
+            var compartment = PatientCompartment.Parameters.GetValueOrDefault(type) ?? [];
+            foreach (var (code, parts) in UnionParameters.Find(map.Values.Where(p => !compartment.Contains(p.Code))))
+            {
+                map[code] = map[code] with { UnionOf = parts };
+            }
+        }
+
         return byType;
     }
 
@@ -134,12 +154,28 @@ public sealed class SearchParameterRegistry
         new("Resource", "_source", SearchParamType.Uri, "meta.source", "http://hl7.org/fhir/SearchParameter/Resource-source", []),
     ];
 
+    /// <summary>
+    /// The R4 core parameters that are unions of others (see <see cref="UnionParameters"/>): they have no index rows
+    /// of their own. Unions are only ever core parameters, whose parts a custom definition cannot replace.
+    /// </summary>
+    internal static IEnumerable<SearchParam> CoreUnions =>
+        CoreByType.Value.OrderBy(kv => kv.Key, StringComparer.Ordinal)
+            .SelectMany(kv => kv.Value.Values.Where(p => p.UnionOf is not null).OrderBy(p => p.Code, StringComparer.Ordinal));
+
+    /// <summary>
+    /// Indexes and searches unions under their own codes, as the store did before it answered them from their parts:
+    /// for tests that compare the two.
+    /// </summary>
+    internal bool UnionsIndexed { get; set; }
+
+    private SearchParam Applied(SearchParam p) => UnionsIndexed && p.UnionOf is not null ? p with { UnionOf = null } : p;
+
     /// <summary>The parameter named <paramref name="code"/> for a type, or null when the server does not know it.</summary>
     public SearchParam? Find(string resourceType, string code)
     {
         if (CoreByType.Value.TryGetValue(resourceType, out var map) && map.TryGetValue(code, out var p))
         {
-            return p;
+            return Applied(p);
         }
 
         if (_custom.TryGetValue(resourceType, out var custom) && custom.TryGetValue(code, out var c))
@@ -155,7 +191,7 @@ public sealed class SearchParameterRegistry
     {
         var own = CoreByType.Value.TryGetValue(resourceType, out var map) ? map.Values : Enumerable.Empty<SearchParam>();
         var custom = _custom.TryGetValue(resourceType, out var c) ? c.Values : Enumerable.Empty<SearchParam>();
-        return own.Concat(custom).Concat(CommonParameters.Where(c => c.Expression is not null));
+        return own.Select(Applied).Concat(custom).Concat(CommonParameters.Where(c => c.Expression is not null));
     }
 
     /// <summary>The custom parameters a SearchParameter resource defined, if any.</summary>
@@ -237,24 +273,10 @@ public sealed class SearchParameterRegistry
     internal static List<string> SplitUnion(string expression)
     {
         var parts = new List<string>();
-        int depth = 0, start = 0;
-        var inString = false;
-        for (var i = 0; i < expression.Length; i++)
+        var start = 0;
+        foreach (var (i, depth) in OutsideLiterals(expression))
         {
-            var c = expression[i];
-            if (c == '\'' && (i == 0 || expression[i - 1] != '\\'))
-            {
-                inString = !inString;
-            }
-            else if (!inString && c == '(')
-            {
-                depth++;
-            }
-            else if (!inString && c == ')')
-            {
-                depth--;
-            }
-            else if (!inString && depth == 0 && c == '|')
+            if (depth == 0 && expression[i] == '|')
             {
                 parts.Add(expression[start..i].Trim());
                 start = i + 1;
@@ -263,5 +285,36 @@ public sealed class SearchParameterRegistry
 
         parts.Add(expression[start..].Trim());
         return parts;
+    }
+
+    /// <summary>
+    /// The positions of an expression's characters outside string literals, each with how many parentheses enclose
+    /// it (a parenthesis itself counts as outside the pair it opens or closes).
+    /// </summary>
+    internal static IEnumerable<(int Index, int Depth)> OutsideLiterals(string expression)
+    {
+        var depth = 0;
+        var inString = false;
+        for (var i = 0; i < expression.Length; i++)
+        {
+            var c = expression[i];
+            if (c == '\'' && (i == 0 || expression[i - 1] != '\\'))
+            {
+                inString = !inString;
+            }
+            else if (!inString)
+            {
+                if (c == ')')
+                {
+                    depth--;
+                }
+
+                yield return (i, depth);
+                if (c == '(')
+                {
+                    depth++;
+                }
+            }
+        }
     }
 }

@@ -105,7 +105,7 @@ internal sealed class SearchExecutor(ResourceRepository repository)
             _ => ("idx_string", "value_norm", SortKind.Text),
         };
         var agg = key.Descending ? "MAX" : "MIN";
-        return new($"(SELECT {agg}(s.{column}) FROM {table} s WHERE s.resource_type = r.resource_type AND s.id = r.id AND s.param = {builder.Param(key.Param.Code)})", key.Descending, kind, Nullable: true);
+        return new($"(SELECT {agg}(s.{column}) FROM {table} s WHERE s.resource_type = r.resource_type AND s.id = r.id AND {builder.ParamIs("s.param", key.Param)})", key.Descending, kind, Nullable: true);
     }
 
     private async Task<List<StoredVersion>> IncludeAsync(DbConnection connection, DbTransaction? transaction, SearchQuery query, List<StoredVersion> matches, List<string> warnings, CancellationToken ct)
@@ -167,10 +167,13 @@ internal sealed class SearchExecutor(ResourceRepository repository)
 
             string sql;
             parameters.Add(("src", spec.SourceType));
-            var paramFilter = spec.Param == "*" ? string.Empty : " AND x.param = @p";
-            if (spec.Param != "*")
+            var paramFilter = string.Empty;
+            if (spec.Param is { IndexCodes: var codes })
             {
-                parameters.Add(("p", spec.Param));
+                // A union includes through the rows of each of its parts.
+                var names = codes.Select((c, i) => "p" + i.ToString(CultureInfo.InvariantCulture)).ToList();
+                parameters.AddRange(names.Zip(codes, (n, c) => (n, (object?)c)));
+                paramFilter = names.Count == 1 ? " AND x.param = @p0" : $" AND x.param IN ({string.Join(", ", names.Select(n => "@" + n))})";
             }
 
             if (!spec.Reverse)

@@ -22,14 +22,15 @@ internal sealed record ChainCriterion(SearchParam Reference, IReadOnlyList<strin
 internal sealed record AllCriterion(IReadOnlyList<SearchCriterion> Parts) : SearchCriterion;
 
 /// <summary>Reverse chaining (_has): resources referenced by a <see cref="SourceType"/> matching <see cref="Inner"/>.</summary>
-internal sealed record HasCriterion(string SourceType, string ReferenceParam, SearchCriterion Inner) : SearchCriterion;
+internal sealed record HasCriterion(string SourceType, SearchParam Reference, SearchCriterion Inner) : SearchCriterion;
 
 /// <summary>_list: resources that are items of one of the List resources named.</summary>
 internal sealed record ListCriterion(IReadOnlyList<string> ListIds) : SearchCriterion;
 
 internal sealed record SortKey(SearchParam Param, bool Descending);
 
-internal sealed record IncludeSpec(string SourceType, string Param, string? TargetType, bool Iterate, bool Reverse);
+/// <summary>An _include or _revinclude: through <see cref="Param"/>, or through every reference when it is null (<c>*</c>).</summary>
+internal sealed record IncludeSpec(string SourceType, SearchParam? Param, string? TargetType, bool Iterate, bool Reverse);
 
 /// <summary>
 /// The search as parsed from the query string: criteria (ANDed), result controls, and what was applied,
@@ -198,12 +199,13 @@ internal sealed class SearchQuery
             throw FhirException.BadRequest($"{key}: '{source}' is not a FHIR resource type.", key);
         }
 
-        if (param != "*" && registry.Find(source, param) is not { Type: SearchParamType.Reference })
+        SearchParam? reference = null;
+        if (param != "*" && (reference = registry.Find(source, param)) is not { Type: SearchParamType.Reference })
         {
             throw FhirException.BadRequest($"{key}: '{param}' is not a reference search parameter of {source}.", key);
         }
 
-        return new IncludeSpec(source, param, target, iterate, reverse);
+        return new IncludeSpec(source, reference, target, iterate, reverse);
     }
 
     internal static SearchCriterion? ParseCriterion(string type, string key, string value, SearchParameterRegistry registry, out string problem)
@@ -218,13 +220,13 @@ internal sealed class SearchQuery
                 throw FhirException.BadRequest($"_has must be written _has:Type:reference:parameter, not '{key}'.", key);
             }
 
-            if (registry.Find(parts[1], parts[2]) is not { Type: SearchParamType.Reference })
+            if (registry.Find(parts[1], parts[2]) is not { Type: SearchParamType.Reference } reference)
             {
                 throw FhirException.BadRequest($"_has: '{parts[2]}' is not a reference parameter of {parts[1]}.", key);
             }
 
             var inner = ParseCriterion(parts[1], parts[3], value, registry, out problem);
-            return inner is null ? null : new HasCriterion(parts[1], parts[2], inner);
+            return inner is null ? null : new HasCriterion(parts[1], reference, inner);
         }
 
         if (key == "_list")

@@ -82,12 +82,13 @@ internal sealed class SearchSqlBuilder(string baseUrl, bool patternOperators = f
     public string Criterion(string alias, SearchCriterion criterion) => criterion switch
     {
         ParamCriterion p => ParamSql(alias, p),
-        CompositeCriterion c => "(" + string.Join(" OR ", c.Tuples.Select(t => CompositeSql(alias, c.Param, t))) + ")",
+        // A union's tuple is one of its parts' tuples: each part is tried in turn.
+        CompositeCriterion c => "(" + string.Join(" OR ", c.Tuples.SelectMany(t => c.Param.IndexCodes.Select(code => CompositeSql(alias, c.Param.Components!, code, t)))) + ")",
         MissingCriterion { Param.Components: not null } m => CompositeMissingSql(alias, m),
         MissingCriterion m => MissingSql(alias, m),
         ChainCriterion c => ChainSql(alias, c),
         HasCriterion h => HasSql(alias, h),
-        CodeSetCriterion c => Exists("idx_token", alias, c.Param.Code, CodeSetSql(c.Codes), negate: c.Negate),
+        CodeSetCriterion c => Exists("idx_token", alias, c.Param, CodeSetSql(c.Codes), negate: c.Negate),
         ListCriterion l => ListSql(alias, l),
         AllCriterion a => "(" + string.Join(" AND ", a.Parts.Select(p => Criterion(alias, p))) + ")",
         _ => throw new InvalidOperationException("Unknown criterion " + criterion.GetType().Name),
@@ -95,12 +96,24 @@ internal sealed class SearchSqlBuilder(string baseUrl, bool patternOperators = f
 
     private string NextAlias(string prefix) => prefix + (_aliases++).ToString(CultureInfo.InvariantCulture);
 
-    private string Exists(string table, string alias, string param, string condition, bool negate = false)
+    /// <summary>
+    /// Whether the resource has a row of <paramref name="param"/> (its rows named with <paramref name="suffix"/>) that
+    /// meets the condition. A union's rows are its parts' (see <see cref="SearchParam.UnionOf"/>), so the rows of any
+    /// part count: a union has a matching value when one of its parts has, and (negated) none when none of them has.
+    /// </summary>
+    private string Exists(string table, string alias, SearchParam param, string condition, bool negate = false, string suffix = "")
     {
         var x = NextAlias("x");
-        var sql = $"EXISTS (SELECT 1 FROM {table} {x} WHERE {x}.resource_type = {alias}.resource_type AND {x}.id = {alias}.id AND {x}.param = {Param(param)} AND ({condition.Replace("$x", x, StringComparison.Ordinal)}))";
+        var sql = $"EXISTS (SELECT 1 FROM {table} {x} WHERE {x}.resource_type = {alias}.resource_type AND {x}.id = {alias}.id AND {ParamIs($"{x}.param", param, suffix)} AND ({condition.Replace("$x", x, StringComparison.Ordinal)}))";
         return negate ? "NOT " + sql : sql;
     }
+
+    /// <summary>The condition that an index row's parameter column names a row of <paramref name="param"/> (of any of a union's parts).</summary>
+    public string ParamIs(string column, SearchParam param, string suffix = "") => param.IndexCodes switch
+    {
+        [var code] => $"{column} = {Param(code + suffix)}",
+        var codes => $"{column} IN ({string.Join(", ", codes.Select(c => Param(c + suffix)))})",
+    };
 
     private string MissingSql(string alias, MissingCriterion m)
     {
@@ -110,17 +123,16 @@ internal sealed class SearchSqlBuilder(string baseUrl, bool patternOperators = f
         }
 
         var table = TableFor(m.Param.Type);
-        return Exists(table, alias, m.Param.Code, "1 = 1", negate: m.Missing);
+        return Exists(table, alias, m.Param, "1 = 1", negate: m.Missing);
     }
 
     /// <summary>
-    /// One tuple of a composite: the rows of its components must belong to the same tuple of the same resource
-    /// (rows <c>code$i#n</c> share their <c>#n</c>), and each matches its own component's value.
+    /// One tuple of a composite, in the rows of <paramref name="code"/>: the rows of its components must belong to the
+    /// same tuple of the same resource (rows <c>code$i#n</c> share their <c>#n</c>), and each matches its own component's value.
     /// </summary>
-    private string CompositeSql(string alias, SearchParam param, IReadOnlyList<string> tuple)
+    private string CompositeSql(string alias, IReadOnlyList<CompositeComponent> components, string code, IReadOnlyList<string> tuple)
     {
-        var components = param.Components!;
-        var first = ResourceIndexer.CompositeComponentCode(param.Code, 0);
+        var first = ResourceIndexer.CompositeComponentCode(code, 0);
         var c = NextAlias("k");
         var from = new System.Text.StringBuilder($"{TableFor(components[0].Type)} {c}0");
         var (firstSuffix, firstCondition) = ComponentSql(components[0].Type, tuple[0]);
@@ -138,7 +150,7 @@ internal sealed class SearchSqlBuilder(string baseUrl, bool patternOperators = f
             var ci = c + i.ToString(CultureInfo.InvariantCulture);
             var (suffix, condition) = ComponentSql(components[i].Type, tuple[i]);
             from.Append($" JOIN {TableFor(components[i].Type)} {ci} ON {ci}.resource_type = {c}0.resource_type AND {ci}.id = {c}0.id")
-                .Append($" AND {ci}.param = {Param(ResourceIndexer.CompositeComponentCode(param.Code, i) + suffix)} || {tupleOf}");
+                .Append($" AND {ci}.param = {Param(ResourceIndexer.CompositeComponentCode(code, i) + suffix)} || {tupleOf}");
             conditions.Add(condition.Replace("$x", ci, StringComparison.Ordinal));
         }
 
@@ -161,13 +173,18 @@ internal sealed class SearchSqlBuilder(string baseUrl, bool patternOperators = f
         _ => throw FhirException.NotSupported($"Composite components of type {type.ToString().ToLowerInvariant()} are not supported."),
     };
 
-    /// <summary>:missing on a composite: whether the resource has any whole tuple.</summary>
+    /// <summary>:missing on a composite: whether the resource has any whole tuple (of any of a union's parts).</summary>
     private string CompositeMissingSql(string alias, MissingCriterion m)
     {
-        var first = ResourceIndexer.CompositeComponentCode(m.Param.Code, 0) + "#";
-        var x = NextAlias("x");
-        var sql = $"EXISTS (SELECT 1 FROM {TableFor(m.Param.Components![0].Type)} {x} WHERE {x}.resource_type = {alias}.resource_type AND {x}.id = {alias}.id AND substr({x}.param, 1, {Param(first.Length)}) = {Param(first)})";
-        return m.Missing ? "NOT " + sql : sql;
+        var table = TableFor(m.Param.Components![0].Type);
+        var any = m.Param.IndexCodes.Select(code =>
+        {
+            var first = ResourceIndexer.CompositeComponentCode(code, 0) + "#";
+            var x = NextAlias("x");
+            return $"EXISTS (SELECT 1 FROM {table} {x} WHERE {x}.resource_type = {alias}.resource_type AND {x}.id = {alias}.id AND substr({x}.param, 1, {Param(first.Length)}) = {Param(first)})";
+        });
+        var sql = string.Join(" OR ", any);
+        return m.Missing ? $"NOT ({sql})" : $"({sql})";
     }
 
     private string ParamSql(string alias, ParamCriterion p)
@@ -186,21 +203,21 @@ internal sealed class SearchSqlBuilder(string baseUrl, bool patternOperators = f
         switch (p.Param.Type)
         {
             case SearchParamType.String:
-                return Exists("idx_string", alias, p.Param.Code, Or(p.Values, v => StringSql(p.Modifier, v)));
+                return Exists("idx_string", alias, p.Param, Or(p.Values, v => StringSql(p.Modifier, v)));
             case SearchParamType.Token:
                 if (p.Modifier == "not")
                 {
-                    return Exists("idx_token", alias, p.Param.Code, Or(p.Values, TokenSql), negate: true);
+                    return Exists("idx_token", alias, p.Param, Or(p.Values, TokenSql), negate: true);
                 }
 
                 if (p.Modifier == "text")
                 {
-                    return Exists("idx_token", alias, p.Param.Code, Or(p.Values, v => PrefixSql("$x.text_norm", TextNormaliser.Normalise(v))));
+                    return Exists("idx_token", alias, p.Param, Or(p.Values, v => PrefixSql("$x.text_norm", TextNormaliser.Normalise(v))));
                 }
 
                 if (p.Modifier == "of-type")
                 {
-                    return Exists("idx_token", alias, p.Param.Code + ":of-type", Or(p.Values, OfTypeSql));
+                    return Exists("idx_token", alias, p.Param, Or(p.Values, OfTypeSql), suffix: ":of-type");
                 }
 
                 if (p.Modifier is "in" or "not-in" or "above" or "below")
@@ -208,22 +225,22 @@ internal sealed class SearchSqlBuilder(string baseUrl, bool patternOperators = f
                     throw new InvalidOperationException($"The :{p.Modifier} criterion on '{p.Param.Code}' must be resolved by Terminology before SQL is built.");
                 }
 
-                return Exists("idx_token", alias, p.Param.Code, Or(p.Values, TokenSql));
+                return Exists("idx_token", alias, p.Param, Or(p.Values, TokenSql));
             case SearchParamType.Date:
-                return Exists("idx_date", alias, p.Param.Code, Or(p.Values, v => RangeSql(v, "$x.low", "$x.high")));
+                return Exists("idx_date", alias, p.Param, Or(p.Values, v => RangeSql(v, "$x.low", "$x.high")));
             case SearchParamType.Number:
-                return Exists("idx_number", alias, p.Param.Code, Or(p.Values, v => NumberSql(v)));
+                return Exists("idx_number", alias, p.Param, Or(p.Values, v => NumberSql(v)));
             case SearchParamType.Quantity:
-                return "(" + string.Join(" OR ", p.Values.Select(v => QuantitySql(v)).Select(q => Exists("idx_quantity", alias, p.Param.Code + q.Suffix, q.Condition))) + ")";
+                return "(" + string.Join(" OR ", p.Values.Select(v => QuantitySql(v)).Select(q => Exists("idx_quantity", alias, p.Param, q.Condition, suffix: q.Suffix))) + ")";
             case SearchParamType.Reference:
                 if (p.Modifier == "identifier")
                 {
-                    return Exists("idx_token", alias, p.Param.Code + ":identifier", Or(p.Values, TokenSql));
+                    return Exists("idx_token", alias, p.Param, Or(p.Values, TokenSql), suffix: ":identifier");
                 }
 
-                return Exists("idx_reference", alias, p.Param.Code, Or(p.Values, v => ReferenceSql(v, p.Modifier)));
+                return Exists("idx_reference", alias, p.Param, Or(p.Values, v => ReferenceSql(v, p.Modifier)));
             case SearchParamType.Uri:
-                return Exists("idx_uri", alias, p.Param.Code, Or(p.Values, v => UriSql(p.Modifier, v)));
+                return Exists("idx_uri", alias, p.Param, Or(p.Values, v => UriSql(p.Modifier, v)));
             case SearchParamType.Special when p.Param.Code == "near":
                 return "(" + string.Join(" OR ", p.Values.Select(v => NearSql(alias, v))) + ")";
             default:
@@ -478,7 +495,7 @@ internal sealed class SearchSqlBuilder(string baseUrl, bool patternOperators = f
         var inner = Criterion(target, chain.Inner);
         // The caller's row filter applies to the chained resource too: a chain must not test what they may not see.
         var condition = $"EXISTS (SELECT 1 FROM resource {target} WHERE {target}.resource_type IN ({typeList}) AND {target}.deleted = 0 AND {target}.resource_type = $x.target_type AND {target}.id = $x.target_id AND {inner}{FhirStore.FilterSql(target, Param, chain.TargetTypes.Count == 1 ? chain.TargetTypes[0] : null)})";
-        return Exists("idx_reference", alias, chain.Reference.Code, condition);
+        return Exists("idx_reference", alias, chain.Reference, condition);
     }
 
     private string HasSql(string alias, HasCriterion has)
@@ -487,10 +504,10 @@ internal sealed class SearchSqlBuilder(string baseUrl, bool patternOperators = f
         var x = NextAlias("x");
         var inner = Criterion(source, has.Inner);
         // Likewise _has: only resources the caller may see can make a resource match.
-        return $"EXISTS (SELECT 1 FROM idx_reference {x} JOIN resource {source} ON {source}.resource_type = {x}.resource_type AND {source}.id = {x}.id WHERE {x}.resource_type = {Param(has.SourceType)} AND {x}.param = {Param(has.ReferenceParam)} AND {x}.target_type = {alias}.resource_type AND {x}.target_id = {alias}.id AND {source}.deleted = 0 AND {inner}{FhirStore.FilterSql(source, Param, has.SourceType)})";
+        return $"EXISTS (SELECT 1 FROM idx_reference {x} JOIN resource {source} ON {source}.resource_type = {x}.resource_type AND {source}.id = {x}.id WHERE {x}.resource_type = {Param(has.SourceType)} AND {ParamIs($"{x}.param", has.Reference)} AND {x}.target_type = {alias}.resource_type AND {x}.target_id = {alias}.id AND {source}.deleted = 0 AND {inner}{FhirStore.FilterSql(source, Param, has.SourceType)})";
     }
 
-    private static string TableFor(SearchParamType type) => type switch
+    internal static string TableFor(SearchParamType type) => type switch
     {
         SearchParamType.String => "idx_string",
         SearchParamType.Token => "idx_token",

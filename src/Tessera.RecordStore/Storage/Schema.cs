@@ -1,3 +1,6 @@
+using Hl7.Fhir.Model;
+using Tessera.RecordStore.Indexing;
+
 namespace Tessera.RecordStore.Storage;
 
 /// <summary>
@@ -36,6 +39,10 @@ internal static class Schema
 
     private static readonly string PostgresIndexTables = IndexTables("text", "bigint", "double precision").Replace("(resource_type, param, value_norm)", "(resource_type, param, value_norm text_pattern_ops)", StringComparison.Ordinal);
 
+    // Version 2: the index rows of union parameters (R4's combo-code, combo-code-value-quantity, ...), written
+    // before they were answered from their parts' rows, are deleted. Both databases take the same statements.
+    private static readonly string UnionRowsDeletion = string.Join("\n", UnionRowsDeletions(SearchParameterRegistry.CoreUnions));
+
     public static readonly string[][] SqliteMigrations =
     [
         [
@@ -54,6 +61,7 @@ internal static class Schema
             """,
             SqliteIndexTables,
         ],
+        [UnionRowsDeletion],
     ];
 
     public static readonly string[][] PostgresMigrations =
@@ -74,6 +82,7 @@ internal static class Schema
             """,
             PostgresIndexTables,
         ],
+        [UnionRowsDeletion],
     ];
 
     /// <summary>
@@ -87,6 +96,45 @@ internal static class Schema
             .Where(line => line.StartsWith("CREATE INDEX ", StringComparison.Ordinal))
             .Select(line => (line.Split(' ')[2], "CREATE INDEX IF NOT EXISTS " + line["CREATE INDEX ".Length..].TrimEnd(';')))
             .ToList();
+
+    /// <summary>
+    /// One DELETE per index table that holds rows of the unions: a union's rows are named with its code, that code and
+    /// a kind suffix (<c>:ucum</c>, <c>:of-type</c>, <c>:identifier</c>), or for a composite the code then <c>$i#n</c>.
+    /// No other parameter's rows are named so, since a code has no ':' or '$'.
+    /// </summary>
+    internal static IEnumerable<string> UnionRowsDeletions(IEnumerable<SearchParam> unions)
+    {
+        var byTable = new SortedDictionary<string, List<(string ResourceType, string Condition)>>(StringComparer.Ordinal);
+        foreach (var union in unions)
+        {
+            var code = Literal(union.Code);
+            var condition = union.Components is null
+                ? $"param = {code} OR substr(param, 1, {union.Code.Length + 1}) = {Literal(union.Code + ":")}"
+                : $"substr(param, 1, {union.Code.Length + 1}) = {Literal(union.Code + "$")}";
+            // A reference's identifier rows (:identifier) are tokens.
+            IEnumerable<SearchParamType> types = union.Components?.Select(c => c.Type)
+                ?? (union.Type == SearchParamType.Reference ? [union.Type, SearchParamType.Token] : [union.Type]);
+            foreach (var table in types.Select(Search.SearchSqlBuilder.TableFor).Distinct())
+            {
+                if (!byTable.TryGetValue(table, out var conditions))
+                {
+                    byTable[table] = conditions = [];
+                }
+
+                conditions.Add((union.ResourceType, condition));
+            }
+        }
+
+        foreach (var (table, conditions) in byTable)
+        {
+            foreach (var group in conditions.GroupBy(c => c.ResourceType))
+            {
+                yield return $"DELETE FROM {table} WHERE resource_type = {Literal(group.Key)} AND ({string.Join(" OR ", group.Select(c => c.Condition))});";
+            }
+        }
+
+        static string Literal(string value) => "'" + value.Replace("'", "''", StringComparison.Ordinal) + "'";
+    }
 
     public static readonly string[] IndexTableNames = ["idx_string", "idx_token", "idx_date", "idx_number", "idx_quantity", "idx_reference", "idx_uri"];
 }

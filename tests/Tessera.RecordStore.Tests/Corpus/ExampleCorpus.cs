@@ -1,5 +1,8 @@
 using System.Formats.Tar;
 using System.IO.Compression;
+using Hl7.Fhir.Model;
+using Tessera.RecordStore.Interactions;
+using Tessera.RecordStore.Serialization;
 using Tessera.Testing;
 
 namespace Tessera.RecordStore.Tests.Corpus;
@@ -10,6 +13,25 @@ internal static class ExampleCorpus
     private static readonly Lazy<IReadOnlyList<(string Name, string Json)>> Examples = new(Load);
 
     public static IReadOnlyList<(string Name, string Json)> All => Examples.Value;
+
+    /// <summary>The examples parsed as the store parses what clients send, leaving out those it refuses.</summary>
+    public static IEnumerable<(string Name, Resource Resource)> Parsed(IEnumerable<(string Name, string Json)> examples)
+    {
+        foreach (var (name, json) in examples)
+        {
+            Resource resource;
+            try
+            {
+                resource = FhirSerialization.ParseJson(json);
+            }
+            catch (FhirException)
+            {
+                continue;
+            }
+
+            yield return (name, resource);
+        }
+    }
 
     private static List<(string Name, string Json)> Load()
     {

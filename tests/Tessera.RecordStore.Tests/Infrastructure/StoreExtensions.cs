@@ -29,6 +29,18 @@ internal static class StoreExtensions
         return spliced;
     }
 
+    /// <summary>Creates a resource (POST), which must succeed, and gives its id.</summary>
+    public static async Task<string> CreateAsync(this FhirStore store, Resource resource)
+    {
+        var response = await store.Send("POST", resource.TypeName, resource);
+        Assert.True(response.Status == 201, Describe(response));
+        return response.Id!;
+    }
+
+    /// <summary>The ids of a search's matches (up to 100), in id order.</summary>
+    public static async Task<List<string>> MatchIdsAsync(this FhirStore store, string url) =>
+        [.. (await store.SearchAsync(url + "&_count=100")).Entry.Where(e => e.Search?.Mode == Bundle.SearchEntryMode.Match).Select(e => e.Resource.Id!).Order()];
+
     public static T Body<T>(this FhirResponse response)
         where T : Resource => (T)FhirStore.Materialise(response);
 

@@ -21,9 +21,9 @@ public sealed class CompositeTests(StoreFixture fixture) : IClassFixture<StoreFi
             new() { Code = new CodeableConcept(Loinc, "8480-6"), Value = Mmhg(150) },
             new() { Code = new CodeableConcept(Loinc, "8462-4"), Value = Mmhg(80) },
         ];
-        var bp = await Post(store, panel);
+        var bp = await store.CreateAsync(panel);
 
-        async Task<List<string>> Find(string query) => await Ids(store, $"Observation?_tag=urn:test|{tag}&{query}");
+        async Task<List<string>> Find(string query) => await store.MatchIdsAsync($"Observation?_tag=urn:test|{tag}&{query}");
 
         Assert.Equal([bp], await Find($"component-code-value-quantity={Loinc}|8480-6$gt140"));
         Assert.Equal([bp], await Find($"component-code-value-quantity=8462-4$80|{Ucum}|mm[Hg]"));
@@ -46,12 +46,12 @@ public sealed class CompositeTests(StoreFixture fixture) : IClassFixture<StoreFi
     {
         var store = fixture[backend];
         var tag = StoreExtensions.Unique("cv");
-        var glucose = await Post(store, Observation(tag, "2339-0", new Quantity { Value = 97.3m, System = Ucum, Code = "mg/dL", Unit = "mg/dL" }));
-        var smoking = await Post(store, Observation(tag, "72166-2", new CodeableConcept("http://snomed.info/sct", "8517006", "Ex-smoker")));
-        var onset = await Post(store, Observation(tag, "11368-8", new FhirDateTime("2019-03-14")));
-        var note = await Post(store, Observation(tag, "8693-4", new FhirString("Crème brûlée $ dessert")));
+        var glucose = await store.CreateAsync(Observation(tag, "2339-0", new Quantity { Value = 97.3m, System = Ucum, Code = "mg/dL", Unit = "mg/dL" }));
+        var smoking = await store.CreateAsync(Observation(tag, "72166-2", new CodeableConcept("http://snomed.info/sct", "8517006", "Ex-smoker")));
+        var onset = await store.CreateAsync(Observation(tag, "11368-8", new FhirDateTime("2019-03-14")));
+        var note = await store.CreateAsync(Observation(tag, "8693-4", new FhirString("Crème brûlée $ dessert")));
 
-        async Task<List<string>> Find(string query) => await Ids(store, $"Observation?_tag=urn:test|{tag}&{query}");
+        async Task<List<string>> Find(string query) => await store.MatchIdsAsync($"Observation?_tag=urn:test|{tag}&{query}");
 
         Assert.Equal([glucose], await Find($"code-value-quantity={Loinc}|2339-0$97.3|{Ucum}|mg/dL"));
         Assert.Equal([glucose], await Find($"code-value-quantity={Loinc}|2339-0$ge90"));
@@ -78,7 +78,7 @@ public sealed class CompositeTests(StoreFixture fixture) : IClassFixture<StoreFi
     {
         var store = fixture[backend];
         var tag = StoreExtensions.Unique("grp");
-        var group = await Post(store, new Group
+        var group = await store.CreateAsync(new Group
         {
             Meta = Tagged(tag),
             Type = Group.GroupType.Person,
@@ -90,7 +90,7 @@ public sealed class CompositeTests(StoreFixture fixture) : IClassFixture<StoreFi
             ],
         });
 
-        async Task<List<string>> Find(string query) => await Ids(store, $"Group?_tag=urn:test|{tag}&{query}");
+        async Task<List<string>> Find(string query) => await store.MatchIdsAsync($"Group?_tag=urn:test|{tag}&{query}");
 
         Assert.Equal([group], await Find("characteristic-value=urn:test:c|gender$female"));
         Assert.Equal([group], await Find("characteristic-value=smoker$true"));
@@ -143,14 +143,4 @@ public sealed class CompositeTests(StoreFixture fixture) : IClassFixture<StoreFi
     private static Meta Tagged(string tag) => new() { Tag = [new Coding("urn:test", tag)] };
 
     private static Quantity Mmhg(decimal value) => new() { Value = value, System = Ucum, Code = "mm[Hg]", Unit = "mmHg" };
-
-    private static async Task<string> Post(FhirStore store, Resource resource)
-    {
-        var response = await store.Send("POST", resource.TypeName, resource);
-        Assert.True(response.Status == 201, StoreExtensions.Describe(response));
-        return response.Id!;
-    }
-
-    private static async Task<List<string>> Ids(FhirStore store, string url) =>
-        [.. (await store.SearchAsync(url + "&_count=100")).Entry.Where(e => e.Search?.Mode == Bundle.SearchEntryMode.Match).Select(e => e.Resource.Id!).Order()];
 }
