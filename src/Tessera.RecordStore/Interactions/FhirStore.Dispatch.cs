@@ -482,21 +482,12 @@ public sealed partial class FhirStore
         }
         else
         {
-            // A search planned per execution guards against a plan fitted to one value of a skewed parameter, but
-            // a search pinned to one patient is led by that patient's rows whatever the values: its statements may
-            // keep their plans (planning was most of such a search's time, and more than half of it under an
-            // access policy's row filter).
-            await using var connection = PinnedToOnePatient(query) ? await _dialect.OpenAsync(ct) : await _dialect.OpenForSearchAsync(ct);
+            await using var connection = await _dialect.OpenForSearchAsync(ct);
             page = await _search.ExecuteAsync(connection, null, query, request.BaseUrl, ct);
         }
 
         return new FhirResponse { Body = BundleBuilder.SearchSet(page, query, request) };
     }
-
-    /// <summary>A search in one patient's compartment, or by one patient or subject reference.</summary>
-    internal static bool PinnedToOnePatient(SearchQuery query) =>
-        query.CompartmentPatient is not null
-        || query.Criteria.Any(c => c is ParamCriterion { Param.Type: SearchParamType.Reference, Param.Code: "patient" or "subject", Modifier: null or "Patient", Values.Count: 1 });
 
     /// <summary>Parses stored JSON for a response that needs the resource as an object.</summary>
     public static Resource Materialise(FhirResponse response) =>
