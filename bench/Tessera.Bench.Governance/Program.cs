@@ -10,7 +10,8 @@ using Tessera.RecordStore.Interactions;
 using Tessera.RecordStore.Storage;
 using Claim = System.Security.Claims.Claim;
 
-// Read and search throughput with governance (access policy + audit) on versus off, on PostgreSQL, in process.
+// Read and search throughput with governance (access policy + audit) on versus off, on PostgreSQL, in process or
+// (TESSERA_BENCH_HTTP=1) through the FHIR API over HTTP.
 // Usage: TESSERA_BENCH_PG="Host=...;Username=...;Database=postgres" dotnet run -c Release --project bench/Tessera.Bench.Governance -- [people] [requests] [clients, e.g. 1,16]
 // Creates a fresh database, loads `people` people (half registered at the caller's practice, each with 5 Observations,
 // one in ten with an opt-out), then runs the same reads by id and Observation?patient= searches as an internal caller
