@@ -151,13 +151,13 @@ internal static class UnionParameters
     internal static string Normalise(string expression)
     {
         var e = StripParentheses(expression);
+        var outside = SearchParameterRegistry.OutsideLiterals(e).Select(c => c.Index).ToHashSet();
         var sb = new StringBuilder(e.Length);
-        var inString = false;
         var pendingSpace = false;
         for (var i = 0; i < e.Length; i++)
         {
             var c = e[i];
-            if (!inString && char.IsWhiteSpace(c))
+            if (char.IsWhiteSpace(c) && outside.Contains(i))
             {
                 pendingSpace = true;
                 continue;
@@ -169,11 +169,6 @@ internal static class UnionParameters
             }
 
             pendingSpace = false;
-            if (c == '\'' && (i == 0 || e[i - 1] != '\\'))
-            {
-                inString = !inString;
-            }
-
             sb.Append(c);
         }
 

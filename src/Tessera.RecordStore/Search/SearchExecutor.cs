@@ -173,7 +173,7 @@ internal sealed class SearchExecutor(ResourceRepository repository)
                 // A union includes through the rows of each of its parts.
                 var names = codes.Select((c, i) => "p" + i.ToString(CultureInfo.InvariantCulture)).ToList();
                 parameters.AddRange(names.Zip(codes, (n, c) => (n, (object?)c)));
-                paramFilter = names.Count == 1 ? " AND x.param = @p0" : $" AND x.param IN ({string.Join(", ", names.Select(n => "@" + n))})";
+                paramFilter = $" AND x.param IN ({string.Join(", ", names.Select(n => "@" + n))})";
             }
 
             if (!spec.Reverse)
