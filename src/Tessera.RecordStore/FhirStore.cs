@@ -38,7 +38,7 @@ public sealed partial class FhirStore : IAsyncDisposable
         _repository = new ResourceRepository(dialect);
         _indexer = new ResourceIndexer(Registry);
         _writer = new ResourceWriter(_repository, _indexer, clock) { Written = NotifyWrittenAsync };
-        _search = new SearchExecutor(_repository);
+        _search = new SearchExecutor(_repository, Registry);
         _retry = new ResiliencePipelineBuilder()
             .AddRetry(new RetryStrategyOptions
             {

@@ -151,7 +151,7 @@ internal sealed class GovernancePolicy(AuditTrail audit, AuditQuery auditQuery) 
         {
             // The export sees the person's record and nothing else, whoever asks.
             var sql = new AccessSql();
-            return AccessDecision.Permit(sql.Build($"{sql.NonPersonal} OR {AccessSql.OfPerson(sql.Is(patient))}").At(audit.Now.ToUnixTimeMilliseconds()), caller);
+            return AccessDecision.Permit(sql.Build($"{sql.NonPersonal} OR {sql.OfPerson(sql.Is(patient))}").At(audit.Now.ToUnixTimeMilliseconds()), caller);
         }
 
         return AccessDecision.Deny("Only the person themselves, or the information governance lead on their behalf, may export a record.");
@@ -196,7 +196,7 @@ internal sealed class GovernancePolicy(AuditTrail audit, AuditQuery auditQuery) 
 
     /// <summary>The rows this caller may see and write (its time parameter bound per request).</summary>
     private static TimedFilter? BuildRowFilter(Caller caller) =>
-        RowPredicate(caller, null) is var (sql, predicate) ? sql.Build(predicate, type => RowPredicate(caller, type)!.Value.Predicate) : null;
+        RowPredicate(caller, null) is var (sql, predicate) ? sql.Build(predicate, type => RowPredicate(caller, type) is var (typed, text) ? typed.Form(text) : throw new InvalidOperationException("A caller's filter has a form for every type.")) : null;
 
     /// <summary>
     /// The row filter's predicate, for rows of <paramref name="type"/> when it is known (null: any type). Whatever the
@@ -211,14 +211,14 @@ internal sealed class GovernancePolicy(AuditTrail audit, AuditQuery auditQuery) 
             case Roles.System:
                 break;
             case Roles.Citizen:
-                terms.Add($"({sql.NonPersonal} OR {AccessSql.OfPerson(sql.Is(caller.UserId("Patient") ?? string.Empty))})");
+                terms.Add($"({sql.NonPersonal} OR {sql.OfPerson(sql.Is(caller.UserId("Patient") ?? string.Empty))})");
                 break;
             case Roles.Carer:
                 {
                     var rp = sql.P(caller.UserId("RelatedPerson") is { } id ? "RelatedPerson/" + id : string.Empty);
                     var now = AccessSql.Now;
                     string Allowed(string key) => $"EXISTS (SELECT 1 FROM gov_relationship a WHERE a.patient_key = {key} AND a.party = {rp} AND a.basis = 'carer-consent' AND (a.expires IS NULL OR a.expires > {now}) AND EXISTS (SELECT 1 FROM gov_relationship b WHERE b.party = a.party AND b.patient_key = a.patient_key AND b.basis = 'related-person' AND (b.expires IS NULL OR b.expires > {now})) {AccessSql.Probe})";
-                    terms.Add($"({sql.NonPersonal} OR ({AccessSql.OfRow(Allowed)} AND NOT {sql.DeniedByConsent(null)}))");
+                    terms.Add($"({sql.NonPersonal} OR ({sql.OfRow(Allowed)} AND NOT {sql.DeniedByConsent(null)}))");
                     break;
                 }
 
@@ -228,8 +228,8 @@ internal sealed class GovernancePolicy(AuditTrail audit, AuditQuery auditQuery) 
             default:
                 {
                     var parties = caller.Parties().ToList();
-                    var care = $"({AccessSql.OfRow(sql.Related(parties, AccessSql.CareBases.Replace(", 'break-glass'", string.Empty, StringComparison.Ordinal)))} AND NOT {sql.DeniedByConsent(caller.Organization)})";
-                    var glass = Roles.IsClinical(caller.Role) ? $" OR {AccessSql.OfRow(sql.Related(["user:" + caller.Subject], "'break-glass'"))}" : string.Empty;
+                    var care = $"({sql.OfRow(sql.Related(parties, AccessSql.CareBases.Replace(", 'break-glass'", string.Empty, StringComparison.Ordinal)))} AND NOT {sql.DeniedByConsent(caller.Organization)})";
+                    var glass = Roles.IsClinical(caller.Role) ? $" OR {sql.OfRow(sql.Related(["user:" + caller.Subject], "'break-glass'"))}" : string.Empty;
                     terms.Add($"({sql.NonPersonal} OR {care}{glass})");
                     if (caller.Role == Roles.AdminStaff)
                     {
@@ -238,7 +238,7 @@ internal sealed class GovernancePolicy(AuditTrail audit, AuditQuery auditQuery) 
 
                     if (caller.Role == Roles.SocialWorker)
                     {
-                        terms.Add($"NOT ({sql.LabResult} AND NOT {AccessSql.OfRow(sql.Related(parties, "'care-team'"))})");
+                        terms.Add($"NOT ({sql.LabResult} AND NOT {sql.OfRow(sql.Related(parties, "'care-team'"))})");
                     }
 
                     break;
@@ -254,7 +254,7 @@ internal sealed class GovernancePolicy(AuditTrail audit, AuditQuery auditQuery) 
         {
             // patient/ scopes bind to the launch patient; a citizen's own record is their context when none was launched.
             var launch = caller.Patient ?? (caller.Role == Roles.Citizen ? caller.UserId("Patient") : null);
-            terms.Add(launch is not null ? $"({sql.NonPersonal} OR {AccessSql.OfPerson(sql.Is(launch))})" : sql.NonPersonal);
+            terms.Add(launch is not null ? $"({sql.NonPersonal} OR {sql.OfPerson(sql.Is(launch))})" : sql.NonPersonal);
         }
 
         return terms.Count == 0 ? null : (sql, string.Join(" AND ", terms));

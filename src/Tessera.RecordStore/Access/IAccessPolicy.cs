@@ -1,3 +1,5 @@
+using System.Data.Common;
+using System.Globalization;
 using System.Security.Claims;
 using Hl7.Fhir.Model;
 using Tessera.RecordStore.Interactions;
@@ -80,6 +82,14 @@ public sealed record AccessFilter(string Predicate, IReadOnlyList<(string Name, 
     /// </summary>
     public Func<string, string>? ForType { get; init; }
 
+    /// <summary>
+    /// The filter for the rows of one patient (those whose patient_key is <see cref="PatientRows.PatientKey"/>), when
+    /// the policy can settle in advance what its predicate tests of the patient alone — care relationships, consents,
+    /// grants — so that only what it tests of each row is left to the query. Whatever it returns must let through
+    /// exactly the rows of that patient that <see cref="Predicate"/> would. Null: the filter is used as it is.
+    /// </summary>
+    public Func<PatientRows, CancellationToken, Task<AccessFilter>>? ForPatient { get; init; }
+
     /// <summary>The predicate over <paramref name="alias"/>, for rows of <paramref name="type"/> when the query fixes it.</summary>
     public string For(string alias, string? type = null) =>
         "(" + (type is not null && ForType is { } typed ? typed(type) : Predicate).Replace("{r}", alias, StringComparison.Ordinal) + ")";
@@ -125,4 +135,69 @@ public interface IResourceWriteObserver
 {
     /// <summary><paramref name="resource"/> is null for a deletion.</summary>
     Task OnWrittenAsync(StoreTransaction transaction, string resourceType, string id, Resource? resource, CancellationToken ct);
+}
+
+/// <summary>
+/// The rows of one patient that a query is about to filter (a search pinned to that patient), and the query's own
+/// connection and transaction, so that what a policy reads of the patient is read where the query runs.
+/// </summary>
+public sealed class PatientRows
+{
+    private readonly DbConnection _connection;
+    private readonly DbTransaction? _transaction;
+
+    internal PatientRows(DbConnection connection, DbTransaction? transaction, string patientKey, string? resourceType)
+    {
+        _connection = connection;
+        _transaction = transaction;
+        PatientKey = patientKey;
+        ResourceType = resourceType;
+    }
+
+    public string PatientKey { get; }
+
+    /// <summary>The rows' type, when the query fixes it.</summary>
+    public string? ResourceType { get; }
+
+    /// <summary>
+    /// Evaluates boolean SQL conditions, written over parameters named "@name", in one statement: true or false for
+    /// each. Parameters the conditions do not use are not bound.
+    /// </summary>
+    public async Task<bool[]> TestAsync(IReadOnlyList<string> conditions, IReadOnlyList<(string Name, object? Value)> parameters, CancellationToken ct)
+    {
+        if (conditions.Count == 0)
+        {
+            return [];
+        }
+
+        var sql = "SELECT " + string.Join(", ", conditions.Select((c, i) => $"CASE WHEN {c} THEN 1 ELSE 0 END AS t{i.ToString(CultureInfo.InvariantCulture)}"));
+        var used = parameters.Where(p => Mentions(sql, "@" + p.Name)).ToArray();
+        await using var cmd = Storage.Db.Command(_connection, _transaction, sql, used);
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        var result = new bool[conditions.Count];
+        if (await reader.ReadAsync(ct))
+        {
+            for (var i = 0; i < result.Length; i++)
+            {
+                result[i] = Convert.ToInt64(reader.GetValue(i), CultureInfo.InvariantCulture) != 0;
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>Whether <paramref name="sql"/> names the parameter <paramref name="name"/> ("@acc_1", not inside "@acc_10").</summary>
+    internal static bool Mentions(string sql, string name)
+    {
+        for (var at = sql.IndexOf(name, StringComparison.Ordinal); at >= 0; at = sql.IndexOf(name, at + 1, StringComparison.Ordinal))
+        {
+            var end = at + name.Length;
+            if (end == sql.Length || !(char.IsAsciiLetterOrDigit(sql[end]) || sql[end] == '_'))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 }

@@ -1,6 +1,7 @@
 using System.Data.Common;
 using System.Globalization;
 using Hl7.Fhir.Model;
+using Tessera.RecordStore.Indexing;
 using Tessera.RecordStore.Resources;
 using Tessera.RecordStore.Storage;
 
@@ -16,7 +17,7 @@ internal sealed record SearchPage(List<StoredVersion> Matches, List<StoredVersio
 }
 
 /// <summary>Runs a planned search: finds the page of ids by keyset, then loads their current versions and includes.</summary>
-internal sealed class SearchExecutor(ResourceRepository repository)
+internal sealed class SearchExecutor(ResourceRepository repository, SearchParameterRegistry registry)
 {
     private readonly Terminology _terminology = new(repository);
 
@@ -38,8 +39,22 @@ internal sealed class SearchExecutor(ResourceRepository repository)
                 : $" AND r.patient_key = {builder.Param(query.CompartmentPatient)}";
         }
 
-        // The caller's access filter (FhirStore.Access) applies to the count, the page and its next link alike.
-        where += FhirStore.FilterSql("r", builder.Param, query.ResourceType);
+        // The caller's access filter (FhirStore.Access) applies to the count, the page and its next link alike. When
+        // every match is one patient's row, the filter is the one the policy settles for that patient, and the WHERE
+        // clause says whose rows they are (a compartment search says so already).
+        if (FhirStore.Filtered && PinnedPatient.Of(query, registry) is { } patient)
+        {
+            if (query.CompartmentPatient is null)
+            {
+                where += $" AND r.patient_key = {builder.Param(patient)}";
+            }
+
+            where += await FhirStore.PatientFilterSqlAsync(connection, transaction, "r", builder.Param, query.ResourceType, patient, ct);
+        }
+        else
+        {
+            where += FhirStore.FilterSql("r", builder.Param, query.ResourceType);
+        }
 
         var counted = query.Total != "none" && (query.Cursor is null || query.Summary == "count");
         if (query.Summary == "count" || query.Count == 0)

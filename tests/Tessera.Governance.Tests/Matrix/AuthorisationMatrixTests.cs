@@ -267,17 +267,26 @@ public sealed class AuthorisationMatrixTests(GovernedStores stores) : IClassFixt
         var store = StoreFor(backend);
         await Parallel.ForEachAsync(Region.PersonOf.Keys, Parallelism, async (patient, ct) =>
         {
-            foreach (var type in new[] { "Observation", "Condition" })
+            // The compartment, and the searches that name the patient on the element that decides whose a resource is:
+            // each is answered with the filter settled for that patient (PinnedPatient), and must hold what the oracle says.
+            foreach (var (type, url) in new[] { "Observation", "Condition" }.SelectMany(t => new[]
             {
-                var response = await store.ExecuteAsync(GovernedStores.Request(caller, "GET", $"Patient/{patient}/{type}?_count=100"), ct);
+                (t, $"Patient/{patient}/{t}?_count=100"),
+                (t, $"{t}?patient={patient}&_count=100"),
+                (t, $"{t}?subject=Patient/{patient}&_count=100&_total=accurate"),
+            }))
+            {
+                var response = await store.ExecuteAsync(GovernedStores.Request(caller, "GET", url), ct);
                 if (!Oracle.TypeAllowed(caller, type))
                 {
                     Assert.Equal(403, response.Status);
                     continue;
                 }
 
-                var found = ((Bundle)response.Resource!).Entry.Select(e => $"{type}/{e.Resource.Id}");
-                Assert.Equal(Expected(caller, i => i.Type == type && i.Patient == patient).Order(), found.Order());
+                var bundle = (Bundle)response.Resource!;
+                var expected = Expected(caller, i => i.Type == type && i.Patient == patient).Order().ToList();
+                Assert.Equal(expected, bundle.Entry.Select(e => $"{type}/{e.Resource.Id}").Order());
+                Assert.True(bundle.Total is null || bundle.Total == expected.Count, $"{url}: total {bundle.Total}, {expected.Count} visible");
             }
         });
     }

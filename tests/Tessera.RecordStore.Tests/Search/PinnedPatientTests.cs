@@ -1,0 +1,52 @@
+using Tessera.RecordStore.Indexing;
+using Tessera.RecordStore.Search;
+
+namespace Tessera.RecordStore.Tests.Search;
+
+/// <summary>
+/// Which searches have only one patient's rows (so that an access policy may settle its filter for that patient):
+/// those on the single reference that decides whose a resource is, and compartment searches — and no others.
+/// </summary>
+public sealed class PinnedPatientTests
+{
+    [Theory]
+    [InlineData("Observation", "patient=p1", "p1")]
+    [InlineData("Observation", "subject=Patient/p1", "p1")]
+    [InlineData("Observation", "subject:Patient=p1", "p1")]
+    [InlineData("Encounter", "patient=Patient/p1", "p1")]
+    [InlineData("Condition", "subject=Patient/p1", "p1")]
+    [InlineData("MedicationRequest", "patient=p1", "p1")]
+    [InlineData("AllergyIntolerance", "patient=Patient/p1", "p1")]
+    // A bare id where the parameter also indexes other types (AllergyIntolerance.patient is defined over Group and
+    // Patient; Observation.subject over anything): it matches a Group with that id as well.
+    [InlineData("AllergyIntolerance", "patient=p1", null)]
+    [InlineData("Observation", "subject=p1", null)]
+    [InlineData("Observation", "subject=Group/p1", null)]
+    // Either of two patients, or a reference held elsewhere in the resource.
+    [InlineData("Observation", "patient=p1,p2", null)]
+    [InlineData("Observation", "performer=Patient/p1", null)]
+    [InlineData("AllergyIntolerance", "recorder=Patient/p1", null)]
+    // A repeating element can name several patients: the resource is filed under the first.
+    [InlineData("Appointment", "patient=p1", null)]
+    [InlineData("Appointment", "actor=Patient/p1", null)]
+    [InlineData("Provenance", "patient=p1", null)]
+    // Chains, absolute URLs, modifiers that change what matches.
+    [InlineData("Observation", "patient.family=Smith", null)]
+    [InlineData("Observation", "subject=http://elsewhere.example/fhir/Patient/p1", null)]
+    [InlineData("Observation", "patient:missing=false", null)]
+    [InlineData("Observation", "code=8867-4", null)]
+    public void A_search_is_pinned_to_a_patient_only_through_the_reference_that_decides_it(string type, string criterion, string? expected)
+    {
+        var pair = criterion.Split('=', 2);
+        var query = SearchQuery.Parse(type, [KeyValuePair.Create(pair[0], pair[1])], SearchParameterRegistry.Core, strict: true);
+        Assert.Equal(expected, PinnedPatient.Of(query, SearchParameterRegistry.Core));
+    }
+
+    [Fact]
+    public void A_compartment_search_is_pinned_to_its_patient()
+    {
+        var query = SearchQuery.Parse("Observation", [KeyValuePair.Create("code", "8867-4")], SearchParameterRegistry.Core, strict: true);
+        query.CompartmentPatient = "p9";
+        Assert.Equal("p9", PinnedPatient.Of(query, SearchParameterRegistry.Core));
+    }
+}
