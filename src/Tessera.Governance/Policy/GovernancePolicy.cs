@@ -38,6 +38,23 @@ internal sealed class GovernancePolicy(AuditTrail audit, AuditQuery auditQuery) 
     /// </summary>
     private CallerView View(ClaimsPrincipal principal)
     {
+        // The web host hands every request of one token the same principal (see FhirAuthentication): its view is then
+        // found without reading the claims again.
+        if (_byPrincipal.TryGetValue(principal, out var known))
+        {
+            return known;
+        }
+
+        var found = ViewOfClaims(principal);
+        _byPrincipal.AddOrUpdate(principal, found);
+        return found;
+    }
+
+    /// <summary>Views by principal object, for as long as the principal lives (a token's, while it is remembered).</summary>
+    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<ClaimsPrincipal, CallerView> _byPrincipal = [];
+
+    private CallerView ViewOfClaims(ClaimsPrincipal principal)
+    {
         var key = new StringBuilder();
         foreach (var claim in principal.Claims)
         {

@@ -232,20 +232,53 @@ public sealed partial class FhirStore
         return BindFilter(filter, alias, bind, type);
     }
 
+    /// <summary>
+    /// The filter's text for <paramref name="alias"/> with each of its parameters ("@acc_...") bound through
+    /// <paramref name="bind"/>, in one pass over the text: each name the text uses is bound once, wherever it appears,
+    /// and a value the text does not use (a type-specific or settled form can drop a test) is not bound, as
+    /// PostgreSQL cannot type an unused parameter.
+    /// </summary>
     private static string BindFilter(AccessFilter filter, string alias, Func<object?, string> bind, string? type)
     {
         var sql = filter.For(alias, type);
-        foreach (var (name, value) in filter.Parameters.OrderByDescending(p => p.Name.Length))
+        var bound = new Dictionary<string, string>(StringComparer.Ordinal);
+        var text = new System.Text.StringBuilder(sql.Length + 8).Append(" AND ");
+        var from = 0;
+        for (var at = sql.IndexOf('@', StringComparison.Ordinal); at >= 0; at = sql.IndexOf('@', from))
         {
-            // Longest names first, so that "@acc_1" is not found inside "@acc_10"; a value the text does not use
-            // (a type-specific form can drop a test) is not bound, as PostgreSQL cannot type an unused parameter.
-            if (sql.Contains("@" + name, StringComparison.Ordinal))
+            var end = at + 1;
+            while (end < sql.Length && (char.IsAsciiLetterOrDigit(sql[end]) || sql[end] == '_'))
             {
-                sql = sql.Replace("@" + name, bind(value), StringComparison.Ordinal);
+                end++;
+            }
+
+            var name = sql[(at + 1)..end];
+            text.Append(sql, from, at - from);
+            if (!bound.TryGetValue(name, out var replacement))
+            {
+                var index = IndexOf(filter.Parameters, name);
+                replacement = index >= 0 ? bind(filter.Parameters[index].Value) : "@" + name;
+                bound[name] = replacement;
+            }
+
+            text.Append(replacement);
+            from = end;
+        }
+
+        return text.Append(sql, from, sql.Length - from).ToString();
+    }
+
+    private static int IndexOf(IReadOnlyList<(string Name, object? Value)> parameters, string name)
+    {
+        for (var i = 0; i < parameters.Count; i++)
+        {
+            if (parameters[i].Name == name)
+            {
+                return i;
             }
         }
 
-        return " AND " + sql;
+        return -1;
     }
 
     private async Task NotifyWrittenAsync(WriteScope scope, string type, string id, Resource? resource, CancellationToken ct)
