@@ -266,7 +266,7 @@ internal sealed class AuditQuery(FhirStore store, AuditTrail audit)
 
     /// <summary>
     /// The newest <paramref name="want"/> events the filter wants, older than <paramref name="before"/>. Rows come
-    /// newest first (by their newest event) in chunks; a batch's events may be older than the next rows' newest, so
+    /// newest first (by their newest event) in growing chunks; a batch's events may be older than the next rows' newest, so
     /// they wait in a queue and an event is taken only once no row still to come can hold a newer one.
     /// </summary>
     private static async Task<List<AuditRows.Stored>> PageAsync(DbConnection connection, Filter filter, (long Recorded, long Seq, int Position)? before, int want, CancellationToken ct)
@@ -279,7 +279,8 @@ internal sealed class AuditQuery(FhirStore store, AuditTrail audit)
             where.Add("a.recorded <= @bw");
         }
 
-        var chunk = Math.Max(want, 20);
+        // A batch row may give a page all its events, a patient's search an event a row: a few rows first, then more.
+        var chunk = Math.Min(want, 8);
         var waiting = new PriorityQueue<AuditRows.Stored, AuditRows.Stored>(Comparer<AuditRows.Stored>.Create(AuditRows.Stored.NewestFirst));
         var page = new List<AuditRows.Stored>(want);
         (long Recorded, long Seq)? after = null;
@@ -319,6 +320,8 @@ internal sealed class AuditQuery(FhirStore store, AuditTrail audit)
             {
                 break;
             }
+
+            chunk = Math.Min(chunk * 2, 1000);
         }
 
         while (page.Count < want && waiting.TryDequeue(out var ev, out _))

@@ -243,31 +243,31 @@ public sealed class AuditBatchTests
             await ExpectChangedAsync(swapped, swappedLists, "was changed");
 
             // The count beside the events, which searches total, altered alone.
-            await ExecAsync(store, "UPDATE gov_audit_event SET events = events + 1 WHERE seq = @s", ("@s", row.Seq));
+            await AuditTrailTests.ExecAsync(store, "UPDATE gov_audit_event SET events = events + 1 WHERE seq = @s", ("@s", row.Seq));
             Assert.Contains((await governance.VerifyAuditAsync()).Problems, p => p.Position == n && p.Message.Contains("count of events", StringComparison.Ordinal));
-            await ExecAsync(store, "UPDATE gov_audit_event SET events = events - 1 WHERE seq = @s", ("@s", row.Seq));
+            await AuditTrailTests.ExecAsync(store, "UPDATE gov_audit_event SET events = events - 1 WHERE seq = @s", ("@s", row.Seq));
             Assert.True((await governance.VerifyAuditAsync()).Intact);
 
             if (backend == "sqlite")
             {
-                await ExecAsync(store, "DELETE FROM gov_audit_subject WHERE seq = @s AND patient_key = 'pb'", ("@s", row.Seq));
+                await AuditTrailTests.ExecAsync(store, "DELETE FROM gov_audit_subject WHERE seq = @s AND patient_key = 'pb'", ("@s", row.Seq));
                 Assert.Contains((await governance.VerifyAuditAsync()).Problems, p => p.Position == n && p.Message.Contains("patient index", StringComparison.Ordinal));
-                await ExecAsync(store, "INSERT INTO gov_audit_subject (patient_key, seq) VALUES ('pb', @s)", ("@s", row.Seq));
+                await AuditTrailTests.ExecAsync(store, "INSERT INTO gov_audit_subject (patient_key, seq) VALUES ('pb', @s)", ("@s", row.Seq));
                 Assert.True((await governance.VerifyAuditAsync()).Intact);
             }
 
             // The whole batch row deleted.
-            await ExecAsync(store, "DELETE FROM gov_audit_event WHERE seq = @s", ("@s", row.Seq));
+            await AuditTrailTests.ExecAsync(store, "DELETE FROM gov_audit_event WHERE seq = @s", ("@s", row.Seq));
             var deleted = await governance.VerifyAuditAsync();
             Assert.Contains(deleted.Problems, p => p.Position == n && p.Message.Contains($"row {n} is missing", StringComparison.Ordinal));
 
             async System.Threading.Tasks.Task ExpectChangedAsync(List<string> events, List<string> patients, string message)
             {
-                await ExecAsync(store, "UPDATE gov_audit_event SET json = @j, patient_keys = @p, events = @e WHERE seq = @s",
+                await AuditTrailTests.ExecAsync(store, "UPDATE gov_audit_event SET json = @j, patient_keys = @p, events = @e WHERE seq = @s",
                     ("@j", Join(events)), ("@p", string.Join(AuditRows.EventSeparator, patients)), ("@e", events.Count), ("@s", row.Seq));
                 var verification = await governance.VerifyAuditAsync();
                 Assert.Contains(verification.Problems, p => p.Position == n && p.Message.Contains(message, StringComparison.Ordinal) && p.Message.Contains("a batch of", StringComparison.Ordinal));
-                await ExecAsync(store, "UPDATE gov_audit_event SET json = @j, patient_keys = @p, events = @e WHERE seq = @s", ("@j", row.Json), ("@p", row.Patients), ("@e", row.Events), ("@s", row.Seq));
+                await AuditTrailTests.ExecAsync(store, "UPDATE gov_audit_event SET json = @j, patient_keys = @p, events = @e WHERE seq = @s", ("@j", row.Json), ("@p", row.Patients), ("@e", row.Events), ("@s", row.Seq));
                 Assert.True((await governance.VerifyAuditAsync()).Intact);
             }
         }
@@ -298,16 +298,16 @@ public sealed class AuditBatchTests
                 var e = old[i];
                 var seq = await ScalarAsync(before, "INSERT INTO gov_audit_event (id, recorded, patient_keys, json) VALUES (@id, @rec, 'pa', @json) RETURNING seq", ("@id", e.Id), ("@rec", e.Recorded), ("@json", e.Content));
                 var hash = AuditTrail.Hash(i + 1, e.Id, e.Recorded, "pa", e.Content, prev);
-                await ExecAsync(before, "INSERT INTO gov_audit_chain (n, seq, prev_hash, hash) VALUES (@n, @s, @p, @h)", ("@n", (long)(i + 1)), ("@s", seq), ("@p", prev), ("@h", hash));
+                await AuditTrailTests.ExecAsync(before, "INSERT INTO gov_audit_chain (n, seq, prev_hash, hash) VALUES (@n, @s, @p, @h)", ("@n", (long)(i + 1)), ("@s", seq), ("@p", prev), ("@h", hash));
                 if (backend == "sqlite")
                 {
-                    await ExecAsync(before, "INSERT INTO gov_audit_subject (patient_key, seq) VALUES ('pa', @s)", ("@s", seq));
+                    await AuditTrailTests.ExecAsync(before, "INSERT INTO gov_audit_subject (patient_key, seq) VALUES ('pa', @s)", ("@s", seq));
                 }
 
                 prev = hash;
             }
 
-            await ExecAsync(before, "INSERT INTO gov_audit_head (one, n, hash) VALUES (1, @n, @h)", ("@n", (long)old.Length), ("@h", prev));
+            await AuditTrailTests.ExecAsync(before, "INSERT INTO gov_audit_head (one, n, hash) VALUES (1, @n, @h)", ("@n", (long)old.Length), ("@h", prev));
         }
 
         await using var store = await FhirStore.OpenAsync(db.Location);
@@ -399,12 +399,5 @@ public sealed class AuditBatchTests
         await using var connection = await store.OpenConnectionAsync();
         await using var cmd = FhirStore.Command(connection, sql, parameters);
         return Convert.ToInt64(await cmd.ExecuteScalarAsync(), CultureInfo.InvariantCulture);
-    }
-
-    private static async System.Threading.Tasks.Task ExecAsync(FhirStore store, string sql, params (string, object?)[] parameters)
-    {
-        await using var connection = await store.OpenConnectionAsync();
-        await using var cmd = FhirStore.Command(connection, sql, parameters);
-        Assert.True(await cmd.ExecuteNonQueryAsync() >= 1, sql);
     }
 }

@@ -272,10 +272,10 @@ public sealed class AuditTrailTests
         await cmd.ExecuteNonQueryAsync();
     }
 
-    internal static async System.Threading.Tasks.Task ExecAsync(FhirStore store, string sql)
+    internal static async System.Threading.Tasks.Task ExecAsync(FhirStore store, string sql, params (string, object?)[] parameters)
     {
         await using var connection = await store.OpenConnectionAsync();
-        await using var cmd = FhirStore.Command(connection, sql);
+        await using var cmd = FhirStore.Command(connection, sql, parameters);
         Assert.Equal(1, await cmd.ExecuteNonQueryAsync());
     }
 }
