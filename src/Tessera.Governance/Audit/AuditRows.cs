@@ -69,7 +69,7 @@ internal static class AuditRows
     {
         var dot = id.LastIndexOf('.');
         if (dot > 0 && int.TryParse(id.AsSpan(dot + 1), NumberStyles.None, CultureInfo.InvariantCulture, out position)
-            && position < MaxEvents && EventId(id[..dot], position) == id)
+            && EventId(id[..dot], position) == id)
         {
             rowId = id[..dot];
             return true;

@@ -190,6 +190,11 @@ public sealed class AuditBatchTests
             var (within, some) = await SearchAsync(store, Callers.IgLead, "AuditEvent?patient=pa&date=ge2026-03-01T10:00:00.300Z&date=lt2026-03-01T10:00:05.050Z&_count=2");
             Assert.Equal(4, within);
             Assert.Equal(new long[] { 5000, 600, 400, 300 }, some.Select(e => Offset(e, start)));
+            // A next link made before batch rows carried the time and row only: it still pages from there.
+            var write = rows[0];
+            var (_, older) = await SearchAsync(store, Callers.IgLead, $"AuditEvent?patient=pa&_before={start.AddMilliseconds(400).ToUnixTimeMilliseconds()}.{write.Seq}");
+            Assert.Equal(new long[] { 300, 0 }, older.Select(e => Offset(e, start)));
+
             var (day, _) = await SearchAsync(store, Callers.IgLead, "AuditEvent?date=2026-03-01&date=lt2026-03-01T10:00:00.600Z");
             Assert.Equal(3, day); // the reads at 0 and 300 ms and the write at 400 ms
             Assert.True((await governance.VerifyAuditAsync()).Intact);
