@@ -140,6 +140,12 @@ internal sealed class AuditQuery(FhirStore store, AuditTrail audit)
             }
         }
 
+        // (A patient key is one word: an empty one, or a batch row's separator, would only make every batch row a candidate.)
+        if (patients.FirstOrDefault(p => p.Length == 0 || p == "|" || p.Contains(' ', StringComparison.Ordinal)) is { } invalid)
+        {
+            throw FhirException.BadRequest($"patient must name a Patient by its id, not '{invalid}'.", "patient");
+        }
+
         if (person is not null)
         {
             if (patients.FirstOrDefault(p => !person.Contains(p)) is { } other)

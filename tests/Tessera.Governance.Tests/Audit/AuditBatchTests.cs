@@ -107,6 +107,10 @@ public sealed class AuditBatchTests
                 Assert.Equal(ev.Agent[0].Who.Reference, found.Agent[0].Who.Reference);
             }
 
+            // A word that is no patient (a batch row's separator, nothing) is refused rather than searched for.
+            Assert.Equal(400, (await store.ExecuteAsync(GovernedStores.Request(Callers.IgLead, "GET", "AuditEvent?patient=%7C"))).Status);
+            Assert.Equal(400, (await store.ExecuteAsync(GovernedStores.Request(Callers.IgLead, "GET", "AuditEvent?patient=pa,"))).Status);
+
             // A batch row's own id names no event, nor a place past its end.
             var batch = rows.First(r => r.Events is not null);
             Assert.Equal(404, (await store.ExecuteAsync(GovernedStores.Request(Callers.IgLead, "GET", $"AuditEvent/{batch.Id}"))).Status);
