@@ -141,7 +141,7 @@ try
     }
 
     var verify = await governance.VerifyAuditAsync();
-    Console.WriteLine($"Audit trail: {verify.Rows} rows, intact: {verify.Intact}");
+    Console.WriteLine($"Audit trail: {verify.Rows} rows holding {verify.Events} events, intact: {verify.Intact}");
 }
 finally
 {

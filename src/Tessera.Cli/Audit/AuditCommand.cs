@@ -28,7 +28,7 @@ internal static class AuditCommand
                 AnsiConsole.MarkupLineInterpolated($"[red]Tampered:[/] {problem.Message}");
             }
 
-            AnsiConsole.MarkupLineInterpolated($"{result.Rows} audit rows checked, newest position {result.LastPosition}, head hash {result.HeadHash ?? "(none)"}.");
+            AnsiConsole.MarkupLineInterpolated($"{result.Rows} audit rows ({result.Events} events) checked, newest position {result.LastPosition}, head hash {result.HeadHash ?? "(none)"}.");
             if (result.Pending > 0)
             {
                 AnsiConsole.MarkupLineInterpolated($"{result.Pending} recent events were still being chained by a running server; run verify again to include them.");

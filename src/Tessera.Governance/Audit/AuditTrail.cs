@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Json;
 using System.Threading.Channels;
 using Hl7.Fhir.Model;
 using Microsoft.Extensions.Logging;
@@ -13,15 +14,15 @@ using Task = System.Threading.Tasks.Task;
 namespace Tessera.Governance.Audit;
 
 /// <summary>
-/// The audit trail. Events are rows of <c>gov_audit_event</c>; the chain is <c>gov_audit_chain</c>, one row per
-/// event in chain order, each hashed (SHA-256) over its position, the event's id, time, patients and JSON, and the
-/// previous row's hash; <c>gov_audit_head</c> holds the newest position and hash, so that deleting the newest rows
-/// is detected as well.
+/// The audit trail. Events are rows of <c>gov_audit_event</c>, one event to a row or, for reads' events, a batch to a
+/// row (see <see cref="AuditRows"/>); the chain is <c>gov_audit_chain</c>, one row per event row in chain order, each
+/// hashed (SHA-256) over its position, the row's id, time, patients and JSON, and the previous row's hash;
+/// <c>gov_audit_head</c> holds the newest position and hash, so that deleting the newest rows is detected as well.
 /// <para>
 /// Appending takes no lock: a write's events are inserted in the write's own transaction and queued in
 /// <c>gov_audit_pending</c>; one chainer (a lock makes it one across nodes) links whatever is queued, in order,
 /// shortly after. Reads' events are group-committed by a single background writer, which is the chainer: it appends
-/// them already linked, after what was queued, without passing them through the queue; a read does not wait for its
+/// them already linked, after what was queued, without passing them through the queue, up to a hundred to a row; a read does not wait for its
 /// event's commit unless <see cref="GovernanceOptions.AwaitReadAudit"/> says so (the queue is bounded, so reads slow
 /// down rather than outrun the trail), and an event the database refused is kept and appended at the next attempt.
 /// Anything that reads the trail in this process flushes the queue first.
@@ -39,6 +40,9 @@ public sealed class AuditTrail : IAsyncDisposable
     private readonly TimeSpan _chainInterval;
     private readonly TimeSpan _linger;
     private CancellationTokenSource? _lingering;
+
+    /// <summary>How many times a flush or the closing has cut a linger short (see <see cref="GatherAsync"/>).</summary>
+    private int _cuts;
 
     /// <summary>Set once the trail is being disposed: a failing append is then tried only a few more times.</summary>
     private volatile bool _closing;
@@ -182,44 +186,51 @@ public sealed class AuditTrail : IAsyncDisposable
         return links.Count;
     }
 
-    /// <summary>Appends events with their chain rows, after position <paramref name="n"/> and hash <paramref name="prev"/>; returns the new head.</summary>
+    /// <summary>
+    /// Appends reads' events with their chain rows, after position <paramref name="n"/> and hash
+    /// <paramref name="prev"/>, laid out in rows by <see cref="AuditRows.Pack"/> (a batch row has one chain row);
+    /// returns the new head.
+    /// </summary>
     private static async Task<(long N, string Hash)> AppendLinkedAsync(StoreTransaction tx, IReadOnlyList<AuditEvents.Entry> entries, long n, string prev, CancellationToken ct)
     {
-        var rows = new List<(AuditEvents.Entry Entry, string Patients, long N, string Prev, string Hash)>(entries.Count);
-        foreach (var entry in entries)
+        var rows = new List<(AuditRows.Row Row, long N, string Prev, string Hash)>(entries.Count);
+        foreach (var row in AuditRows.Pack(entries))
         {
-            var patients = string.Join(' ', entry.Patients);
             n++;
-            var hash = Hash(n, entry.Id, entry.Recorded, patients, entry.Content, prev);
-            rows.Add((entry, patients, n, prev, hash));
+            var hash = Hash(n, row.Id, row.Recorded, row.Patients, row.Json, prev);
+            rows.Add((row, n, prev, hash));
             prev = hash;
         }
 
         if (tx.Kind == DatabaseKind.Postgres)
         {
-            // One statement: the events and their chain rows (the hash covers no database-assigned value, so it is
+            // One statement: the rows and their chain rows (the hash covers no database-assigned value, so it is
             // known before the insert); their patients are indexed in place (see AuditSubjects).
             await tx.ExecuteAsync(
                 """
-                WITH u AS (SELECT * FROM unnest(CAST(@id AS text[]), CAST(@rec AS bigint[]), CAST(@pk AS text[]), CAST(@json AS text[]), CAST(@n AS bigint[]), CAST(@prev AS text[]), CAST(@hash AS text[])) WITH ORDINALITY AS u(id, rec, pk, json, n, prev, hash, ord)),
-                     e AS (INSERT INTO gov_audit_event (id, recorded, patient_keys, json) SELECT u.id, u.rec, u.pk, u.json FROM u ORDER BY u.ord RETURNING seq, id)
+                WITH u AS (SELECT * FROM unnest(CAST(@id AS text[]), CAST(@rec AS bigint[]), CAST(@pk AS text[]), CAST(@json AS text[]), CAST(@ev AS integer[]), CAST(@n AS bigint[]), CAST(@prev AS text[]), CAST(@hash AS text[])) WITH ORDINALITY AS u(id, rec, pk, json, ev, n, prev, hash, ord)),
+                     e AS (INSERT INTO gov_audit_event (id, recorded, patient_keys, json, events) SELECT u.id, u.rec, u.pk, u.json, u.ev FROM u ORDER BY u.ord RETURNING seq, id)
                 INSERT INTO gov_audit_chain (n, seq, prev_hash, hash) SELECT u.n, e.seq, u.prev, u.hash FROM e JOIN u ON u.id = e.id
                 """,
                 ct,
-                ("@id", rows.Select(r => r.Entry.Id).ToArray()), ("@rec", rows.Select(r => r.Entry.Recorded).ToArray()), ("@pk", rows.Select(r => r.Patients).ToArray()), ("@json", rows.Select(r => r.Entry.Content).ToArray()),
-                ("@n", rows.Select(r => r.N).ToArray()), ("@prev", rows.Select(r => r.Prev).ToArray()), ("@hash", rows.Select(r => r.Hash).ToArray()));
+                ("@id", rows.Select(r => r.Row.Id).ToArray()), ("@rec", rows.Select(r => r.Row.Recorded).ToArray()), ("@pk", rows.Select(r => r.Row.Patients).ToArray()), ("@json", rows.Select(r => r.Row.Json).ToArray()),
+                ("@ev", rows.Select(r => r.Row.Events).ToArray()), ("@n", rows.Select(r => r.N).ToArray()), ("@prev", rows.Select(r => r.Prev).ToArray()), ("@hash", rows.Select(r => r.Hash).ToArray()));
             return (n, prev);
         }
 
-        foreach (var row in rows)
+        foreach (var (row, rowN, rowPrev, rowHash) in rows)
         {
             var seq = Convert.ToInt64(await tx.ScalarAsync(
-                "INSERT INTO gov_audit_event (id, recorded, patient_keys, json) VALUES (@id, @rec, @pk, @json) RETURNING seq",
-                ct, ("@id", row.Entry.Id), ("@rec", row.Entry.Recorded), ("@pk", row.Patients), ("@json", row.Entry.Content)), CultureInfo.InvariantCulture);
-            await tx.ExecuteAsync("INSERT INTO gov_audit_chain (n, seq, prev_hash, hash) VALUES (@n, @s, @p, @h)", ct, ("@n", row.N), ("@s", seq), ("@p", row.Prev), ("@h", row.Hash));
-            foreach (var patient in row.Entry.Patients)
+                "INSERT INTO gov_audit_event (id, recorded, patient_keys, json, events) VALUES (@id, @rec, @pk, @json, @ev) RETURNING seq",
+                ct, ("@id", row.Id), ("@rec", row.Recorded), ("@pk", row.Patients), ("@json", row.Json), ("@ev", row.Events)), CultureInfo.InvariantCulture);
+            await tx.ExecuteAsync("INSERT INTO gov_audit_chain (n, seq, prev_hash, hash) VALUES (@n, @s, @p, @h)", ct, ("@n", rowN), ("@s", seq), ("@p", rowPrev), ("@h", rowHash));
+            var patients = AuditRows.PatientsOf(row.Patients, row.Events is not null).ToArray();
+            if (patients.Length > 0)
             {
-                await tx.ExecuteAsync("INSERT INTO gov_audit_subject (patient_key, seq) VALUES (@p, @s)", ct, ("@p", patient), ("@s", seq));
+                // The row's patients, each once, in one statement however many events share the row.
+                await tx.ExecuteAsync(
+                    "INSERT INTO gov_audit_subject (patient_key, seq) SELECT value, @s FROM json_each(@p)",
+                    ct, ("@p", JsonSerializer.Serialize(patients, AuditJson.Default.StringArray)), ("@s", seq));
             }
         }
 
@@ -240,6 +251,7 @@ public sealed class AuditTrail : IAsyncDisposable
     {
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await QueueAsync(new Pending(entry, done));
+        CutLingerShort(); // someone waits for this commit
         return done.Task;
     }
 
@@ -394,21 +406,27 @@ public sealed class AuditTrail : IAsyncDisposable
     /// <summary>
     /// Takes what is queued into the batch and, while no one waits on the commit, lingers a moment before taking the
     /// rest: one transaction and one disk flush then carry the events of many reads instead of one each. The writer
-    /// sleeps through the linger (it is not woken by every read); a flush cuts it short.
+    /// sleeps through the linger (it is not woken by every read); a flush, an event whose commit is waited for, or the
+    /// closing cuts it short.
     /// </summary>
     private async Task GatherAsync(ChannelReader<Pending> reader, List<Pending> batch)
     {
+        var cuts = Volatile.Read(ref _cuts);
         Drain(reader, batch);
-        if (batch.Count == 0 || batch.Count >= MaxBatch || _linger <= TimeSpan.Zero || AwaitReads || batch.Exists(p => p.Entry is null))
+        if (batch.Count == 0 || batch.Count >= MaxBatch || _linger <= TimeSpan.Zero || AwaitReads || _closing || batch.Exists(p => p.Done is not null))
         {
             return;
         }
 
         using var lingering = new CancellationTokenSource(_linger);
-        Volatile.Write(ref _lingering, lingering);
+        Interlocked.Exchange(ref _lingering, lingering);
         try
         {
-            await Task.Delay(Timeout.InfiniteTimeSpan, lingering.Token);
+            // A flush that came after the queue was drained but before the linger could be cut is not missed.
+            if (Volatile.Read(ref _cuts) == cuts)
+            {
+                await Task.Delay(Timeout.InfiniteTimeSpan, lingering.Token);
+            }
         }
         catch (OperationCanceledException)
         {
@@ -435,6 +453,7 @@ public sealed class AuditTrail : IAsyncDisposable
     {
         try
         {
+            Interlocked.Increment(ref _cuts);
             Volatile.Read(ref _lingering)?.Cancel();
         }
         catch (ObjectDisposedException)

@@ -10,16 +10,18 @@ namespace Tessera.Governance.Audit;
 public sealed record AuditProblem(long Position, string Message);
 
 /// <summary>
-/// The result of checking the chain: rows read, the head hash to keep elsewhere, any problems, and how many events
-/// were still waiting to be chained (a running server chains them within moments).
+/// The result of checking the chain: rows read (a row holds one event or a batch of reads' events), the head hash to
+/// keep elsewhere, any problems, how many events were still waiting to be chained (a running server chains them within
+/// moments), and how many events the chained rows hold.
 /// </summary>
-public sealed record AuditVerification(long Rows, long LastPosition, string? HeadHash, IReadOnlyList<AuditProblem> Problems, long Pending = 0)
+public sealed record AuditVerification(long Rows, long LastPosition, string? HeadHash, IReadOnlyList<AuditProblem> Problems, long Pending = 0, long Events = 0)
 {
     public bool Intact => Problems.Count == 0;
 }
 
 /// <summary>
-/// Walks the chain in order and recomputes every hash: a changed event no longer matches its hash, a deleted event
+/// Walks the chain in order and recomputes every hash: a changed event (or an event changed, removed or moved
+/// inside a batch row, whose hash covers all of its events in order) no longer matches its hash, a deleted event
 /// or chain row leaves its position empty and breaks the next row's link, deleted newest rows fall short of the head,
 /// an altered patient index (where it is kept in rows of its own) no longer matches the hashed patient list, and an
 /// event that is neither chained nor waiting to be was added behind the trail's back.
@@ -43,11 +45,11 @@ internal static class AuditVerifier
         // A patient index kept in rows of its own can be altered apart from the events; one on the events' own
         // (hashed) patient list cannot (see AuditSubjects), so there is nothing to compare.
         var index = AuditSubjects.IndexedInPlace(connection) ? null : await PatientIndexAsync(snapshot, ct);
-        long rows = 0, expected = 1, last = 0;
+        long rows = 0, expected = 1, last = 0, events = 0;
         string prevHash = string.Empty;
         await using (var cmd = Command(snapshot))
         {
-            cmd.CommandText = "SELECT c.n, c.seq, c.prev_hash, c.hash, e.id, e.recorded, e.patient_keys, e.json FROM gov_audit_chain c LEFT JOIN gov_audit_event e ON e.seq = c.seq ORDER BY c.n";
+            cmd.CommandText = "SELECT c.n, c.seq, c.prev_hash, c.hash, e.id, e.recorded, e.patient_keys, e.json, e.events FROM gov_audit_chain c LEFT JOIN gov_audit_event e ON e.seq = c.seq ORDER BY c.n";
             await using var reader = await cmd.ExecuteReaderAsync(ct);
             while (await reader.ReadAsync(ct))
             {
@@ -63,25 +65,34 @@ internal static class AuditVerifier
 
                 if (reader.IsDBNull(4))
                 {
-                    problems.Add(new AuditProblem(n, $"row {n} is missing: its event was deleted"));
+                    problems.Add(new AuditProblem(n, $"row {n} is missing: its event (or batch of events) was deleted"));
                 }
                 else
                 {
                     var (id, recorded, patients, json) = (reader.GetString(4), reader.GetInt64(5), reader.GetString(6), reader.GetString(7));
+                    var batch = AuditRows.IsBatch(json);
+                    var held = batch ? AuditRows.PatientLists(patients).Length : 1;
+                    var what = batch ? $"a batch of {held} events, AuditEvent/{AuditRows.EventId(id, 0)} to {AuditRows.EventId(id, held - 1)}" : $"AuditEvent/{id}";
+                    events += held;
                     if (prev != prevHash)
                     {
-                        problems.Add(new AuditProblem(n, $"row {n} (AuditEvent/{id}) does not link to the row before it: that row was changed or deleted"));
+                        problems.Add(new AuditProblem(n, $"row {n} ({what}) does not link to the row before it: that row was changed or deleted"));
                     }
 
                     if (AuditTrail.Hash(n, id, recorded, patients, json, prev) != hash)
                     {
-                        problems.Add(new AuditProblem(n, $"row {n} (AuditEvent/{id}) was changed: its content no longer matches its hash"));
+                        problems.Add(new AuditProblem(n, $"row {n} ({what}) was changed: its content no longer matches its hash"));
+                    }
+                    else if ((reader.IsDBNull(8) ? (int?)null : reader.GetInt32(8)) != (batch ? held : null))
+                    {
+                        // The count beside a row's events (what searches total) is not hashed; it must agree with them.
+                        problems.Add(new AuditProblem(n, $"row {n} ({what}): its count of events (gov_audit_event.events) was altered"));
                     }
 
-                    var indexed = index is null ? null : index.TryGetValue(seq, out var keys) ? string.Join(' ', keys.Order(StringComparer.Ordinal)) : string.Empty;
-                    if (indexed is not null && indexed != string.Join(' ', patients.Split(' ', StringSplitOptions.RemoveEmptyEntries).Order(StringComparer.Ordinal)))
+                    var indexed = index is null ? null : index.TryGetValue(seq, out var keys) ? string.Join(' ', keys.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)) : string.Empty;
+                    if (indexed is not null && indexed != string.Join(' ', AuditRows.PatientsOf(patients, batch).Order(StringComparer.Ordinal)))
                     {
-                        problems.Add(new AuditProblem(n, $"row {n} (AuditEvent/{id}): the patient index (gov_audit_subject) was altered"));
+                        problems.Add(new AuditProblem(n, $"row {n} ({what}): the patient index (gov_audit_subject) was altered"));
                     }
                 }
 
@@ -159,7 +170,7 @@ internal static class AuditVerifier
             problems.Add(new AuditProblem(0, $"the patient index names event #{orphan}, which is not in the trail: it was deleted"));
         }
 
-        return new AuditVerification(rows, last, headHash, problems, pending);
+        return new AuditVerification(rows, last, headHash, problems, pending, events);
     }
 
     private static DbCommand Command(DbTransaction snapshot)

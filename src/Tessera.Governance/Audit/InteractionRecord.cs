@@ -74,4 +74,5 @@ internal sealed record InteractionRecord
 
 [JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(InteractionRecord))]
+[JsonSerializable(typeof(string[]))]
 internal sealed partial class AuditJson : JsonSerializerContext;

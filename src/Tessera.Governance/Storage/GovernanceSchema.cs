@@ -95,6 +95,13 @@ internal static class GovernanceSchema
         DROP TABLE gov_audit_subject;
         """;
 
+    /// <summary>
+    /// Step 6: a row of the trail may hold a batch of reads' events (see <see cref="Audit.AuditRows"/>); <c>events</c>
+    /// says how many (empty for a row of one event, as every row before this step is). Existing rows and their hashes
+    /// are unchanged.
+    /// </summary>
+    private const string BatchRows = "ALTER TABLE gov_audit_event ADD COLUMN events INTEGER;";
+
     public static readonly IReadOnlyList<PartMigration> Steps =
     [
         new(Tables("INTEGER"), Tables("bigint")),
@@ -104,5 +111,6 @@ internal static class GovernanceSchema
         new(SqliteVersionLabels, PostgresVersionLabels),
         new(PersonCopies, PersonCopies),
         new("SELECT 1;", PatientListIndex),
+        new(BatchRows, BatchRows),
     ];
 }

@@ -66,11 +66,15 @@ internal sealed class RecordExporter(FhirStore store, AuditTrail audit)
                 cmd.Parameters.Add(p);
                 return p.ParameterName;
             }).ToList();
-            cmd.CommandText = $"SELECT a.id, a.recorded, a.patient_keys, a.json FROM gov_audit_event a WHERE {AuditSubjects.ConcernsAny(connection, "a", names)} ORDER BY a.seq";
+            cmd.CommandText = $"SELECT a.seq, a.id, a.recorded, a.patient_keys, a.json FROM gov_audit_event a WHERE {AuditSubjects.ConcernsAny(connection, "a", names)} ORDER BY a.seq";
             await using var reader = await cmd.ExecuteReaderAsync(ct);
             while (await reader.ReadAsync(ct))
             {
-                Add(bundle, seen, AuditEvents.Restore(reader.GetString(0), reader.GetInt64(1), reader.GetString(2), reader.GetString(3)), baseUrl);
+                // A batch row concerns every patient of its events: only the events about this person are theirs.
+                foreach (var ev in AuditRows.Events(reader.GetInt64(0), reader.GetString(1), reader.GetInt64(2), reader.GetString(3), reader.GetString(4), (_, _, patients) => patients.Split(' ').Any(keys.Contains)))
+                {
+                    Add(bundle, seen, ev.Restore(), baseUrl);
+                }
             }
         }
 

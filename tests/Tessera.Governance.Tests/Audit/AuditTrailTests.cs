@@ -119,9 +119,11 @@ public sealed class AuditTrailTests
         await using (store)
         await using (governance)
         {
+            // Each read's event committed before the next read: a row each (batch rows are tampered with in AuditBatchTests).
             for (var i = 0; i < 6; i++)
             {
                 await store.ExecuteAsync(GovernedStores.Request(Callers.Gp, "GET", "Patient/pa"));
+                await governance.Audit.FlushAsync();
             }
 
             Assert.True((await governance.VerifyAuditAsync()).Intact);
@@ -270,10 +272,10 @@ public sealed class AuditTrailTests
         await cmd.ExecuteNonQueryAsync();
     }
 
-    internal static async System.Threading.Tasks.Task ExecAsync(FhirStore store, string sql)
+    internal static async System.Threading.Tasks.Task ExecAsync(FhirStore store, string sql, params (string, object?)[] parameters)
     {
         await using var connection = await store.OpenConnectionAsync();
-        await using var cmd = FhirStore.Command(connection, sql);
+        await using var cmd = FhirStore.Command(connection, sql, parameters);
         Assert.Equal(1, await cmd.ExecuteNonQueryAsync());
     }
 }
