@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 using Hl7.Fhir.Model;
 using Tessera.Governance.Policy;
@@ -375,18 +376,77 @@ internal static class AuditEvents
     /// <summary>The same from stored JSON, without building the resource.</summary>
     internal static string? PatientOfJson(string json)
     {
-        using var doc = JsonDocument.Parse(json);
-        foreach (var name in PatientElements)
+        // One forward pass over the resource's top level (a search's every match goes through here): the first of the
+        // patient elements, in their order of preference, whose reference names a local Patient.
+        var bytes = System.Buffers.ArrayPool<byte>.Shared.Rent(Encoding.UTF8.GetMaxByteCount(json.Length));
+        try
         {
-            if (doc.RootElement.TryGetProperty(name, out var element) && element.ValueKind == JsonValueKind.Object
-                && element.TryGetProperty("reference", out var reference) && reference.GetString() is { } value
-                && References.Local(value) is { } local && local.StartsWith("Patient/", StringComparison.Ordinal))
+            var reader = new Utf8JsonReader(bytes.AsSpan(0, Encoding.UTF8.GetBytes(json, bytes)));
+            string? best = null;
+            var bestRank = PatientElements.Length;
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
             {
-                return local["Patient/".Length..];
+                return null;
+            }
+
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var rank = RankOf(ref reader);
+                reader.Read();
+                if (rank >= 0 && rank < bestRank && reader.TokenType == JsonTokenType.StartObject && LocalPatient(ref reader) is { } found)
+                {
+                    (best, bestRank) = (found, rank);
+                }
+                else
+                {
+                    reader.Skip();
+                }
+            }
+
+            return best;
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(bytes);
+        }
+    }
+
+    /// <summary>The place among the patient elements of the property name the reader is on, or -1.</summary>
+    private static int RankOf(ref Utf8JsonReader reader)
+    {
+        for (var i = 0; i < PatientElements.Length; i++)
+        {
+            if (reader.ValueTextEquals(PatientElements[i]))
+            {
+                return i;
             }
         }
 
-        return null;
+        return -1;
+    }
+
+    /// <summary>The local Patient id a Reference object names (the reader on its start; left on its end), or null.</summary>
+    private static string? LocalPatient(ref Utf8JsonReader reader)
+    {
+        string? patient = null;
+        var depth = reader.CurrentDepth;
+        while (reader.Read() && !(reader.TokenType == JsonTokenType.EndObject && reader.CurrentDepth == depth))
+        {
+            if (reader.TokenType == JsonTokenType.PropertyName && reader.CurrentDepth == depth + 1 && reader.ValueTextEquals("reference"))
+            {
+                reader.Read();
+                if (reader.TokenType == JsonTokenType.String && References.Local(reader.GetString()!) is { } local && local.StartsWith("Patient/", StringComparison.Ordinal))
+                {
+                    patient = local["Patient/".Length..];
+                }
+            }
+            else if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray)
+            {
+                reader.Skip();
+            }
+        }
+
+        return patient;
     }
 
     private static string Subtype(AccessRequest access) => access.Interaction switch

@@ -217,7 +217,7 @@ public sealed partial class FhirStore
     /// (its WHERE clause says so): the filter the policy settles for that patient (<see cref="AccessFilter.ForPatient"/>),
     /// which leaves out the tests of the patient that PostgreSQL would otherwise plan for every search.
     /// </summary>
-    internal static async Task<string> PatientFilterSqlAsync(DbConnection connection, DbTransaction? transaction, string alias, Func<object?, string> bind, string? type, string patientKey, CancellationToken ct)
+    internal static async Task<string> PatientFilterSqlAsync(DbConnection connection, DbTransaction? transaction, string alias, Func<object?, string> bind, string? type, string patientKey, Func<CancellationToken, Task<DbConnection>>? planned, CancellationToken ct)
     {
         if (Filter is not { } filter)
         {
@@ -226,7 +226,7 @@ public sealed partial class FhirStore
 
         if (filter.ForPatient is { } forPatient)
         {
-            filter = await forPatient(new PatientRows(connection, transaction, patientKey, type), ct);
+            filter = await forPatient(new PatientRows(connection, transaction, patientKey, type, planned), ct);
         }
 
         return BindFilter(filter, alias, bind, type);

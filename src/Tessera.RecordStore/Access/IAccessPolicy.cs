@@ -145,11 +145,18 @@ public sealed class PatientRows
 {
     private readonly DbConnection _connection;
     private readonly DbTransaction? _transaction;
+    private readonly Func<CancellationToken, Task<DbConnection>>? _planned;
 
-    internal PatientRows(DbConnection connection, DbTransaction? transaction, string patientKey, string? resourceType)
+    /// <param name="planned">
+    /// Opens a connection whose statements keep their prepared plans, for the tests when the query runs outside a
+    /// transaction on a connection that plans every statement for its values (PostgreSQL's search connections): the
+    /// tests' statement would otherwise be planned on every search (about 0.15 ms), though its plan never changes.
+    /// </param>
+    internal PatientRows(DbConnection connection, DbTransaction? transaction, string patientKey, string? resourceType, Func<CancellationToken, Task<DbConnection>>? planned = null)
     {
         _connection = connection;
         _transaction = transaction;
+        _planned = transaction is null ? planned : null;
         PatientKey = patientKey;
         ResourceType = resourceType;
     }
@@ -172,7 +179,8 @@ public sealed class PatientRows
 
         var sql = "SELECT " + string.Join(", ", conditions.Select((c, i) => $"CASE WHEN {c} THEN 1 ELSE 0 END AS t{i.ToString(CultureInfo.InvariantCulture)}"));
         var used = parameters.Where(p => Mentions(sql, "@" + p.Name)).ToArray();
-        await using var cmd = Storage.Db.Command(_connection, _transaction, sql, used);
+        await using var own = _planned is null ? null : await _planned(ct);
+        await using var cmd = Storage.Db.Command(own ?? _connection, _transaction, sql, used);
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         var result = new bool[conditions.Count];
         if (await reader.ReadAsync(ct))

@@ -49,7 +49,9 @@ internal sealed class SearchExecutor(ResourceRepository repository, SearchParame
                 where += $" AND r.patient_key = {builder.Param(patient)}";
             }
 
-            where += await FhirStore.PatientFilterSqlAsync(connection, transaction, "r", builder.Param, query.ResourceType, patient, ct);
+            // The patient's tests go to a connection that keeps its plans (searches' own connections plan each statement).
+            var planned = repository.Dialect.Kind == DatabaseKind.Postgres ? repository.Dialect.OpenAsync : (Func<CancellationToken, Task<DbConnection>>?)null;
+            where += await FhirStore.PatientFilterSqlAsync(connection, transaction, "r", builder.Param, query.ResourceType, patient, planned, ct);
         }
         else
         {
