@@ -102,6 +102,22 @@ internal static class GovernanceSchema
     /// </summary>
     private const string BatchRows = "ALTER TABLE gov_audit_event ADD COLUMN events INTEGER;";
 
+    /// <summary>
+    /// Step 7 (PostgreSQL): the trail's JSON is compressed with LZ4 where the server has it (PostgreSQL 14 or later,
+    /// built with it, as Debian's is). A batch row of a group commit of searches holds about 40 kB of JSON, and
+    /// compressing it with the default (pglz) was about half of appending a search's event (34 µs an event against
+    /// 18 µs with LZ4). Rows already stored keep their compression.
+    /// </summary>
+    private const string AuditCompression = """
+        DO $$
+        BEGIN
+            IF EXISTS (SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals)) THEN
+                EXECUTE 'ALTER TABLE gov_audit_event ALTER COLUMN json SET COMPRESSION lz4';
+            END IF;
+        END
+        $$;
+        """;
+
     public static readonly IReadOnlyList<PartMigration> Steps =
     [
         new(Tables("INTEGER"), Tables("bigint")),
@@ -112,5 +128,6 @@ internal static class GovernanceSchema
         new(PersonCopies, PersonCopies),
         new("SELECT 1;", PatientListIndex),
         new(BatchRows, BatchRows),
+        new("SELECT 1;", AuditCompression),
     ];
 }

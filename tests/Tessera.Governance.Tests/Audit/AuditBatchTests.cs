@@ -53,6 +53,26 @@ public sealed class AuditBatchTests
 
     [Theory]
     [MemberData(nameof(GovernedStores.Backends), MemberType = typeof(GovernedStores))]
+    public async System.Threading.Tasks.Task PostgreSQL_compresses_the_trail_with_lz4_where_it_can(string backend)
+    {
+        var (db, store, governance) = await AuditTrailTests.OpenAsync(backend, new GovernanceOptions());
+        await using (db)
+        await using (store)
+        await using (governance)
+        {
+            if (backend != "postgres")
+            {
+                return;
+            }
+
+            var lz4 = await ScalarAsync(store, "SELECT COUNT(*) FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals)");
+            var column = await ScalarAsync(store, "SELECT COUNT(*) FROM pg_attribute WHERE attrelid = 'gov_audit_event'::regclass AND attname = 'json' AND attcompression = 'l'");
+            Assert.Equal(lz4, column);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(GovernedStores.Backends), MemberType = typeof(GovernedStores))]
     public async System.Threading.Tasks.Task Each_event_of_a_batch_is_an_audit_event_of_its_own_to_every_reader(string backend)
     {
         var (db, store, governance) = await AuditTrailTests.OpenAsync(backend, Gathering());
