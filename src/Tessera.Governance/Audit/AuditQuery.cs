@@ -78,7 +78,7 @@ internal sealed class AuditQuery(FhirStore store, AuditTrail audit)
     {
         public bool Wants(long recorded) => recorded >= (Low ?? long.MinValue) && recorded < (High ?? long.MaxValue);
 
-        public bool Wants(string patients) => Patients is null || patients.Split(' ', StringSplitOptions.RemoveEmptyEntries).Any(Patients.Contains);
+        public bool Wants(string patients) => Patients is null || AuditRows.Concerns(patients, Patients);
 
         /// <summary>
         /// Conditions on a row <c>a</c> that every row holding a wanted event meets: it concerns one of the patients,

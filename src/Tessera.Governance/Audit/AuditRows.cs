@@ -40,8 +40,7 @@ internal static class AuditRows
     public sealed record Stored(long Seq, int Position, string Id, long Recorded, string Patients, string Content)
     {
         /// <summary>Whether this event concerns any of <paramref name="keys"/>.</summary>
-        public bool Concerns(IReadOnlySet<string> keys) =>
-            Patients.Split(' ', StringSplitOptions.RemoveEmptyEntries).Any(keys.Contains);
+        public bool Concerns(IReadOnlySet<string> keys) => AuditRows.Concerns(Patients, keys);
 
         public AuditEvent Restore()
         {
@@ -53,6 +52,10 @@ internal static class AuditRows
         /// <summary>Newest first: by time, then row, then place in the row, all descending.</summary>
         public static int NewestFirst(Stored a, Stored b) => Compare(b.Recorded, b.Seq, b.Position, a.Recorded, a.Seq, a.Position);
     }
+
+    /// <summary>Whether an event's patient list (space separated) names any of <paramref name="keys"/>.</summary>
+    public static bool Concerns(string patients, IReadOnlySet<string> keys) =>
+        patients.Split(' ', StringSplitOptions.RemoveEmptyEntries).Any(keys.Contains);
 
     /// <summary>Orders positions (time, row, place) ascending.</summary>
     public static int Compare(long t1, long s1, int p1, long t2, long s2, int p2) =>

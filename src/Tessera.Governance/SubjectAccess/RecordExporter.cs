@@ -71,7 +71,7 @@ internal sealed class RecordExporter(FhirStore store, AuditTrail audit)
             while (await reader.ReadAsync(ct))
             {
                 // A batch row concerns every patient of its events: only the events about this person are theirs.
-                foreach (var ev in AuditRows.Events(reader.GetInt64(0), reader.GetString(1), reader.GetInt64(2), reader.GetString(3), reader.GetString(4), (_, _, patients) => patients.Split(' ').Any(keys.Contains)))
+                foreach (var ev in AuditRows.Events(reader.GetInt64(0), reader.GetString(1), reader.GetInt64(2), reader.GetString(3), reader.GetString(4), (_, _, patients) => AuditRows.Concerns(patients, keys)))
                 {
                     Add(bundle, seen, ev.Restore(), baseUrl);
                 }

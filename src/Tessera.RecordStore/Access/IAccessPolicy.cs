@@ -168,7 +168,7 @@ public sealed class PatientRows
 
     /// <summary>
     /// Evaluates boolean SQL conditions, written over parameters named "@name", in one statement: true or false for
-    /// each. Parameters the conditions do not use are not bound.
+    /// each. Parameters the conditions do not use are not bound (<see cref="Storage.Db.Command"/>).
     /// </summary>
     public async Task<bool[]> TestAsync(IReadOnlyList<string> conditions, IReadOnlyList<(string Name, object? Value)> parameters, CancellationToken ct)
     {
@@ -178,9 +178,8 @@ public sealed class PatientRows
         }
 
         var sql = "SELECT " + string.Join(", ", conditions.Select((c, i) => $"CASE WHEN {c} THEN 1 ELSE 0 END AS t{i.ToString(CultureInfo.InvariantCulture)}"));
-        var used = parameters.Where(p => Mentions(sql, "@" + p.Name)).ToArray();
         await using var own = _planned is null ? null : await _planned(ct);
-        await using var cmd = Storage.Db.Command(own ?? _connection, _transaction, sql, used);
+        await using var cmd = Storage.Db.Command(own ?? _connection, _transaction, sql, [.. parameters]);
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         var result = new bool[conditions.Count];
         if (await reader.ReadAsync(ct))
@@ -192,20 +191,5 @@ public sealed class PatientRows
         }
 
         return result;
-    }
-
-    /// <summary>Whether <paramref name="sql"/> names the parameter <paramref name="name"/> ("@acc_1", not inside "@acc_10").</summary>
-    internal static bool Mentions(string sql, string name)
-    {
-        for (var at = sql.IndexOf(name, StringComparison.Ordinal); at >= 0; at = sql.IndexOf(name, at + 1, StringComparison.Ordinal))
-        {
-            var end = at + name.Length;
-            if (end == sql.Length || !(char.IsAsciiLetterOrDigit(sql[end]) || sql[end] == '_'))
-            {
-                return true;
-            }
-        }
-
-        return false;
     }
 }
