@@ -74,8 +74,8 @@ internal sealed class AccessSql(string? knownType = null)
 
     public static string Now => "@" + NowParameter;
 
-    private const string Never = "1 = 0";
-    private const string Always = "1 = 1";
+    private const string Never = SqlLogic.False;
+    private const string Always = SqlLogic.True;
 
     /// <summary>A row that holds no personal record: no patient and not a compartment type.</summary>
     public string NonPersonal => knownType is null
@@ -178,27 +178,27 @@ internal sealed record PatientTest(string OnRow, string OnKey, bool Gate);
 /// <summary>
 /// A row predicate as built: its text, in which every test of the row's patient alone (<see cref="PatientTest"/>) is
 /// a placeholder, and those tests. <see cref="Full"/> judges any row; <see cref="Settled"/> judges the rows of one
-/// patient once the tests have been answered for that patient: each placeholder becomes true or false, and
-/// PostgreSQL drops what a constant decides before it plans the rest (the planning of each sub-query costs about
-/// 50 µs on every search).
+/// patient once the tests have been answered for that patient: each placeholder becomes true or false, and what a
+/// constant decides is folded out of the text (<see cref="SqlLogic"/>) before PostgreSQL parses and plans the rest
+/// (the planning of each sub-query costs about 50 µs on every search).
 /// </summary>
 internal sealed record PredicateForm(string Template, IReadOnlyList<PatientTest> Tests)
 {
-    private const string True = "1 = 1";
-    private const string False = "1 = 0";
+    private const string True = SqlLogic.True;
+    private const string False = SqlLogic.False;
 
     /// <summary>The settled predicates, one per set of answers, each written once.</summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _settled = new(StringComparer.Ordinal);
 
     public static string Placeholder(int index) => "{test:" + index.ToString(CultureInfo.InvariantCulture) + "}";
 
-    public string Full { get; } = Resolve(Template, Tests.Count, i => Tests[i].Gate ? True : Tests[i].OnRow);
+    public string Full { get; } = SqlLogic.Simplify(Resolve(Template, Tests.Count, i => Tests[i].Gate ? True : Tests[i].OnRow));
 
     public bool Uses(string text) => Template.Contains(text, StringComparison.Ordinal) || Tests.Any(t => t.OnRow.Contains(text, StringComparison.Ordinal) || t.OnKey.Contains(text, StringComparison.Ordinal));
 
     /// <summary>The predicate for the rows of a patient of whom the tests answered <paramref name="answers"/>.</summary>
     public string Settled(bool[] answers) =>
-        _settled.GetOrAdd(string.Concat(answers.Select(a => a ? '1' : '0')), _ => Resolve(Template, Tests.Count, i => answers[i] ? True : False));
+        _settled.GetOrAdd(string.Concat(answers.Select(a => a ? '1' : '0')), _ => SqlLogic.Simplify(Resolve(Template, Tests.Count, i => answers[i] ? True : False)));
 
     private static string Resolve(string template, int count, Func<int, string> test)
     {

@@ -5,6 +5,7 @@ using Tessera.Governance.Tests.Infrastructure;
 using Tessera.RecordStore;
 using Tessera.RecordStore.Access;
 using Tessera.RecordStore.Interactions;
+using Region = Tessera.Governance.Tests.Infrastructure.Region;
 
 namespace Tessera.Governance.Tests.Matrix;
 
@@ -76,6 +77,29 @@ public sealed class TypedFilterTests(GovernedStores stores) : IClassFixture<Gove
             // The GP's organisation is tested as a party, as a consent rule's organisation and as the recorder.
             Assert.Equal(3, Regex.Matches(filter.For("r", "Observation"), "@" + filter.Parameters.Single(p => Equals(p.Value, caller.Org)).Name + @"\b").Count);
         }
+    }
+
+    /// <summary>
+    /// Settled for one patient, the GP's filter keeps only what the patient's answers leave open: nothing at all for a
+    /// registered patient without consent rules (the search is then the ungoverned one), the consent rule's sub-query
+    /// for one who opted out, and a refusal without any sub-query for a patient with no relationship.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(GovernedStores.Backends), MemberType = typeof(GovernedStores))]
+    public async System.Threading.Tasks.Task A_filter_settled_for_a_patient_keeps_only_what_is_still_open(string backend)
+    {
+        var filter = DecideSearch(backend, Callers.Gp, "Observation", "Observation").Filter;
+        Assert.NotNull(filter?.ForPatient);
+        await using var connection = await stores.Store(backend).OpenConnectionAsync();
+        async Task<string> SettledAsync(Relation relation, ConsentState consent) =>
+            (await filter.ForPatient(new PatientRows(connection, null, Region.PatientId(relation, consent), "Observation"), default)).For("r", "Observation");
+
+        Assert.Equal($"({SqlLogic.True})", await SettledAsync(Relation.Registered, ConsentState.None));
+        Assert.Equal($"({SqlLogic.False})", await SettledAsync(Relation.None, ConsentState.None));
+        var optedOut = await SettledAsync(Relation.Registered, ConsentState.OptOut);
+        Assert.Contains("gov_consent_rule", optedOut, StringComparison.Ordinal);
+        Assert.DoesNotContain("gov_relationship", optedOut, StringComparison.Ordinal);
+        Assert.DoesNotContain("1 = ", optedOut, StringComparison.Ordinal);
     }
 
     /// <summary>The policy's decision on <paramref name="caller"/> searching <paramref name="path"/>.</summary>
