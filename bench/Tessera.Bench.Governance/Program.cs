@@ -104,9 +104,11 @@ try
         await WarmAsync(path, only, visible, clientCounts[0], requests);
         Console.WriteLine($"Profiling {profile}: start");
         var watch = Stopwatch.StartNew();
+        var allocated = GC.GetTotalAllocatedBytes();
+        var collections = GC.CollectionCount(0);
         var rate = await RunAsync(path, only, visible, clientCounts[0], requests);
         await governance.Audit.FlushAsync();
-        Console.WriteLine($"Profiling {profile}: {rate:F0} req/s, {watch.Elapsed.TotalSeconds:F1} s");
+        Console.WriteLine($"Profiling {profile}: {rate:F0} req/s, {watch.Elapsed.TotalSeconds:F1} s; {(GC.GetTotalAllocatedBytes() - allocated) / requests:F0} bytes allocated a request (client and server), {GC.CollectionCount(0) - collections} collections");
         return;
     }
 

@@ -28,8 +28,17 @@ internal static class AuditEvents
     /// record (<see cref="InteractionRecord"/>) from which the BALP AuditEvent is built when it is read; other events
     /// (break-glass, subject access, sign-in) are stored as their FHIR AuditEvent JSON.
     /// </summary>
-    public sealed record Entry(string Id, long Recorded, IReadOnlyList<string> Patients, string Content)
+    public sealed record Entry(string? GivenId, long Recorded, IReadOnlyList<string> Patients, string Content)
     {
+        private string? _id = GivenId;
+
+        /// <summary>
+        /// The event's id. An interaction's event is given one only when it is stored as a row of its own: in a batch
+        /// row its id is the row's and its place (see <see cref="AuditRows"/>), and most reads' events go to batch rows,
+        /// so taking a random time-ordered id for each (a system call here) would be wasted.
+        /// </summary>
+        public string Id => _id ??= Guid.CreateVersion7(DateTimeOffset.FromUnixTimeMilliseconds(Recorded)).ToString();
+
         /// <summary>An event given as a FHIR AuditEvent, stored as its JSON.</summary>
         public static Entry Of(AuditEvent ev, IReadOnlyList<string> patients)
         {
@@ -97,7 +106,7 @@ internal static class AuditEvents
             Resources = resources,
             Query = query,
         };
-        return new Entry(Guid.CreateVersion7(now).ToString(), now.ToUnixTimeMilliseconds(), [.. patients], JsonSerializer.Serialize(record, AuditJson.Default.InteractionRecord));
+        return new Entry(null, now.ToUnixTimeMilliseconds(), [.. patients], JsonSerializer.Serialize(record, AuditJson.Default.InteractionRecord));
     }
 
     private const int MaxEntities = 200;

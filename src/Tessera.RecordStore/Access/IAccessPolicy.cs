@@ -1,5 +1,7 @@
+using System.Collections.Concurrent;
 using System.Data.Common;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Security.Claims;
 using Hl7.Fhir.Model;
 using Tessera.RecordStore.Interactions;
@@ -90,9 +92,22 @@ public sealed record AccessFilter(string Predicate, IReadOnlyList<(string Name, 
     /// </summary>
     public Func<PatientRows, CancellationToken, Task<AccessFilter>>? ForPatient { get; init; }
 
-    /// <summary>The predicate over <paramref name="alias"/>, for rows of <paramref name="type"/> when the query fixes it.</summary>
-    public string For(string alias, string? type = null) =>
-        "(" + (type is not null && ForType is { } typed ? typed(type) : Predicate).Replace("{r}", alias, StringComparison.Ordinal) + ")";
+    /// <summary>
+    /// The predicate over <paramref name="alias"/>, for rows of <paramref name="type"/> when the query fixes it. The
+    /// text is written once per predicate and alias and then handed out again: a caller's predicates are the same
+    /// string on every request, and a filter's text is a few kilobytes that every read would otherwise copy.
+    /// </summary>
+    public string For(string alias, string? type = null)
+    {
+        var predicate = type is not null && ForType is { } typed ? typed(type) : Predicate;
+        var byAlias = Expanded.GetOrCreateValue(predicate);
+        return byAlias.TryGetValue(alias, out var text)
+            ? text
+            : byAlias.GetOrAdd(alias, a => "(" + predicate.Replace("{r}", a, StringComparison.Ordinal) + ")");
+    }
+
+    /// <summary>Each predicate's text per alias, kept as long as the predicate is.</summary>
+    private static readonly ConditionalWeakTable<string, ConcurrentDictionary<string, string>> Expanded = [];
 }
 
 /// <summary>The policy's answer: refuse, permit everything, permit rows matching a filter, or answer in its place.</summary>
