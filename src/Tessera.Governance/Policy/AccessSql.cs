@@ -192,6 +192,9 @@ internal sealed record PredicateForm(string Template, IReadOnlyList<PatientTest>
 
     public static string Placeholder(int index) => "{test:" + index.ToString(CultureInfo.InvariantCulture) + "}";
 
+    /// <summary>The tests over the patient key parameter, in order: one list per form, so the statement that answers them is written once.</summary>
+    public IReadOnlyList<string> OnKeys { get; } = [.. Tests.Select(t => t.OnKey)];
+
     public string Full { get; } = SqlLogic.Simplify(Resolve(Template, Tests.Count, i => Tests[i].Gate ? True : Tests[i].OnRow));
 
     public bool Uses(string text) => Template.Contains(text, StringComparison.Ordinal) || Tests.Any(t => t.OnRow.Contains(text, StringComparison.Ordinal) || t.OnKey.Contains(text, StringComparison.Ordinal));
@@ -246,7 +249,7 @@ internal sealed record TimedFilter(PredicateForm Form, IReadOnlyList<(string Nam
             return new AccessFilter(form.Full, parameters);
         }
 
-        var answers = await rows.TestAsync([.. form.Tests.Select(t => t.OnKey)], [.. parameters, (AccessSql.PatientParameter, rows.PatientKey)], ct);
+        var answers = await rows.TestAsync(form.OnKeys, [.. parameters, (AccessSql.PatientParameter, rows.PatientKey)], ct);
         return new AccessFilter(form.Settled(answers), parameters);
     }
 

@@ -192,7 +192,7 @@ public sealed class PatientRows
             return [];
         }
 
-        var sql = "SELECT " + string.Join(", ", conditions.Select((c, i) => $"CASE WHEN {c} THEN 1 ELSE 0 END AS t{i.ToString(CultureInfo.InvariantCulture)}"));
+        var sql = Statements.TryGetValue(conditions, out var known) ? known : Statements.GetValue(conditions, Statement);
         await using var own = _planned is null ? null : await _planned(ct);
         await using var cmd = Storage.Db.Command(own ?? _connection, _transaction, sql, [.. parameters]);
         await using var reader = await cmd.ExecuteReaderAsync(ct);
@@ -207,4 +207,10 @@ public sealed class PatientRows
 
         return result;
     }
+
+    /// <summary>The statement answering a list of conditions, written once per list (a policy passes the same list for every request of a kind).</summary>
+    private static readonly ConditionalWeakTable<IReadOnlyList<string>, string> Statements = [];
+
+    private static string Statement(IReadOnlyList<string> conditions) =>
+        "SELECT " + string.Join(", ", conditions.Select((c, i) => $"CASE WHEN {c} THEN 1 ELSE 0 END AS t{i.ToString(CultureInfo.InvariantCulture)}"));
 }
