@@ -100,10 +100,7 @@ public sealed record AccessFilter(string Predicate, IReadOnlyList<(string Name, 
     public string For(string alias, string? type = null)
     {
         var predicate = type is not null && ForType is { } typed ? typed(type) : Predicate;
-        var byAlias = Expanded.GetOrCreateValue(predicate);
-        return byAlias.TryGetValue(alias, out var text)
-            ? text
-            : byAlias.GetOrAdd(alias, a => "(" + predicate.Replace("{r}", a, StringComparison.Ordinal) + ")");
+        return Expanded.GetOrCreateValue(predicate).GetOrAdd(alias, static (a, p) => "(" + p.Replace("{r}", a, StringComparison.Ordinal) + ")", predicate);
     }
 
     /// <summary>Each predicate's text per alias, kept as long as the predicate is.</summary>
@@ -192,7 +189,7 @@ public sealed class PatientRows
             return [];
         }
 
-        var sql = Statements.TryGetValue(conditions, out var known) ? known : Statements.GetValue(conditions, Statement);
+        var sql = Statements.GetValue(conditions, static c => "SELECT " + string.Join(", ", c.Select((condition, i) => $"CASE WHEN {condition} THEN 1 ELSE 0 END AS t{i.ToString(CultureInfo.InvariantCulture)}")));
         await using var own = _planned is null ? null : await _planned(ct);
         await using var cmd = Storage.Db.Command(own ?? _connection, _transaction, sql, [.. parameters]);
         await using var reader = await cmd.ExecuteReaderAsync(ct);
@@ -210,7 +207,4 @@ public sealed class PatientRows
 
     /// <summary>The statement answering a list of conditions, written once per list (a policy passes the same list for every request of a kind).</summary>
     private static readonly ConditionalWeakTable<IReadOnlyList<string>, string> Statements = [];
-
-    private static string Statement(IReadOnlyList<string> conditions) =>
-        "SELECT " + string.Join(", ", conditions.Select((c, i) => $"CASE WHEN {c} THEN 1 ELSE 0 END AS t{i.ToString(CultureInfo.InvariantCulture)}"));
 }

@@ -29,7 +29,7 @@ internal sealed class ResourceRepository(SqlDialect dialect)
     public async Task<(StoredVersion? Stored, bool Visible)> ReadCurrentAsync(DbConnection connection, DbTransaction? transaction, string type, string id, AccessFilter? filter, CancellationToken ct)
     {
         await using var cmd = Db.Command(connection, transaction,
-            filter is null ? ReadCurrentSql : Filtered(ReadCurrentFiltered, filter.For("r", type), f => $"SELECT {VersionColumns}, CASE WHEN {f} THEN 1 ELSE 0 END FROM resource r JOIN resource_version v ON v.resource_type = r.resource_type AND v.id = r.id AND v.version = r.version WHERE r.resource_type = @t AND r.id = @id"),
+            filter is null ? $"SELECT {VersionColumns}{ReadCurrentFrom}" : ReadCurrentFiltered.GetValue(filter.For("r", type), static f => $"SELECT {VersionColumns}, CASE WHEN {f} THEN 1 ELSE 0 END{ReadCurrentFrom}"),
             [("t", type), ("id", id), .. filter?.Parameters ?? []]);
         return await ReadVisibleAsync(cmd, filter, ct);
     }
@@ -38,26 +38,23 @@ internal sealed class ResourceRepository(SqlDialect dialect)
     public async Task<(StoredVersion? Stored, bool Visible)> ReadVersionAsync(DbConnection connection, DbTransaction? transaction, string type, string id, long version, AccessFilter? filter, CancellationToken ct)
     {
         await using var cmd = Db.Command(connection, transaction,
-            filter is null ? ReadVersionSql : Filtered(ReadVersionFiltered, filter.For("v", type), f => $"SELECT {VersionColumns}, CASE WHEN {f} THEN 1 ELSE 0 END FROM resource_version v WHERE v.resource_type = @t AND v.id = @id AND v.version = @v"),
+            filter is null ? $"SELECT {VersionColumns}{ReadVersionFrom}" : ReadVersionFiltered.GetValue(filter.For("v", type), static f => $"SELECT {VersionColumns}, CASE WHEN {f} THEN 1 ELSE 0 END{ReadVersionFrom}"),
             [("t", type), ("id", id), ("v", version), .. filter?.Parameters ?? []]);
         return await ReadVisibleAsync(cmd, filter, ct);
     }
 
-    private const string ReadCurrentSql = $"SELECT {VersionColumns} FROM resource r JOIN resource_version v ON v.resource_type = r.resource_type AND v.id = r.id AND v.version = r.version WHERE r.resource_type = @t AND r.id = @id";
+    private const string ReadCurrentFrom = " FROM resource r JOIN resource_version v ON v.resource_type = r.resource_type AND v.id = r.id AND v.version = r.version WHERE r.resource_type = @t AND r.id = @id";
 
-    private const string ReadVersionSql = $"SELECT {VersionColumns} FROM resource_version v WHERE v.resource_type = @t AND v.id = @id AND v.version = @v";
+    private const string ReadVersionFrom = " FROM resource_version v WHERE v.resource_type = @t AND v.id = @id AND v.version = @v";
 
-    /// <summary>The filtered reads' statements, one per filter text (which <see cref="AccessFilter.For"/> hands out again).</summary>
+    /// <summary>
+    /// The filtered reads' statements, one per filter text (which <see cref="AccessFilter.For"/> hands out again), kept
+    /// as long as the text is: a read's statement with a caller's filter is a few kilobytes, the same on every request
+    /// of that caller.
+    /// </summary>
     private static readonly ConditionalWeakTable<string, string> ReadCurrentFiltered = [];
 
     private static readonly ConditionalWeakTable<string, string> ReadVersionFiltered = [];
-
-    /// <summary>
-    /// The statement built around a filter's text, written once per text and kept as long as it is: a read's statement
-    /// with a caller's filter is a few kilobytes, the same on every request of that caller.
-    /// </summary>
-    private static string Filtered(ConditionalWeakTable<string, string> statements, string filterText, Func<string, string> build) =>
-        statements.TryGetValue(filterText, out var sql) ? sql : statements.GetValue(filterText, f => build(f));
 
     private static async Task<(StoredVersion?, bool)> ReadVisibleAsync(DbCommand cmd, AccessFilter? filter, CancellationToken ct)
     {
