@@ -215,9 +215,10 @@ public sealed partial class FhirStore
     /// <summary>
     /// As <see cref="FilterSql"/>, for a query whose rows all belong to the patient <paramref name="patientKey"/>
     /// (its WHERE clause says so): the filter the policy settles for that patient (<see cref="AccessFilter.ForPatient"/>),
-    /// which leaves out the tests of the patient that PostgreSQL would otherwise plan for every search.
+    /// which leaves out the tests of the patient that PostgreSQL would otherwise plan for every search. The policy may
+    /// settle it on answers <paramref name="rows"/> guessed (<see cref="PatientRows.Deferred"/>), which the query must then confirm.
     /// </summary>
-    internal static async Task<string> PatientFilterSqlAsync(DbConnection connection, DbTransaction? transaction, string alias, Func<object?, string> bind, string? type, string patientKey, Func<CancellationToken, Task<DbConnection>>? planned, CancellationToken ct)
+    internal static async Task<string> PatientFilterSqlAsync(PatientRows rows, string alias, Func<object?, string> bind, CancellationToken ct)
     {
         if (Filter is not { } filter)
         {
@@ -226,9 +227,10 @@ public sealed partial class FhirStore
 
         if (filter.ForPatient is { } forPatient)
         {
-            filter = await forPatient(new PatientRows(connection, transaction, patientKey, type, planned), ct);
+            filter = await forPatient(rows, ct);
         }
 
+        var type = rows.ResourceType;
         return BindFilter(filter, alias, bind, type);
     }
 

@@ -158,17 +158,24 @@ public sealed class PatientRows
     private readonly DbConnection _connection;
     private readonly DbTransaction? _transaction;
     private readonly Func<CancellationToken, Task<DbConnection>>? _planned;
+    private readonly bool _speculate;
 
     /// <param name="planned">
     /// Opens a connection whose statements keep their prepared plans, for the tests when the query runs outside a
     /// transaction on a connection that plans every statement for its values (PostgreSQL's search connections): the
     /// tests' statement would otherwise be planned on every search (about 0.15 ms), though its plan never changes.
     /// </param>
-    internal PatientRows(DbConnection connection, DbTransaction? transaction, string patientKey, string? resourceType, Func<CancellationToken, Task<DbConnection>>? planned = null)
+    /// <param name="speculate">
+    /// Whether tests whose answers are already known for this patient (or, failing that, for the last patient asked
+    /// about) are deferred instead of run: the policy settles its filter on those answers, and the query sends the tests
+    /// ahead of itself in the same round trip (<see cref="Deferred"/>), keeping its rows only if the answers still hold.
+    /// </param>
+    internal PatientRows(DbConnection connection, DbTransaction? transaction, string patientKey, string? resourceType, Func<CancellationToken, Task<DbConnection>>? planned = null, bool speculate = false)
     {
         _connection = connection;
         _transaction = transaction;
         _planned = transaction is null ? planned : null;
+        _speculate = speculate;
         PatientKey = patientKey;
         ResourceType = resourceType;
     }
@@ -190,20 +197,26 @@ public sealed class PatientRows
         }
 
         var sql = Statements.GetValue(conditions, static c => "SELECT " + string.Join(", ", c.Select((condition, i) => $"CASE WHEN {condition} THEN 1 ELSE 0 END AS t{i.ToString(CultureInfo.InvariantCulture)}")));
+        var known = Known.GetValue(conditions, static _ => new KnownAnswers());
+        if (_speculate && Deferred is null && known.Guess(PatientKey) is { } guess)
+        {
+            Deferred = new DeferredTests(known, PatientKey, sql, [.. parameters], guess);
+            return [.. guess];
+        }
+
         await using var own = _planned is null ? null : await _planned(ct);
         await using var cmd = Storage.Db.Command(own ?? _connection, _transaction, sql, [.. parameters]);
         await using var reader = await cmd.ExecuteReaderAsync(ct);
-        var result = new bool[conditions.Count];
-        if (await reader.ReadAsync(ct))
-        {
-            for (var i = 0; i < result.Length; i++)
-            {
-                result[i] = Convert.ToInt64(reader.GetValue(i), CultureInfo.InvariantCulture) != 0;
-            }
-        }
-
+        var result = await DeferredTests.ReadAnswersAsync(reader, conditions.Count, ct);
+        known.Remember(PatientKey, result);
         return result;
     }
+
+    /// <summary>The tests a policy asked for and <see cref="TestAsync"/> deferred, to be sent ahead of the query; null when none were.</summary>
+    internal DeferredTests? Deferred { get; private set; }
+
+    /// <summary>The answers last found for each list of conditions.</summary>
+    private static readonly ConditionalWeakTable<IReadOnlyList<string>, KnownAnswers> Known = [];
 
     /// <summary>The statement answering a list of conditions, written once per list (a policy passes the same list for every request of a kind).</summary>
     private static readonly ConditionalWeakTable<IReadOnlyList<string>, string> Statements = [];

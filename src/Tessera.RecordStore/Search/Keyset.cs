@@ -1,5 +1,6 @@
 using System.Data.Common;
 using System.Globalization;
+using Tessera.RecordStore.Access;
 using Tessera.RecordStore.Resources;
 using Tessera.RecordStore.Storage;
 
@@ -30,10 +31,11 @@ internal sealed class Keyset(IReadOnlyList<SortColumn> columns)
 
     /// <summary>
     /// One page of matches, read with their current stored versions in the same statement: the page's keys are
-    /// chosen first (a materialised CTE), then each one's version row is looked up by its key.
+    /// chosen first (a materialised CTE), then each one's version row is looked up by its key. Null when the filter's
+    /// <paramref name="tests"/>, sent ahead of the page, did not answer as guessed.
     /// </summary>
-    public async Task<(List<StoredVersion> Matches, string? Next, string? Previous)> PageAsync(
-        DbConnection connection, DbTransaction? transaction, SearchSqlBuilder builder, string where, string? cursor, int count, CancellationToken ct)
+    public async Task<(List<StoredVersion> Matches, string? Next, string? Previous)?> PageAsync(
+        DbConnection connection, DbTransaction? transaction, SearchSqlBuilder builder, string where, string? cursor, int count, DeferredTests? tests, CancellationToken ct)
     {
         var (direction, values) = Decode(cursor);
         var backwards = direction is Before or Last;
@@ -46,9 +48,14 @@ internal sealed class Keyset(IReadOnlyList<SortColumn> columns)
 
         var rows = new List<(StoredVersion Version, string?[] Key)>();
         var first = 3 + columns.Count;
-        await using (var cmd = Db.Command(connection, transaction, sql, [.. builder.Parameters]))
-        await using (var reader = await cmd.ExecuteReaderAsync(ct))
+        await using (var read = await DeferredTests.ReadAsync(connection, transaction, tests, sql, [.. builder.Parameters], ct))
         {
+            if (read is null)
+            {
+                return null;
+            }
+
+            var reader = read.Reader;
             while (await reader.ReadAsync(ct))
             {
                 var key = new string?[columns.Count];

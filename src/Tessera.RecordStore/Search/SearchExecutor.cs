@@ -1,6 +1,7 @@
 using System.Data.Common;
 using System.Globalization;
 using Hl7.Fhir.Model;
+using Tessera.RecordStore.Access;
 using Tessera.RecordStore.Indexing;
 using Tessera.RecordStore.Resources;
 using Tessera.RecordStore.Storage;
@@ -27,11 +28,20 @@ internal sealed class SearchExecutor(ResourceRepository repository, SearchParame
     /// <summary>How many rounds of :iterate includes one page follows before it says it stopped.</summary>
     public const int MaxIncludeRounds = 8;
 
-    public async Task<SearchPage> ExecuteAsync(DbConnection connection, DbTransaction? transaction, SearchQuery query, string baseUrl, CancellationToken ct)
+    public Task<SearchPage> ExecuteAsync(DbConnection connection, DbTransaction? transaction, SearchQuery query, string baseUrl, CancellationToken ct) =>
+        ExecuteAsync(connection, transaction, query, baseUrl, speculate: connection is Npgsql.NpgsqlConnection, ct);
+
+    /// <param name="speculate">
+    /// Whether a search pinned to one patient may be filtered on the answers last found to its filter's tests of the
+    /// patient, the tests then going ahead of the search in the same round trip (<see cref="PatientRows"/>): when they
+    /// answer otherwise, the search runs again on what they answered.
+    /// </param>
+    private async Task<SearchPage> ExecuteAsync(DbConnection connection, DbTransaction? transaction, SearchQuery query, string baseUrl, bool speculate, CancellationToken ct)
     {
         await _terminology.ResolveAsync(connection, transaction, query, ct);
         var builder = new SearchSqlBuilder(baseUrl, patternOperators: connection is Npgsql.NpgsqlConnection);
         var where = builder.Where("r", query.ResourceType, query.Criteria);
+        DeferredTests? tests = null;
         if (query.CompartmentPatient is not null)
         {
             where += query.ResourceType == "Patient"
@@ -49,9 +59,12 @@ internal sealed class SearchExecutor(ResourceRepository repository, SearchParame
                 where += $" AND r.patient_key = {builder.Param(patient)}";
             }
 
-            // The patient's tests go to a connection that keeps its plans (searches' own connections plan each statement).
+            // The patient's tests, when they must be run first, go to a connection that keeps its plans (searches' own
+            // connections plan each statement).
             var planned = repository.Dialect.Kind == DatabaseKind.Postgres ? repository.Dialect.OpenAsync : (Func<CancellationToken, Task<DbConnection>>?)null;
-            where += await FhirStore.PatientFilterSqlAsync(connection, transaction, "r", builder.Param, query.ResourceType, patient, planned, ct);
+            var rows = new PatientRows(connection, transaction, patient, query.ResourceType, planned, speculate);
+            where += await FhirStore.PatientFilterSqlAsync(rows, "r", builder.Param, ct);
+            tests = rows.Deferred;
         }
         else
         {
@@ -61,25 +74,44 @@ internal sealed class SearchExecutor(ResourceRepository repository, SearchParame
         var counted = query.Total != "none" && (query.Cursor is null || query.Summary == "count");
         if (query.Summary == "count" || query.Count == 0)
         {
-            return new SearchPage([], [], counted ? await CountAsync(connection, transaction, where, [.. builder.Parameters], ct) : null, null);
+            if (!counted)
+            {
+                return new SearchPage([], [], null, null);
+            }
+
+            return await CountAsync(connection, transaction, where, [.. builder.Parameters], tests, ct) is { } count
+                ? new SearchPage([], [], count, null)
+                : await ExecuteAsync(connection, transaction, query, baseUrl, speculate: false, ct);
         }
 
         // The count's parameters are the criteria's; sorting and paging add their own after them.
         (string, object?)[] criteria = [.. builder.Parameters];
         var keyset = new Keyset(SortColumns(builder, query));
-        var (matches, next, previous) = await keyset.PageAsync(connection, transaction, builder, where, query.Cursor, query.Count, ct);
+        if (await keyset.PageAsync(connection, transaction, builder, where, query.Cursor, query.Count, tests, ct) is not { } paged)
+        {
+            return await ExecuteAsync(connection, transaction, query, baseUrl, speculate: false, ct);
+        }
+
+        var (matches, next, previous) = paged;
 
         // A first page with no next page holds every match: its size is the total, without counting them again.
-        int? total = !counted ? null : query.Cursor is null && next is null ? matches.Count : await CountAsync(connection, transaction, where, criteria, ct);
+        int? total = !counted ? null : query.Cursor is null && next is null ? matches.Count : await CountAsync(connection, transaction, where, criteria, null, ct);
         var page = new SearchPage(matches, [], total, next, previous, Keyset.LastCursor);
         page.Included.AddRange(await IncludeAsync(connection, transaction, query, matches, page.Warnings, ct));
         return page;
     }
 
-    private static async Task<int> CountAsync(DbConnection connection, DbTransaction? transaction, string where, (string, object?)[] parameters, CancellationToken ct)
+    /// <summary>How many rows match; null when <paramref name="tests"/> answered otherwise than guessed (the filter was wrong).</summary>
+    private static async Task<int?> CountAsync(DbConnection connection, DbTransaction? transaction, string where, (string, object?)[] parameters, DeferredTests? tests, CancellationToken ct)
     {
-        await using var cmd = Db.Command(connection, transaction, $"SELECT COUNT(*) FROM resource r WHERE {where}", parameters);
-        return Convert.ToInt32(await cmd.ExecuteScalarAsync(ct), CultureInfo.InvariantCulture);
+        await using var rows = await DeferredTests.ReadAsync(connection, transaction, tests, $"SELECT COUNT(*) FROM resource r WHERE {where}", parameters, ct);
+        if (rows is null)
+        {
+            return null;
+        }
+
+        await rows.Reader.ReadAsync(ct);
+        return Convert.ToInt32(rows.Reader.GetValue(0), CultureInfo.InvariantCulture);
     }
 
     /// <summary>The sort keys of a search, ending in the id so that every row has one place in the order.</summary>

@@ -120,8 +120,10 @@ internal static class Db
     {
         var cmd = connection.CreateCommand();
         cmd.Transaction = transaction;
-        if (parameters.Length > 0 && connection is NpgsqlConnection && Positional(cmd, sql, parameters))
+        if (parameters.Length > 0 && connection is NpgsqlConnection && Positional(sql, parameters) is { } positional)
         {
+            cmd.CommandText = positional.Text;
+            cmd.Parameters.AddRange(positional.Values);
             return cmd;
         }
 
@@ -137,40 +139,61 @@ internal static class Db
         return cmd;
     }
 
-    /// <summary>Binds the parameters by position (see <see cref="PositionalSql"/>); false, with nothing bound, when the statement cannot take them so.</summary>
-    private static bool Positional(DbCommand cmd, string sql, (string Name, object? Value)[] parameters)
+    /// <summary>
+    /// Several statements sent to PostgreSQL in one round trip, each with its parameters (bound as <see cref="Command"/>
+    /// binds them); their results are read in order.
+    /// </summary>
+    public static NpgsqlBatch Batch(NpgsqlConnection connection, DbTransaction? transaction, params (string Sql, (string Name, object? Value)[] Parameters)[] statements)
+    {
+        var batch = connection.CreateBatch();
+        batch.Transaction = transaction as NpgsqlTransaction;
+        foreach (var (sql, parameters) in statements)
+        {
+            var command = batch.CreateBatchCommand();
+            if (parameters.Length > 0 && Positional(sql, parameters) is { } positional)
+            {
+                command.CommandText = positional.Text;
+                command.Parameters.AddRange(positional.Values);
+            }
+            else
+            {
+                command.CommandText = sql;
+                foreach (var (name, value) in parameters)
+                {
+                    command.Parameters.Add(new NpgsqlParameter(name, value ?? DBNull.Value));
+                }
+            }
+
+            batch.BatchCommands.Add(command);
+        }
+
+        return batch;
+    }
+
+    /// <summary>
+    /// The statement with its parameters by position (see <see cref="PositionalSql"/>); null when it cannot take them
+    /// so, or a parameter its text names was not given (the named form then reports it).
+    /// </summary>
+    private static (string Text, NpgsqlParameter[] Values)? Positional(string sql, (string Name, object? Value)[] parameters)
     {
         if (PositionalSql.Of(sql) is not { } positional)
         {
-            return false;
+            return null;
         }
 
-        var values = new object?[positional.Names.Length];
+        var values = new NpgsqlParameter[positional.Names.Length];
         var bound = 0;
         foreach (var (name, value) in parameters)
         {
             var i = positional.PositionOf(name);
             if (i >= 0 && values[i] is null)
             {
-                values[i] = value ?? DBNull.Value;
+                values[i] = new NpgsqlParameter { Value = value ?? DBNull.Value };
                 bound++;
             }
         }
 
-        if (bound < values.Length)
-        {
-            return false; // a parameter the text names was not given: the named form reports it
-        }
-
-        cmd.CommandText = positional.Text;
-        foreach (var value in values)
-        {
-            var p = cmd.CreateParameter();
-            p.Value = value;
-            cmd.Parameters.Add(p);
-        }
-
-        return true;
+        return bound < values.Length ? null : (positional.Text, values);
     }
 
     public static async Task<int> ExecuteAsync(WriteScope scope, string sql, CancellationToken ct, params (string Name, object? Value)[] parameters)

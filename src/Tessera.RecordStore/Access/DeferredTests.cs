@@ -1,0 +1,133 @@
+using System.Collections.Concurrent;
+using System.Data.Common;
+using System.Globalization;
+using Npgsql;
+using Tessera.RecordStore.Storage;
+
+namespace Tessera.RecordStore.Access;
+
+/// <summary>
+/// The answers last found to one list of tests, per patient (up to a bound, then forgotten together) and the latest
+/// of all: a caller's searches mostly return to the same people, and most people's answers are alike.
+/// </summary>
+internal sealed class KnownAnswers
+{
+    private const int MaxPatients = 10_000;
+    private readonly ConcurrentDictionary<string, bool[]> _byPatient = new(StringComparer.Ordinal);
+    private volatile bool[]? _latest;
+
+    public bool[]? Guess(string patientKey) => _byPatient.TryGetValue(patientKey, out var answers) ? answers : _latest;
+
+    public void Remember(string patientKey, bool[] answers)
+    {
+        if (_byPatient.Count >= MaxPatients)
+        {
+            _byPatient.Clear();
+        }
+
+        _byPatient[patientKey] = answers;
+        _latest = answers;
+    }
+}
+
+/// <summary>
+/// Tests of a patient that a policy's filter was settled on without running them (<see cref="PatientRows.TestAsync"/>
+/// guessed their answers): the query runs them ahead of itself, in the same round trip, and its rows count only if
+/// the answers are the guessed ones (<see cref="ReadAsync"/>); otherwise it is run again, settled on the answers found.
+/// </summary>
+internal sealed class DeferredTests(KnownAnswers known, string patientKey, string sql, (string Name, object? Value)[] parameters, bool[] guess)
+{
+    private const string KeepPlans = "SET plan_cache_mode = auto";
+    private const string PlanAsBefore = "RESET plan_cache_mode";
+
+    public string Sql => sql;
+
+    public (string Name, object? Value)[] Parameters => parameters;
+
+    /// <summary>
+    /// Reads the tests' answers, the first result of <paramref name="reader"/>, and moves to the next result: true when
+    /// they are the answers guessed, so the rows that follow were filtered rightly.
+    /// </summary>
+    private async Task<bool> ConfirmAsync(DbDataReader reader, CancellationToken ct, bool moveOn)
+    {
+        var answers = await ReadAnswersAsync(reader, guess.Length, ct);
+        known.Remember(patientKey, answers);
+        return answers.AsSpan().SequenceEqual(guess) && (!moveOn || await reader.NextResultAsync(ct));
+    }
+
+    internal static async Task<bool[]> ReadAnswersAsync(DbDataReader reader, int count, CancellationToken ct)
+    {
+        var result = new bool[count];
+        if (await reader.ReadAsync(ct))
+        {
+            for (var i = 0; i < result.Length; i++)
+            {
+                result[i] = Convert.ToInt64(reader.GetValue(i), CultureInfo.InvariantCulture) != 0;
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="sql"/>, with <paramref name="tests"/> (when given) ahead of it in the same round trip on
+    /// PostgreSQL: the reader of its rows, or null when the tests' answers were not the guessed ones (the rows were
+    /// filtered on a wrong guess and are not read).
+    /// </summary>
+    public static async Task<QueryRows?> ReadAsync(DbConnection connection, DbTransaction? transaction, DeferredTests? tests, string sql, (string Name, object? Value)[] parameters, CancellationToken ct)
+    {
+        if (tests is not null && connection is not NpgsqlConnection)
+        {
+            // Without batches the tests go first on their own.
+            await using (var first = Db.Command(connection, transaction, tests.Sql, tests.Parameters))
+            await using (var answers = await first.ExecuteReaderAsync(ct))
+            {
+                if (!await tests.ConfirmAsync(answers, ct, moveOn: false))
+                {
+                    return null;
+                }
+            }
+
+            tests = null;
+        }
+
+        IAsyncDisposable owner;
+        DbDataReader reader;
+        if (tests is null)
+        {
+            var cmd = Db.Command(connection, transaction, sql, parameters);
+            owner = cmd;
+            reader = await cmd.ExecuteReaderAsync(ct);
+        }
+        else
+        {
+            // A search's own session plans every statement for its values; the tests keep their prepared plan, which
+            // serves every patient (planned afresh they cost more than the search). RESET returns the session to its
+            // own setting, and the error barriers see that it runs whatever the tests do.
+            var batch = Db.Batch((NpgsqlConnection)connection, transaction, (KeepPlans, []), (tests.Sql, tests.Parameters), (PlanAsBefore, []), (sql, parameters));
+            batch.EnableErrorBarriers = true;
+            owner = batch;
+            reader = await batch.ExecuteReaderAsync(ct);
+            if (!await tests.ConfirmAsync(reader, ct, moveOn: true))
+            {
+                await reader.DisposeAsync();
+                await owner.DisposeAsync();
+                return null;
+            }
+        }
+
+        return new QueryRows(owner, reader);
+    }
+}
+
+/// <summary>The rows of a query and what to dispose of with them.</summary>
+internal sealed class QueryRows(IAsyncDisposable owner, DbDataReader reader) : IAsyncDisposable
+{
+    public DbDataReader Reader => reader;
+
+    public async ValueTask DisposeAsync()
+    {
+        await reader.DisposeAsync();
+        await owner.DisposeAsync();
+    }
+}
