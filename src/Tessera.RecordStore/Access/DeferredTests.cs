@@ -103,15 +103,35 @@ internal sealed class DeferredTests(KnownAnswers known, string patientKey, strin
         {
             // A search's own session plans every statement for its values; the tests keep their prepared plan, which
             // serves every patient (planned afresh they cost more than the search). RESET returns the session to its
-            // own setting, and the error barriers see that it runs whatever the tests do.
+            // own setting. The four statements are one implicit transaction (no error barriers: a Sync and a
+            // transaction each cost PostgreSQL more than the tests do): if one fails, the whole is rolled back, SET
+            // included, and the session keeps its own setting all the same.
             var batch = Db.Batch((NpgsqlConnection)connection, transaction, (KeepPlans, []), (tests.Sql, tests.Parameters), (PlanAsBefore, []), (sql, parameters));
-            batch.EnableErrorBarriers = true;
             owner = batch;
-            reader = await batch.ExecuteReaderAsync(ct);
-            if (!await tests.ConfirmAsync(reader, ct, moveOn: true))
+            reader = null!;
+            var confirmed = false;
+            try
             {
-                await reader.DisposeAsync();
-                await owner.DisposeAsync();
+                reader = await batch.ExecuteReaderAsync(ct);
+                confirmed = await tests.ConfirmAsync(reader, ct, moveOn: true);
+            }
+            finally
+            {
+                // A wrong guess, or an error in any of the statements (it surfaces as the reader moves on): the
+                // connection is freed for what the caller does next, a rerun or the transaction's rollback.
+                if (!confirmed)
+                {
+                    if (reader is not null)
+                    {
+                        await reader.DisposeAsync();
+                    }
+
+                    await owner.DisposeAsync();
+                }
+            }
+
+            if (!confirmed)
+            {
                 return null;
             }
         }
