@@ -288,7 +288,7 @@ internal sealed class Cpu
     private readonly string _database;
     private readonly string _admin;
     private TimeSpan _net;
-    private double _pg;
+    private Dictionary<int, long> _pg = [];
 
     private Cpu(string database, string admin) => (_database, _admin) = (database, admin);
 
@@ -296,7 +296,7 @@ internal sealed class Cpu
     {
         var cpu = new Cpu(database, admin);
         cpu._net = Process.GetCurrentProcess().TotalProcessorTime;
-        cpu._pg = await cpu.PostgresSecondsAsync();
+        cpu._pg = await cpu.PostgresTicksAsync();
         return cpu;
     }
 
@@ -304,13 +304,17 @@ internal sealed class Cpu
     public async Task<(double Net, double Pg)> TakeAsync(int requests)
     {
         var net = Process.GetCurrentProcess().TotalProcessorTime;
-        var pg = await PostgresSecondsAsync();
-        var result = ((net - _net).TotalMicroseconds / requests, (pg - _pg) * 1e6 / requests);
+        var pg = await PostgresTicksAsync();
+        // Per process: one that started since the last take (an autovacuum worker, a new connection) counts whole;
+        // one that ended since is not counted at all, rather than taking its earlier time off the total.
+        var ticks = pg.Sum(p => p.Value - _pg.GetValueOrDefault(p.Key));
+        var result = ((net - _net).TotalMicroseconds / requests, ticks / 100.0 * 1e6 / requests); // USER_HZ
         (_net, _pg) = (net, pg);
         return result;
     }
 
-    private async Task<double> PostgresSecondsAsync()
+    /// <summary>CPU ticks so far of each PostgreSQL process that serves the benchmark, by process id.</summary>
+    private async Task<Dictionary<int, long>> PostgresTicksAsync()
     {
         // Backends of the database, and the server's own WAL writer and checkpointer (the audit's writes cost there too).
         var pids = new List<int>();
@@ -326,14 +330,14 @@ internal sealed class Cpu
             }
         }
 
-        var ticks = 0L;
+        var ticks = new Dictionary<int, long>();
         foreach (var pid in pids)
         {
             try
             {
                 var stat = await File.ReadAllTextAsync($"/proc/{pid}/stat");
                 var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-                ticks += long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+                ticks[pid] = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
             }
             catch (IOException)
             {
@@ -341,6 +345,6 @@ internal sealed class Cpu
             }
         }
 
-        return ticks / 100.0; // USER_HZ
+        return ticks;
     }
 }
