@@ -91,52 +91,44 @@ internal sealed class DeferredTests(KnownAnswers known, string patientKey, strin
             tests = null;
         }
 
-        IAsyncDisposable owner;
-        DbDataReader reader;
         if (tests is null)
         {
             var cmd = Db.Command(connection, transaction, sql, parameters);
-            owner = cmd;
-            reader = await cmd.ExecuteReaderAsync(ct);
+            return new QueryRows(cmd, await cmd.ExecuteReaderAsync(ct));
         }
-        else
+
+        // A search's own session plans every statement for its values; the tests keep their prepared plan, which
+        // serves every patient (planned afresh they cost more than the search). RESET returns the session to its
+        // own setting. The four statements are one implicit transaction (no error barriers: a Sync and a
+        // transaction each cost PostgreSQL more than the tests do): if one fails, the whole is rolled back, SET
+        // included, and the session keeps its own setting all the same.
+        var batch = Db.Batch((NpgsqlConnection)connection, transaction, (KeepPlans, []), (tests.Sql, tests.Parameters), (PlanAsBefore, []), (sql, parameters));
+        DbDataReader? reader = null;
+        QueryRows? rows = null;
+        try
         {
-            // A search's own session plans every statement for its values; the tests keep their prepared plan, which
-            // serves every patient (planned afresh they cost more than the search). RESET returns the session to its
-            // own setting. The four statements are one implicit transaction (no error barriers: a Sync and a
-            // transaction each cost PostgreSQL more than the tests do): if one fails, the whole is rolled back, SET
-            // included, and the session keeps its own setting all the same.
-            var batch = Db.Batch((NpgsqlConnection)connection, transaction, (KeepPlans, []), (tests.Sql, tests.Parameters), (PlanAsBefore, []), (sql, parameters));
-            owner = batch;
-            reader = null!;
-            var confirmed = false;
-            try
+            reader = await batch.ExecuteReaderAsync(ct);
+            if (await tests.ConfirmAsync(reader, ct, moveOn: true))
             {
-                reader = await batch.ExecuteReaderAsync(ct);
-                confirmed = await tests.ConfirmAsync(reader, ct, moveOn: true);
+                rows = new QueryRows(batch, reader);
             }
-            finally
+        }
+        finally
+        {
+            // A wrong guess, or an error in any of the statements (it surfaces as the reader moves on): the
+            // connection is freed for what the caller does next, a rerun or the transaction's rollback.
+            if (rows is null)
             {
-                // A wrong guess, or an error in any of the statements (it surfaces as the reader moves on): the
-                // connection is freed for what the caller does next, a rerun or the transaction's rollback.
-                if (!confirmed)
+                if (reader is not null)
                 {
-                    if (reader is not null)
-                    {
-                        await reader.DisposeAsync();
-                    }
-
-                    await owner.DisposeAsync();
+                    await reader.DisposeAsync();
                 }
-            }
 
-            if (!confirmed)
-            {
-                return null;
+                await batch.DisposeAsync();
             }
         }
 
-        return new QueryRows(owner, reader);
+        return rows;
     }
 }
 
