@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Security.Claims;
 using System.Text;
 using Hl7.Fhir.Model;
@@ -136,9 +137,15 @@ internal static class FhirEndpoints
 
     private static async Task<string> ReadBodyAsync(HttpContext context, long maxBytes)
     {
-        if (context.Request.ContentLength > maxBytes)
+        var declared = context.Request.ContentLength;
+        if (declared > maxBytes)
         {
             throw TooLarge(maxBytes);
+        }
+
+        if (declared == 0)
+        {
+            return string.Empty;
         }
 
         var feature = context.Features.Get<IHttpMaxRequestBodySizeFeature>();
@@ -147,20 +154,43 @@ internal static class FhirEndpoints
             feature.MaxRequestBodySize = null;
         }
 
-        using var buffer = new MemoryStream();
-        var chunk = new byte[81920];
-        int read;
-        while ((read = await context.Request.Body.ReadAsync(chunk, context.RequestAborted)) > 0)
+        // The body goes into a pooled array: one of the declared length (and a byte more, so the end is seen without
+        // growing it), or, for a chunked body, one that doubles as the body comes. Every write request passes here.
+        var pool = ArrayPool<byte>.Shared;
+        var buffer = pool.Rent(declared is { } length ? (int)Math.Min(length + 1, Array.MaxLength) : 16 * 1024);
+        var filled = 0;
+        try
         {
-            if (buffer.Length + read > maxBytes)
+            int read;
+            while ((read = await context.Request.Body.ReadAsync(buffer.AsMemory(filled), context.RequestAborted)) > 0)
             {
-                throw TooLarge(maxBytes);
+                filled += read;
+                if (filled > maxBytes)
+                {
+                    throw TooLarge(maxBytes);
+                }
+
+                if (filled == buffer.Length)
+                {
+                    var size = Math.Min(Math.Min(2L * buffer.Length, maxBytes + 1), Array.MaxLength);
+                    if (size <= filled)
+                    {
+                        throw TooLarge(maxBytes);
+                    }
+
+                    var larger = pool.Rent((int)size);
+                    buffer.AsSpan(0, filled).CopyTo(larger);
+                    pool.Return(buffer);
+                    buffer = larger;
+                }
             }
 
-            buffer.Write(chunk, 0, read);
+            return Encoding.UTF8.GetString(buffer, 0, filled);
         }
-
-        return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
+        finally
+        {
+            pool.Return(buffer);
+        }
     }
 
     private static FhirException TooLarge(long maxBytes) =>
