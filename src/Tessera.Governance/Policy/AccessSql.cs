@@ -51,7 +51,9 @@ internal sealed class AccessSql(string? knownType = null)
     /// <summary>
     /// A test of the row's patient alone (<paramref name="has"/>, a condition on a patient key), written into the
     /// predicate as a placeholder (see <see cref="PredicateForm"/>). A <paramref name="gate"/> is a test the predicate
-    /// needs only when the filter is settled for one patient: it stands for true otherwise.
+    /// needs only when the filter is settled for one patient: it stands for true otherwise. A gate must only ever be
+    /// written as <c>gate AND x</c>, where <c>x</c> cannot hold for a row whose patient fails the gate: the predicate
+    /// with the gate false then judges such a row as the whole predicate does (see <see cref="PredicateForm.Assumption"/>).
     /// </summary>
     private string Test(Func<string, string> has, bool gate = false)
     {
@@ -197,6 +199,19 @@ internal sealed record PredicateForm(string Template, IReadOnlyList<PatientTest>
 
     public string Full { get; } = SqlLogic.Simplify(Resolve(Template, Tests.Count, i => Tests[i].Gate ? True : Tests[i].OnRow));
 
+    /// <summary>
+    /// For reading one row: the predicate with its gates false (no consent rule applies to the caller), and as guard
+    /// the gates over the row, any of which holding sends the read to <see cref="Full"/>. Null when the predicate has
+    /// no gate. For a GP's read of a patient without consent rules, this leaves the consent rule's label, earlier
+    /// label and recording organisation sub-queries out of the statement, which PostgreSQL would set up on every read
+    /// without running them.
+    /// </summary>
+    public FilterAssumption? Assumption { get; } = Tests.Any(t => t.Gate)
+        ? new FilterAssumption(
+            SqlLogic.Simplify(Resolve(Template, Tests.Count, i => Tests[i].Gate ? False : Tests[i].OnRow)),
+            string.Join(" OR ", Tests.Where(t => t.Gate).Select(t => t.OnRow)))
+        : null;
+
     public bool Uses(string text) => Template.Contains(text, StringComparison.Ordinal) || Tests.Any(t => t.OnRow.Contains(text, StringComparison.Ordinal) || t.OnKey.Contains(text, StringComparison.Ordinal));
 
     /// <summary>The predicate for the rows of a patient of whom the tests answered <paramref name="answers"/>.</summary>
@@ -233,6 +248,7 @@ internal sealed record TimedFilter(PredicateForm Form, IReadOnlyList<(string Nam
         return new(Form.Full, parameters)
         {
             ForType = forType is null ? null : type => forType(type).Full,
+            Assuming = type => (type is not null && forType is not null ? forType(type) : Form).Assumption,
             ForPatient = (rows, ct) => SettleAsync(rows, parameters, ct),
         };
     }

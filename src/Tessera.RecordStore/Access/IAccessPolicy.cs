@@ -93,19 +93,44 @@ public sealed record AccessFilter(string Predicate, IReadOnlyList<(string Name, 
     public Func<PatientRows, CancellationToken, Task<AccessFilter>>? ForPatient { get; init; }
 
     /// <summary>
+    /// For a read of one row of the given type (null: any type): the filter split so that the tests which seldom
+    /// decide anything stay out of the common statement (see <see cref="FilterAssumption"/>). It must hand out the same
+    /// instance for the same type. Null, or a null answer: no split; the read uses <see cref="For"/>.
+    /// </summary>
+    public Func<string?, FilterAssumption?>? Assuming { get; init; }
+
+    /// <summary>
     /// The predicate over <paramref name="alias"/>, for rows of <paramref name="type"/> when the query fixes it. The
     /// text is written once per predicate and alias and then handed out again: a caller's predicates are the same
     /// string on every request, and a filter's text is a few kilobytes that every read would otherwise copy.
     /// </summary>
-    public string For(string alias, string? type = null)
-    {
-        var predicate = type is not null && ForType is { } typed ? typed(type) : Predicate;
-        return Expanded.GetOrCreateValue(predicate).GetOrAdd(alias, static (a, p) => "(" + p.Replace("{r}", a, StringComparison.Ordinal) + ")", predicate);
-    }
+    public string For(string alias, string? type = null) =>
+        Expand(type is not null && ForType is { } typed ? typed(type) : Predicate, alias);
+
+    /// <summary><see cref="Assuming"/> over <paramref name="alias"/>, written once per split and alias like <see cref="For"/>.</summary>
+    public FilterAssumption? AssumedFor(string alias, string? type = null) =>
+        Assuming?.Invoke(type) is not { } assumption
+            ? null
+            : ExpandedAssumptions.GetOrCreateValue(assumption).GetOrAdd(alias, static (a, s) => new FilterAssumption(Expand(s.Predicate, a), Expand(s.Guard, a)), assumption);
+
+    private static string Expand(string predicate, string alias) =>
+        Expanded.GetOrCreateValue(predicate).GetOrAdd(alias, static (a, p) => "(" + p.Replace("{r}", a, StringComparison.Ordinal) + ")", predicate);
 
     /// <summary>Each predicate's text per alias, kept as long as the predicate is.</summary>
     private static readonly ConditionalWeakTable<string, ConcurrentDictionary<string, string>> Expanded = [];
+
+    private static readonly ConditionalWeakTable<FilterAssumption, ConcurrentDictionary<string, FilterAssumption>> ExpandedAssumptions = [];
 }
+
+/// <summary>
+/// A filter split for reading one row: <see cref="Predicate"/> decides the row exactly as the whole filter would
+/// whenever <see cref="Guard"/> is false for it — the filter with a test that seldom holds (for instance, that a consent
+/// rule applies to the caller) assumed false; where the guard holds, the whole filter must judge the row. Both are
+/// written over <c>{r}</c> with the filter's parameters. PostgreSQL sets up every sub-query of a statement each time
+/// it runs it, those that the row never reaches included, so a read that leaves the seldom-needed ones to a second
+/// statement costs it less.
+/// </summary>
+public sealed record FilterAssumption(string Predicate, string Guard);
 
 /// <summary>The policy's answer: refuse, permit everything, permit rows matching a filter, or answer in its place.</summary>
 public sealed record AccessDecision

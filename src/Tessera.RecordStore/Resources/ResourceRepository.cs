@@ -28,6 +28,15 @@ internal sealed class ResourceRepository(SqlDialect dialect)
     /// <summary>The current version and, in the same query, whether <paramref name="filter"/> lets its row through (always, without one).</summary>
     public async Task<(StoredVersion? Stored, bool Visible)> ReadCurrentAsync(DbConnection connection, DbTransaction? transaction, string type, string id, AccessFilter? filter, CancellationToken ct)
     {
+        if (filter?.AssumedFor("r", type) is { } assumed)
+        {
+            var read = await ReadAssumingAsync(connection, transaction, ReadCurrentAssumed.GetValue(assumed, static a => $"SELECT {VersionColumns}, {Judged(a)}{ReadCurrentFrom}"), [("t", type), ("id", id)], filter, ct);
+            if (read is { } answer)
+            {
+                return answer;
+            }
+        }
+
         await using var cmd = Db.Command(connection, transaction,
             filter is null ? $"SELECT {VersionColumns}{ReadCurrentFrom}" : ReadCurrentFiltered.GetValue(filter.For("r", type), static f => $"SELECT {VersionColumns}, CASE WHEN {f} THEN 1 ELSE 0 END{ReadCurrentFrom}"),
             [("t", type), ("id", id), .. filter?.Parameters ?? []]);
@@ -37,6 +46,15 @@ internal sealed class ResourceRepository(SqlDialect dialect)
     /// <summary>A version and whether <paramref name="filter"/> lets that version's row through (always, without one), as history decides it.</summary>
     public async Task<(StoredVersion? Stored, bool Visible)> ReadVersionAsync(DbConnection connection, DbTransaction? transaction, string type, string id, long version, AccessFilter? filter, CancellationToken ct)
     {
+        if (filter?.AssumedFor("v", type) is { } assumed)
+        {
+            var read = await ReadAssumingAsync(connection, transaction, ReadVersionAssumed.GetValue(assumed, static a => $"SELECT {VersionColumns}, {Judged(a)}{ReadVersionFrom}"), [("t", type), ("id", id), ("v", version)], filter, ct);
+            if (read is { } answer)
+            {
+                return answer;
+            }
+        }
+
         await using var cmd = Db.Command(connection, transaction,
             filter is null ? $"SELECT {VersionColumns}{ReadVersionFrom}" : ReadVersionFiltered.GetValue(filter.For("v", type), static f => $"SELECT {VersionColumns}, CASE WHEN {f} THEN 1 ELSE 0 END{ReadVersionFrom}"),
             [("t", type), ("id", id), ("v", version), .. filter?.Parameters ?? []]);
@@ -55,6 +73,30 @@ internal sealed class ResourceRepository(SqlDialect dialect)
     private static readonly ConditionalWeakTable<string, string> ReadCurrentFiltered = [];
 
     private static readonly ConditionalWeakTable<string, string> ReadVersionFiltered = [];
+
+    private static readonly ConditionalWeakTable<FilterAssumption, string> ReadCurrentAssumed = [];
+
+    private static readonly ConditionalWeakTable<FilterAssumption, string> ReadVersionAssumed = [];
+
+    /// <summary>Whether the assumed predicate lets the row through, and whether the guard holds (the assumption may not be relied on).</summary>
+    private static string Judged(FilterAssumption a) => $"CASE WHEN {a.Predicate} THEN 1 ELSE 0 END, CASE WHEN {a.Guard} THEN 1 ELSE 0 END";
+
+    /// <summary>
+    /// A read under the filter's assumption (see <see cref="FilterAssumption"/>): the row and its verdict, or null when
+    /// the guard holds for the row, and the caller reads it again under the whole filter. There is no row either way
+    /// when none exists.
+    /// </summary>
+    private static async Task<(StoredVersion?, bool)?> ReadAssumingAsync(DbConnection connection, DbTransaction? transaction, string sql, (string, object?)[] key, AccessFilter filter, CancellationToken ct)
+    {
+        await using var cmd = Db.Command(connection, transaction, sql, [.. key, .. filter.Parameters]);
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        if (!await reader.ReadAsync(ct))
+        {
+            return (null, false);
+        }
+
+        return reader.GetInt32(9) != 0 ? null : (ReadVersion(reader), reader.GetInt32(8) != 0);
+    }
 
     private static async Task<(StoredVersion?, bool)> ReadVisibleAsync(DbCommand cmd, AccessFilter? filter, CancellationToken ct)
     {
