@@ -54,10 +54,12 @@ internal sealed class AccessSql(string? knownType = null)
     /// needs only when the filter is settled for one patient: it stands for true otherwise. A gate must only ever be
     /// written as <c>gate AND x</c>, where <c>x</c> cannot hold for a row whose patient fails the gate: the predicate
     /// with the gate false then judges such a row as the whole predicate does (see <see cref="PredicateForm.Assumption"/>).
+    /// A <paramref name="grant"/> is a test that can only let rows through: the predicate never negates it, so with the
+    /// grant false it lets through fewer rows, never others.
     /// </summary>
-    private string Test(Func<string, string> has, bool gate = false)
+    private string Test(Func<string, string> has, bool gate = false, bool grant = false)
     {
-        _tests.Add(new PatientTest(has("{r}.patient_key"), has("@" + PatientParameter), gate));
+        _tests.Add(new PatientTest(has("{r}.patient_key"), has("@" + PatientParameter), gate, grant));
         return PredicateForm.Placeholder(_tests.Count - 1);
     }
 
@@ -113,6 +115,12 @@ internal sealed class AccessSql(string? knownType = null)
     /// the other records of the same person are copied to it (see <see cref="Relationships.RelationshipIndex"/>).
     /// </summary>
     public string OfRow(Func<string, string> has) => Test(has);
+
+    /// <summary>
+    /// As <see cref="OfRow"/>, for a test that only ever grants access (a break-glass): the caller must write it where
+    /// no NOT applies to it.
+    /// </summary>
+    public string GrantOfRow(Func<string, string> has) => Test(has, grant: true);
 
     /// <summary>The row's patient, or another record of the same person (master patient links), meets <paramref name="has"/>.</summary>
     public string OfPerson(Func<string, string> has) => Test(key =>
@@ -175,7 +183,7 @@ internal sealed class AccessSql(string? knownType = null)
 }
 
 /// <summary>A test of a row's patient alone: written over the row's patient key, and over the patient key parameter.</summary>
-internal sealed record PatientTest(string OnRow, string OnKey, bool Gate);
+internal sealed record PatientTest(string OnRow, string OnKey, bool Gate, bool Grant = false);
 
 /// <summary>
 /// A row predicate as built: its text, in which every test of the row's patient alone (<see cref="PatientTest"/>) is
@@ -200,16 +208,18 @@ internal sealed record PredicateForm(string Template, IReadOnlyList<PatientTest>
     public string Full { get; } = SqlLogic.Simplify(Resolve(Template, Tests.Count, i => Tests[i].Gate ? True : Tests[i].OnRow));
 
     /// <summary>
-    /// For reading one row: the predicate with its gates false (no consent rule applies to the caller), and as guard
-    /// the gates over the row, any of which holding sends the read to <see cref="Full"/>. Null when the predicate has
-    /// no gate. For a GP's read of a patient without consent rules, this leaves the consent rule's label, earlier
-    /// label and recording organisation sub-queries out of the statement, which PostgreSQL would set up on every read
-    /// without running them.
+    /// For reading one row: the predicate with its gates false (no consent rule applies to the caller) and its grants
+    /// false (no break-glass), and as guard the gates over the row, any of which holding sends the read to
+    /// <see cref="Full"/>; with grants assumed away, so does a refusal. Null when the predicate has neither. For a GP's
+    /// read of a registered patient without consent rules, this leaves the consent rule's label, earlier label and
+    /// recording organisation sub-queries and the break-glass probe out of the statement, which PostgreSQL would set up
+    /// on every read without running them.
     /// </summary>
-    public FilterAssumption? Assumption { get; } = Tests.Any(t => t.Gate)
+    public FilterAssumption? Assumption { get; } = Tests.Any(t => t.Gate || t.Grant)
         ? new FilterAssumption(
-            SqlLogic.Simplify(Resolve(Template, Tests.Count, i => Tests[i].Gate ? False : Tests[i].OnRow)),
-            string.Join(" OR ", Tests.Where(t => t.Gate).Select(t => t.OnRow)))
+            SqlLogic.Simplify(Resolve(Template, Tests.Count, i => Tests[i].Gate || Tests[i].Grant ? False : Tests[i].OnRow)),
+            Tests.Any(t => t.Gate) ? string.Join(" OR ", Tests.Where(t => t.Gate).Select(t => t.OnRow)) : False,
+            RefusalIsFinal: !Tests.Any(t => t.Grant))
         : null;
 
     public bool Uses(string text) => Template.Contains(text, StringComparison.Ordinal) || Tests.Any(t => t.OnRow.Contains(text, StringComparison.Ordinal) || t.OnKey.Contains(text, StringComparison.Ordinal));

@@ -246,7 +246,7 @@ internal sealed class GovernancePolicy(AuditTrail audit, AuditQuery auditQuery) 
                 {
                     var parties = caller.Parties().ToList();
                     var care = $"({sql.OfRow(sql.Related(parties, AccessSql.CareBases.Replace(", 'break-glass'", string.Empty, StringComparison.Ordinal)))} AND NOT {sql.DeniedByConsent(caller.Organization)})";
-                    var glass = Roles.IsClinical(caller.Role) ? $" OR {sql.OfRow(sql.Related(["user:" + caller.Subject], "'break-glass'"))}" : string.Empty;
+                    var glass = Roles.IsClinical(caller.Role) ? $" OR {sql.GrantOfRow(sql.Related(["user:" + caller.Subject], "'break-glass'"))}" : string.Empty;
                     terms.Add($"({sql.NonPersonal} OR {care}{glass})");
                     if (caller.Role == Roles.AdminStaff)
                     {

@@ -111,7 +111,7 @@ public sealed record AccessFilter(string Predicate, IReadOnlyList<(string Name, 
     public FilterAssumption? AssumedFor(string alias, string? type = null) =>
         Assuming?.Invoke(type) is not { } assumption
             ? null
-            : ExpandedAssumptions.GetOrCreateValue(assumption).GetOrAdd(alias, static (a, s) => new FilterAssumption(Expand(s.Predicate, a), Expand(s.Guard, a)), assumption);
+            : ExpandedAssumptions.GetOrCreateValue(assumption).GetOrAdd(alias, static (a, s) => s with { Predicate = Expand(s.Predicate, a), Guard = Expand(s.Guard, a) }, assumption);
 
     private static string Expand(string predicate, string alias) =>
         Expanded.GetOrCreateValue(predicate).GetOrAdd(alias, static (a, p) => "(" + p.Replace("{r}", a, StringComparison.Ordinal) + ")", predicate);
@@ -125,12 +125,14 @@ public sealed record AccessFilter(string Predicate, IReadOnlyList<(string Name, 
 /// <summary>
 /// A filter split for reading one row: <see cref="Predicate"/> decides the row exactly as the whole filter would
 /// whenever <see cref="Guard"/> is false for it — the filter with a test that seldom holds (for instance, that a consent
-/// rule applies to the caller) assumed false; where the guard holds, the whole filter must judge the row. Both are
-/// written over <c>{r}</c> with the filter's parameters. PostgreSQL sets up every sub-query of a statement each time
-/// it runs it, those that the row never reaches included, so a read that leaves the seldom-needed ones to a second
-/// statement costs it less.
+/// rule applies to the caller) assumed false; where the guard holds, the whole filter must judge the row. Unless
+/// <see cref="RefusalIsFinal"/>, the predicate also assumes away tests that could only let the row through (a
+/// break-glass grant), and a row it refuses must be judged by the whole filter too. Both texts are written over
+/// <c>{r}</c> with the filter's parameters. PostgreSQL sets up every sub-query of a statement each time it runs it,
+/// those that the row never reaches included, so a read that leaves the seldom-needed ones to a second statement
+/// costs it less.
 /// </summary>
-public sealed record FilterAssumption(string Predicate, string Guard);
+public sealed record FilterAssumption(string Predicate, string Guard, bool RefusalIsFinal = true);
 
 /// <summary>The policy's answer: refuse, permit everything, permit rows matching a filter, or answer in its place.</summary>
 public sealed record AccessDecision

@@ -30,7 +30,7 @@ internal sealed class ResourceRepository(SqlDialect dialect)
     {
         if (filter?.AssumedFor("r", type) is { } assumed)
         {
-            var read = await ReadAssumingAsync(connection, transaction, ReadCurrentAssumed.GetValue(assumed, static a => $"SELECT {VersionColumns}, {Judged(a)}{ReadCurrentFrom}"), [("t", type), ("id", id)], filter, ct);
+            var read = await ReadAssumingAsync(connection, transaction, ReadCurrentAssumed.GetValue(assumed, static a => $"SELECT {VersionColumns}, {Judged(a)}{ReadCurrentFrom}"), [("t", type), ("id", id)], assumed, filter, ct);
             if (read is { } answer)
             {
                 return answer;
@@ -48,7 +48,7 @@ internal sealed class ResourceRepository(SqlDialect dialect)
     {
         if (filter?.AssumedFor("v", type) is { } assumed)
         {
-            var read = await ReadAssumingAsync(connection, transaction, ReadVersionAssumed.GetValue(assumed, static a => $"SELECT {VersionColumns}, {Judged(a)}{ReadVersionFrom}"), [("t", type), ("id", id), ("v", version)], filter, ct);
+            var read = await ReadAssumingAsync(connection, transaction, ReadVersionAssumed.GetValue(assumed, static a => $"SELECT {VersionColumns}, {Judged(a)}{ReadVersionFrom}"), [("t", type), ("id", id), ("v", version)], assumed, filter, ct);
             if (read is { } answer)
             {
                 return answer;
@@ -83,10 +83,10 @@ internal sealed class ResourceRepository(SqlDialect dialect)
 
     /// <summary>
     /// A read under the filter's assumption (see <see cref="FilterAssumption"/>): the row and its verdict, or null when
-    /// the guard holds for the row, and the caller reads it again under the whole filter. There is no row either way
-    /// when none exists.
+    /// the assumption cannot settle it (the guard holds, or the row is refused and a refusal is not final), and the
+    /// caller reads it again under the whole filter. There is no row either way when none exists.
     /// </summary>
-    private static async Task<(StoredVersion?, bool)?> ReadAssumingAsync(DbConnection connection, DbTransaction? transaction, string sql, (string, object?)[] key, AccessFilter filter, CancellationToken ct)
+    private static async Task<(StoredVersion?, bool)?> ReadAssumingAsync(DbConnection connection, DbTransaction? transaction, string sql, (string, object?)[] key, FilterAssumption assumed, AccessFilter filter, CancellationToken ct)
     {
         await using var cmd = Db.Command(connection, transaction, sql, [.. key, .. filter.Parameters]);
         await using var reader = await cmd.ExecuteReaderAsync(ct);
@@ -95,7 +95,8 @@ internal sealed class ResourceRepository(SqlDialect dialect)
             return (null, false);
         }
 
-        return reader.GetInt32(9) != 0 ? null : (ReadVersion(reader), reader.GetInt32(8) != 0);
+        var visible = reader.GetInt32(8) != 0;
+        return reader.GetInt32(9) != 0 || (!visible && !assumed.RefusalIsFinal) ? null : (ReadVersion(reader), visible);
     }
 
     private static async Task<(StoredVersion?, bool)> ReadVisibleAsync(DbCommand cmd, AccessFilter? filter, CancellationToken ct)

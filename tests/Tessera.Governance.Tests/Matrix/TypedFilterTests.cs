@@ -56,10 +56,11 @@ public sealed class TypedFilterTests(GovernedStores stores) : IClassFixture<Gove
     }
 
     /// <summary>
-    /// Split for reading one row (the tests that seldom hold assumed false, and a guard that sends the row to the whole
-    /// filter when they might), the filter lets through exactly the rows the whole filter does, for every caller of the
-    /// matrix and every type stored in the region — the patients with an opt-out, a deny for an organisation and
-    /// restricted labels among them — on both databases.
+    /// Split for reading one row (the tests that seldom hold assumed false, a guard that sends the row to the whole
+    /// filter when they might, and a refusal sent there too when a grant was assumed away), the filter lets through
+    /// exactly the rows the whole filter does, for every caller of the matrix and every type stored in the region — the
+    /// patients with an opt-out, a deny for an organisation, restricted labels and break-glass grants among them — on
+    /// both databases.
     /// </summary>
     [Theory]
     [MemberData(nameof(Cases))]
@@ -77,9 +78,10 @@ public sealed class TypedFilterTests(GovernedStores stores) : IClassFixture<Gove
         const string Rows = "SELECT r.resource_type || '/' || r.id FROM resource r WHERE r.deleted = 0 AND ";
         var whole = await ListAsync(connection, Rows + filter.For("r"), filter.Parameters);
 
-        // The rows a read lets through: under the assumption where the guard does not hold, under the whole filter where it does.
+        // The rows a read lets through: under the assumption where the guard does not hold, under the whole filter where
+        // it does, and where the assumption refuses a row without the refusal being final.
         string Read(string? type) => filter.AssumedFor("r", type) is { } assumed
-            ? $"CASE WHEN {assumed.Guard} THEN {filter.For("r", type)} ELSE {assumed.Predicate} END"
+            ? $"CASE WHEN {assumed.Guard} THEN {filter.For("r", type)} WHEN {assumed.Predicate} THEN 1 = 1 ELSE {(assumed.RefusalIsFinal ? "1 = 0" : filter.For("r", type))} END"
             : filter.For("r", type);
 
         var untyped = await ListAsync(connection, Rows + Read(null), filter.Parameters);
@@ -97,12 +99,13 @@ public sealed class TypedFilterTests(GovernedStores stores) : IClassFixture<Gove
             Assert.NotNull(assumed);
             Assert.Same(assumed, filter.AssumedFor("r", "Observation")); // written once, so that the read's statement text is too
             Assert.NotEmpty(await ListAsync(connection, Rows + assumed.Guard, filter.Parameters)); // the region has rows the guard sends on
-            foreach (var table in new[] { "gov_consent_rule", "gov_version_label", "idx_uri", "idx_token" })
+            foreach (var text in new[] { "gov_consent_rule", "gov_version_label", "idx_uri", "idx_token", "break-glass" })
             {
-                Assert.DoesNotContain(table, assumed.Predicate, StringComparison.Ordinal);
+                Assert.DoesNotContain(text, assumed.Predicate, StringComparison.Ordinal);
             }
 
             Assert.Contains("gov_consent_rule", assumed.Guard, StringComparison.Ordinal);
+            Assert.False(assumed.RefusalIsFinal); // the break-glass was assumed away: a refused row is judged again
         }
     }
 
