@@ -8,14 +8,14 @@ namespace Tessera.RecordStore.Storage;
 
 internal sealed class PostgresDialect(string connectionString) : SqlDialect
 {
-    private readonly NpgsqlDataSource _dataSource = Build(connectionString, planPerExecution: false);
+    private readonly PostgresConnections _connections = Build(connectionString, planPerExecution: false);
 
     // Searches get their own pool whose sessions plan every execution for its own values. After five runs of a
     // prepared statement PostgreSQL may otherwise keep one generic plan, and for a search that plan cannot see that
     // "this patient" is selective while "heart rate" is not: measured at 10,000 people, Observation?patient=&code=
     // &_sort=-date took 3.6 s with the generic plan against milliseconds planned for its values. Reads by id and
     // writes keep their generic plans, which are right for every value.
-    private readonly NpgsqlDataSource _searchSource = Build(connectionString, planPerExecution: true);
+    private readonly PostgresConnections _searchConnections = Build(connectionString, planPerExecution: true);
 
     public override DatabaseKind Kind => DatabaseKind.Postgres;
 
@@ -25,13 +25,13 @@ internal sealed class PostgresDialect(string connectionString) : SqlDialect
 
     public override IReadOnlyList<string> Migration(int version) => Schema.PostgresMigrations[version];
 
-    public override async Task<DbConnection> OpenAsync(CancellationToken ct) => await _dataSource.OpenConnectionAsync(ct);
+    public override async Task<DbConnection> OpenAsync(CancellationToken ct) => await _connections.OpenAsync(ct);
 
-    public override async Task<DbConnection> OpenForSearchAsync(CancellationToken ct) => await _searchSource.OpenConnectionAsync(ct);
+    public override async Task<DbConnection> OpenForSearchAsync(CancellationToken ct) => await _searchConnections.OpenAsync(ct);
 
     public override async Task<WriteScope> BeginWriteAsync(CancellationToken ct)
     {
-        var connection = await _dataSource.OpenConnectionAsync(ct);
+        var connection = await _connections.OpenAsync(ct);
         var transaction = await connection.BeginTransactionAsync(IsolationLevel.ReadCommitted, ct);
         return new WriteScope(connection, transaction, null);
     }
@@ -61,11 +61,15 @@ internal sealed class PostgresDialect(string connectionString) : SqlDialect
 
     public override async ValueTask DisposeAsync()
     {
-        await _dataSource.DisposeAsync();
-        await _searchSource.DisposeAsync();
+        await _connections.DisposeAsync();
+        await _searchConnections.DisposeAsync();
     }
 
-    private static NpgsqlDataSource Build(string connectionString, bool planPerExecution)
+    /// <summary>How many connections of each pool are kept hot (see <see cref="PostgresConnections"/>): one a core, at least two.</summary>
+    internal static int HotConnections => Math.Max(2, Environment.ProcessorCount);
+
+    /// <summary>The connections of the store's statements, with the settings the connection string leaves to Tessera.</summary>
+    internal static PostgresConnections Build(string connectionString, bool planPerExecution)
     {
         var builder = new NpgsqlDataSourceBuilder(connectionString);
         var settings = builder.ConnectionStringBuilder;
@@ -102,6 +106,6 @@ internal sealed class PostgresDialect(string connectionString) : SqlDialect
             settings.NoResetOnClose = true;
         }
 
-        return builder.Build();
+        return new PostgresConnections(builder, HotConnections);
     }
 }

@@ -1,0 +1,125 @@
+using Npgsql;
+using Tessera.RecordStore.Storage;
+using Tessera.Testing;
+
+namespace Tessera.RecordStore.Tests.Machinery;
+
+/// <summary>
+/// The store's PostgreSQL connections come first from a small pool of hot connections (see
+/// <see cref="PostgresConnections"/>): after a busy spell a quiet store must keep to those few backends instead of
+/// going round every connection the busy spell opened, and every hot place taken must be given back, however the
+/// connection ends.
+/// </summary>
+public sealed class PostgresConnectionsTests : IAsyncLifetime
+{
+    private TestDatabase _database = null!;
+
+    public async Task InitializeAsync() => _database = await TestDatabase.CreateAsync("postgres");
+
+    public async Task DisposeAsync() => await _database.DisposeAsync();
+
+    private static async Task<int> BackendAsync(NpgsqlConnection connection)
+    {
+        await using var cmd = new NpgsqlCommand("SELECT pg_backend_pid()", connection);
+        return (int)(await cmd.ExecuteScalarAsync())!;
+    }
+
+    [Fact]
+    public async Task A_quiet_store_keeps_to_its_hot_connections_after_a_busy_spell()
+    {
+        await using var connections = PostgresDialect.Build(_database.Location.ConnectionString, planPerExecution: false);
+        Assert.Equal(PostgresDialect.HotConnections, connections.HotSize);
+
+        // A busy spell: more connections open at once than there are hot ones.
+        var busy = new List<NpgsqlConnection>();
+        var busyBackends = new HashSet<int>();
+        for (var i = 0; i < connections.HotSize + 4; i++)
+        {
+            var connection = await connections.OpenAsync(default);
+            busy.Add(connection);
+            busyBackends.Add(await BackendAsync(connection));
+            Assert.Equal(Math.Min(i + 1, connections.HotSize), connections.HotInUse);
+        }
+
+        Assert.Equal(connections.HotSize + 4, busyBackends.Count);
+        foreach (var connection in busy)
+        {
+            await connection.DisposeAsync();
+        }
+
+        Assert.Equal(0, connections.HotInUse);
+
+        // Then one request at a time: Npgsql's own pool would hand out each of the idle connections in turn.
+        var quietBackends = new HashSet<int>();
+        for (var i = 0; i < 3 * busy.Count; i++)
+        {
+            await using var connection = await connections.OpenAsync(default);
+            quietBackends.Add(await BackendAsync(connection));
+        }
+
+        Assert.InRange(quietBackends.Count, 1, connections.HotSize);
+        Assert.Subset(busyBackends, quietBackends);
+        Assert.Equal(0, connections.HotInUse);
+    }
+
+    [Fact]
+    public async Task A_hot_connection_that_breaks_gives_its_place_back()
+    {
+        await using var connections = PostgresDialect.Build(_database.Location.ConnectionString, planPerExecution: false);
+        var broken = await connections.OpenAsync(default);
+        var pid = await BackendAsync(broken);
+        Assert.Equal(1, connections.HotInUse);
+
+        await using (var other = new NpgsqlConnection(_database.Location.ConnectionString))
+        {
+            await other.OpenAsync();
+            await using var kill = new NpgsqlCommand($"SELECT pg_terminate_backend({pid})", other);
+            await kill.ExecuteNonQueryAsync();
+        }
+
+        await Assert.ThrowsAnyAsync<NpgsqlException>(() => BackendAsync(broken));
+        Assert.Equal(0, connections.HotInUse);
+        await broken.DisposeAsync(); // closing it again changes nothing
+        Assert.Equal(0, connections.HotInUse);
+
+        await using var next = await connections.OpenAsync(default);
+        Assert.NotEqual(pid, await BackendAsync(next));
+        Assert.Equal(1, connections.HotInUse);
+    }
+
+    [Fact]
+    public async Task Many_users_at_once_all_get_connections_and_give_the_hot_ones_back()
+    {
+        await using var connections = PostgresDialect.Build(_database.Location.ConnectionString, planPerExecution: true);
+        var answered = 0;
+        await Parallel.ForAsync(0, 400, new ParallelOptions { MaxDegreeOfParallelism = 24 }, async (_, ct) =>
+        {
+            await using var connection = await connections.OpenAsync(ct);
+            Assert.InRange(connections.HotInUse, 0, connections.HotSize);
+            if (await BackendAsync(connection) > 0)
+            {
+                Interlocked.Increment(ref answered);
+            }
+        });
+
+        Assert.Equal(400, answered);
+        Assert.Equal(0, connections.HotInUse);
+    }
+
+    [Fact]
+    public async Task The_connection_string_bounds_the_hot_pool()
+    {
+        var settings = new NpgsqlConnectionStringBuilder(_database.Location.ConnectionString) { MaxPoolSize = 1 };
+        await using (var one = PostgresDialect.Build(settings.ConnectionString, planPerExecution: false))
+        {
+            Assert.Equal(1, one.HotSize);
+        }
+
+        settings = new NpgsqlConnectionStringBuilder(_database.Location.ConnectionString) { Pooling = false };
+        await using var unpooled = PostgresDialect.Build(settings.ConnectionString, planPerExecution: false);
+        Assert.Equal(0, unpooled.HotSize);
+        await using var connection = await unpooled.OpenAsync(default);
+        Assert.True(await BackendAsync(connection) > 0);
+        Assert.Equal(0, unpooled.HotInUse);
+    }
+}
