@@ -44,30 +44,27 @@ internal sealed class PostgresConnections : IAsyncDisposable
     /// <summary>How many hot connections are open now.</summary>
     internal int HotInUse => Volatile.Read(ref _hotInUse);
 
-    /// <summary>The settings of the configured pool (those of the hot one differ only in its size).</summary>
-    internal string ConnectionString => _rest.ConnectionString;
-
     public async Task<NpgsqlConnection> OpenAsync(CancellationToken ct)
     {
-        if (_hot is not null && Interlocked.Increment(ref _hotInUse) <= _hotSize)
-        {
-            var lease = new Lease(this);
-            try
-            {
-                var connection = await _hot.OpenConnectionAsync(ct);
-                // Closing (disposing, or the connection breaking) frees the place, once.
-                connection.StateChange += lease.OnStateChange;
-                return connection;
-            }
-            catch
-            {
-                lease.Release();
-                throw;
-            }
-        }
-
         if (_hot is not null)
         {
+            if (Interlocked.Increment(ref _hotInUse) <= _hotSize)
+            {
+                var lease = new Lease(this);
+                try
+                {
+                    var connection = await _hot.OpenConnectionAsync(ct);
+                    // Closing (disposing, or the connection breaking) frees the place, once.
+                    connection.StateChange += lease.OnStateChange;
+                    return connection;
+                }
+                catch
+                {
+                    lease.Release();
+                    throw;
+                }
+            }
+
             Interlocked.Decrement(ref _hotInUse);
         }
 
