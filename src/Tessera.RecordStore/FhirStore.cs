@@ -67,9 +67,10 @@ public sealed partial class FhirStore : IAsyncDisposable
     /// <summary>Opens a store, creating or upgrading its schema first.</summary>
     public static async Task<FhirStore> OpenAsync(DatabaseLocation location, ILoggerFactory? loggers = null, TimeProvider? clock = null, CancellationToken ct = default)
     {
+        var logger = (loggers ?? NullLoggerFactory.Instance).CreateLogger<FhirStore>();
         SqlDialect dialect = location.Kind switch
         {
-            DatabaseKind.Sqlite => new SqliteDialect(location.ConnectionString),
+            DatabaseKind.Sqlite => new SqliteDialect(location.ConnectionString, logger),
             _ => new PostgresDialect(location.ConnectionString),
         };
         try
@@ -82,7 +83,6 @@ public sealed partial class FhirStore : IAsyncDisposable
             throw;
         }
 
-        var logger = (loggers ?? NullLoggerFactory.Instance).CreateLogger<FhirStore>();
         var store = new FhirStore(dialect, location, clock ?? TimeProvider.System, logger);
         try
         {
@@ -146,6 +146,9 @@ public sealed partial class FhirStore : IAsyncDisposable
     internal static string NewId() => ResourceWriter.NewId();
 
     public async ValueTask DisposeAsync() => await _dialect.DisposeAsync();
+
+    /// <summary>The background checkpointer of a SQLite store's write-ahead log; null on PostgreSQL.</summary>
+    internal SqliteCheckpointer? Checkpointer => (_dialect as SqliteDialect)?.Checkpointer;
 
     /// <summary>Counts current, live resources per type — for summaries and the demo loader.</summary>
     public async Task<Dictionary<string, long>> CountByTypeAsync(CancellationToken ct = default)
