@@ -46,29 +46,42 @@ internal sealed class PostgresConnections : IAsyncDisposable
 
     public async Task<NpgsqlConnection> OpenAsync(CancellationToken ct)
     {
-        if (_hot is not null)
+        if (_hot is not null && TakeHotPlace())
         {
-            if (Interlocked.Increment(ref _hotInUse) <= _hotSize)
+            var lease = new Lease(this);
+            try
             {
-                var lease = new Lease(this);
-                try
-                {
-                    var connection = await _hot.OpenConnectionAsync(ct);
-                    // Closing (disposing, or the connection breaking) frees the place, once.
-                    connection.StateChange += lease.OnStateChange;
-                    return connection;
-                }
-                catch
-                {
-                    lease.Release();
-                    throw;
-                }
+                var connection = await _hot.OpenConnectionAsync(ct);
+                // Closing (disposing, or the connection breaking) frees the place, once.
+                connection.StateChange += lease.OnStateChange;
+                return connection;
             }
-
-            Interlocked.Decrement(ref _hotInUse);
+            catch
+            {
+                lease.Release();
+                throw;
+            }
         }
 
         return await _rest.OpenConnectionAsync(ct);
+    }
+
+    /// <summary>Takes a hot place when one is free; the count never goes past the number of places, even for a moment.</summary>
+    private bool TakeHotPlace()
+    {
+        var inUse = Volatile.Read(ref _hotInUse);
+        while (inUse < _hotSize)
+        {
+            var seen = Interlocked.CompareExchange(ref _hotInUse, inUse + 1, inUse);
+            if (seen == inUse)
+            {
+                return true;
+            }
+
+            inUse = seen;
+        }
+
+        return false;
     }
 
     public async ValueTask DisposeAsync()

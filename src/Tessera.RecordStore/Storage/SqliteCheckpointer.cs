@@ -48,6 +48,7 @@ internal sealed class SqliteCheckpointer : IAsyncDisposable
     private int _signalled;
     private long _runs;
     private int _missed;
+    private int _disposed;
 
     public SqliteCheckpointer(Func<CancellationToken, Task<DbConnection>> open, SemaphoreSlim writerGate, ILogger logger)
     {
@@ -156,12 +157,17 @@ internal sealed class SqliteCheckpointer : IAsyncDisposable
         }
     }
 
-    /// <summary>Stops the loop. Closing the last connection to the file then checkpoints the rest of the log (SQLite does that itself).</summary>
+    /// <summary>Stops the loop (once, however often the store is disposed). Closing the last connection to the file then checkpoints the rest of the log (SQLite does that itself).</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        // The semaphore is left undisposed: a write that ends after this still tells it, harmlessly.
         await _stop.CancelAsync();
         await _loop;
         _stop.Dispose();
-        _written.Dispose();
     }
 }
