@@ -12,8 +12,8 @@ namespace Tessera.RecordStore.Storage;
 /// then copies the log into the database file and flushes both, a few milliseconds (on a slow disk, most of a second),
 /// once every few dozen writes, and the client that sent it waits. The store's connections turn it off
 /// (<c>wal_autocheckpoint=0</c>, see <see cref="SqliteDialect"/>) and this checkpointer does the work a second after
-/// writes instead (one checkpoint for all the writes of that second), between writes: it holds the writer gate while it copies, so the whole log is copied and the next
-/// write starts it over from the beginning. The store's connections share one cache (<c>Cache=Shared</c>), in which
+/// writes instead (one checkpoint for all the writes of that second), between writes: it holds the writer gate while
+/// it copies, so the whole log is copied and the next write starts it over from the beginning. The store's connections share one cache (<c>Cache=Shared</c>), in which
 /// a checkpoint cannot run while any connection of the process is inside a transaction (SQLite answers
 /// <c>SQLITE_LOCKED</c>); it then lets the gate go and tries again a moment later.
 /// </para>
@@ -98,7 +98,7 @@ internal sealed class SqliteCheckpointer : IAsyncDisposable
 
             if (rc is not (raw.SQLITE_LOCKED or raw.SQLITE_BUSY))
             {
-                throw new SqliteException($"SQLite Error {rc}: '{raw.sqlite3_errstr(rc).utf8_to_string()}' while checkpointing the write-ahead log.", rc);
+                SqliteException.ThrowExceptionForRC(rc, connection.Handle);
             }
 
             if (attempt == Attempts)

@@ -11,19 +11,17 @@ internal sealed class SqliteDialect : SqlDialect
     // SQLite has one writer per file; an in-process gate queues writers fairly instead of spinning on SQLITE_BUSY.
     private readonly SemaphoreSlim _writerGate = new(1, 1);
 
-    private readonly SqliteCheckpointer _checkpointer;
-
     /// <summary>The connections SQLite has opened that are set up already (pooled ones come back with their settings).</summary>
     private readonly System.Runtime.CompilerServices.ConditionalWeakTable<SQLitePCL.sqlite3, object> _configured = [];
 
     public SqliteDialect(string connectionString, ILogger logger)
     {
         _connectionString = connectionString;
-        _checkpointer = new SqliteCheckpointer(OpenAsync, _writerGate, logger);
+        Checkpointer = new SqliteCheckpointer(OpenAsync, _writerGate, logger);
     }
 
     /// <summary>The background checkpointer of the file's write-ahead log.</summary>
-    internal SqliteCheckpointer Checkpointer => _checkpointer;
+    internal SqliteCheckpointer Checkpointer { get; }
 
     public override DatabaseKind Kind => DatabaseKind.Sqlite;
 
@@ -45,9 +43,9 @@ internal sealed class SqliteDialect : SqlDialect
 
         // Once per connection SQLite opens (each setting lasts as long as the connection, and journal_mode=WAL as
         // long as the file): WAL lets readers work beside the writer; NORMAL keeps every commit across a process
-        // kill. No commit checkpoints the log: the checkpointer does, in the background, when a commit reports the
-        // log long enough. A log that grew while a checkpoint was slow (a flush of the file can take the disk most
-        // of a second) is cut back to 64 MB when it starts over.
+        // kill. No commit checkpoints the log: the checkpointer does, in the background, a second after writes. A
+        // log that grew while a checkpoint was slow (a flush of the file can take the disk most of a second) is cut
+        // back to 64 MB when it starts over.
         await using (var cmd = connection.CreateCommand())
         {
             cmd.CommandText = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=60000; PRAGMA mmap_size=268435456; PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=67108864;";
@@ -61,7 +59,7 @@ internal sealed class SqliteDialect : SqlDialect
     public override async Task<WriteScope> BeginWriteAsync(CancellationToken ct)
     {
         await _writerGate.WaitAsync(ct);
-        var release = new Releaser(_writerGate, _checkpointer);
+        var release = new Releaser(_writerGate, Checkpointer);
         try
         {
             var connection = await OpenAsync(ct);
@@ -84,7 +82,7 @@ internal sealed class SqliteDialect : SqlDialect
 
     public override async ValueTask DisposeAsync()
     {
-        await _checkpointer.DisposeAsync();
+        await Checkpointer.DisposeAsync();
         SqliteConnection.ClearAllPools();
     }
 
