@@ -4,54 +4,60 @@ using Npgsql;
 namespace Tessera.RecordStore.Storage;
 
 /// <summary>
-/// Connections to PostgreSQL from two pools: a small one of "hot" connections, as many as this machine has cores,
-/// that serves whenever one of them is free, and the configured pool for whatever is asked for beyond that.
+/// Connections to PostgreSQL from a few "hot" places, as many as this machine has cores, each holding one connection,
+/// and from the configured pool for whatever is asked for beyond them.
 /// <para>
-/// Npgsql's pool hands out its idle connections oldest first. Once a server has had many requests in flight (a
-/// morning peak, a bulk load), every later request therefore goes to another PostgreSQL backend, each of them cold —
-/// its caches, and on a virtual machine the wake-up of a process that slept longest. Measured on the 2-core machine
-/// Tessera is benchmarked on, one client reading by id ran 9,200–11,000 queries a second over a pool of one or two
-/// connections and 6,300–6,400 over sixteen. The hot pool keeps a quiet server's work on the same few backends; a
-/// busy one uses both pools, and all its backends are busy anyway.
+/// Npgsql's pool hands out its idle connections oldest first. Once it holds more than one, one request at a time goes
+/// round all of them, each time to another PostgreSQL backend that slept longest — cold caches and, on a virtual
+/// machine, the costliest wake-up. Measured on the 2-core machine Tessera is benchmarked on, one client reading by id
+/// ran 9,200–11,000 queries a second over a pool of one or two connections and 6,300–6,400 over sixteen; and even two
+/// connections taken in turn (as soon as a background writer had once needed a second) cost each read about 30 µs of
+/// PostgreSQL CPU more than one. So an open takes the first free place, always in the same order: a quiet server
+/// works on one backend, a busier one on as many as it keeps busy, and beyond the places on the pool, whose
+/// backends are all busy anyway.
 /// </para>
 /// </summary>
 internal sealed class PostgresConnections : IAsyncDisposable
 {
-    private readonly NpgsqlDataSource? _hot;
+    /// <summary>One pool of one connection for each hot place.</summary>
+    private readonly NpgsqlDataSource[] _places;
     private readonly NpgsqlDataSource _rest;
-    private readonly int _hotSize;
+
+    /// <summary>1 where a place is taken.</summary>
+    private readonly int[] _taken;
     private int _hotInUse;
 
     public PostgresConnections(NpgsqlDataSourceBuilder builder, int hotSize)
     {
         var settings = builder.ConnectionStringBuilder;
-        _hotSize = settings.Pooling ? Math.Clamp(hotSize, 0, settings.MaxPoolSize) : 0;
+        var size = settings.Pooling ? Math.Clamp(hotSize, 0, settings.MaxPoolSize) : 0;
         _rest = builder.Build();
-        if (_hotSize > 0)
+        _places = new NpgsqlDataSource[size];
+        _taken = new int[size];
+        for (var i = 0; i < size; i++)
         {
-            // The same settings with a pool of its own, whose size is the number of hot connections: a hot open never
-            // waits for more than a connection on its way back.
-            var hot = new NpgsqlDataSourceBuilder(settings.ConnectionString);
-            hot.ConnectionStringBuilder.MaxPoolSize = _hotSize;
-            hot.ConnectionStringBuilder.MinPoolSize = 0;
-            _hot = hot.Build();
+            // The same settings with a pool of one: an open of a place taken is never kept waiting.
+            var place = new NpgsqlDataSourceBuilder(settings.ConnectionString);
+            place.ConnectionStringBuilder.MaxPoolSize = 1;
+            place.ConnectionStringBuilder.MinPoolSize = 0;
+            _places[i] = place.Build();
         }
     }
 
     /// <summary>How many hot connections there are at most.</summary>
-    internal int HotSize => _hotSize;
+    internal int HotSize => _places.Length;
 
     /// <summary>How many hot connections are open now.</summary>
     internal int HotInUse => Volatile.Read(ref _hotInUse);
 
     public async Task<NpgsqlConnection> OpenAsync(CancellationToken ct)
     {
-        if (_hot is not null && TakeHotPlace())
+        if (TakePlace() is { } place)
         {
-            var lease = new Lease(this);
+            var lease = new Lease(this, place);
             try
             {
-                var connection = await _hot.OpenConnectionAsync(ct);
+                var connection = await _places[place].OpenConnectionAsync(ct);
                 // Closing (disposing, or the connection breaking) frees the place, once.
                 connection.StateChange += lease.OnStateChange;
                 return connection;
@@ -66,35 +72,32 @@ internal sealed class PostgresConnections : IAsyncDisposable
         return await _rest.OpenConnectionAsync(ct);
     }
 
-    /// <summary>Takes a hot place when one is free; the count never goes past the number of places, even for a moment.</summary>
-    private bool TakeHotPlace()
+    /// <summary>Takes the first free place, if any is free.</summary>
+    private int? TakePlace()
     {
-        var inUse = Volatile.Read(ref _hotInUse);
-        while (inUse < _hotSize)
+        for (var i = 0; i < _taken.Length; i++)
         {
-            var seen = Interlocked.CompareExchange(ref _hotInUse, inUse + 1, inUse);
-            if (seen == inUse)
+            if (Volatile.Read(ref _taken[i]) == 0 && Interlocked.CompareExchange(ref _taken[i], 1, 0) == 0)
             {
-                return true;
+                Interlocked.Increment(ref _hotInUse);
+                return i;
             }
-
-            inUse = seen;
         }
 
-        return false;
+        return null;
     }
 
     public async ValueTask DisposeAsync()
     {
-        if (_hot is not null)
+        foreach (var place in _places)
         {
-            await _hot.DisposeAsync();
+            await place.DisposeAsync();
         }
 
         await _rest.DisposeAsync();
     }
 
-    private sealed class Lease(PostgresConnections owner)
+    private sealed class Lease(PostgresConnections owner, int place)
     {
         private int _released;
 
@@ -110,7 +113,9 @@ internal sealed class PostgresConnections : IAsyncDisposable
         {
             if (Interlocked.Exchange(ref _released, 1) == 0)
             {
+                // The count first: it never shows more in use than there are places, even for a moment.
                 Interlocked.Decrement(ref owner._hotInUse);
+                Volatile.Write(ref owner._taken[place], 0);
             }
         }
     }
