@@ -335,6 +335,9 @@ public sealed class AuditTrail : IAsyncDisposable
 
     private async Task WriteQueuedAsync()
     {
+        // The writer commits every few tens of milliseconds: on a hot connection it would push the requests of those
+        // moments to another backend.
+        using var background = FhirStore.InBackground();
         var reader = _queue.Reader;
         var batch = new List<Pending>();
         var open = true;

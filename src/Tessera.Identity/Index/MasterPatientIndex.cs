@@ -95,6 +95,7 @@ public sealed class MasterPatientIndex
     /// <summary>Runs until cancelled: follows the version log, pausing <see cref="MpiOptions.PollInterval"/> when idle.</summary>
     public async Task RunAsync(CancellationToken ct)
     {
+        using var background = FhirStore.InBackground();
         logger.LogInformation("Master patient index following the record store");
         while (!ct.IsCancellationRequested)
         {

@@ -28,6 +28,29 @@ public sealed partial class FhirStore
     public Task<DbConnection> OpenConnectionAsync(CancellationToken ct = default) => _dialect.OpenAsync(ct);
 
     /// <summary>
+    /// Marks the work of this async flow as background work (a writer or worker loop: the audit writer, the master
+    /// patient index's catch-up, $reindex jobs) until the returned scope is disposed. On PostgreSQL its connections
+    /// then come from the configured pool, never from the few hot ones that keep a quiet server's requests on the
+    /// same backends (see docs/operations.md). Call it at the start of the loop's own task.
+    /// </summary>
+    public static BackgroundScope InBackground()
+    {
+        var outer = PostgresConnections.Background.Value;
+        PostgresConnections.Background.Value = true;
+        return new BackgroundScope(outer);
+    }
+
+    /// <summary>Background work, until disposed (see <see cref="InBackground"/>).</summary>
+    public readonly struct BackgroundScope : IDisposable
+    {
+        private readonly bool _outer;
+
+        internal BackgroundScope(bool outer) => _outer = outer;
+
+        public void Dispose() => PostgresConnections.Background.Value = _outer;
+    }
+
+    /// <summary>
     /// Creates or upgrades a part's own tables (e.g. "integration", "identity", "governance"). Steps are applied
     /// in order, once each, under the schema lock, so several nodes may start together.
     /// </summary>

@@ -14,7 +14,8 @@ namespace Tessera.RecordStore.Storage;
 /// connections taken in turn (as soon as a background writer had once needed a second) cost each read about 30 µs of
 /// PostgreSQL CPU more than one. So an open takes the first free place, always in the same order: a quiet server
 /// works on one backend, a busier one on as many as it keeps busy, and beyond the places on the pool, whose
-/// backends are all busy anyway.
+/// backends are all busy anyway. Background work (see <see cref="FhirStore.InBackground"/>) takes no place: an audit
+/// writer's commit holding the first place would send the requests of that moment to a cold backend.
 /// </para>
 /// </summary>
 internal sealed class PostgresConnections : IAsyncDisposable
@@ -44,6 +45,9 @@ internal sealed class PostgresConnections : IAsyncDisposable
         }
     }
 
+    /// <summary>Whether the work on this async flow is background work, which takes no hot place.</summary>
+    internal static readonly AsyncLocal<bool> Background = new();
+
     /// <summary>How many hot connections there are at most.</summary>
     internal int HotSize => _places.Length;
 
@@ -52,7 +56,7 @@ internal sealed class PostgresConnections : IAsyncDisposable
 
     public async Task<NpgsqlConnection> OpenAsync(CancellationToken ct)
     {
-        if (TakePlace() is { } place)
+        if (!Background.Value && TakePlace() is { } place)
         {
             var lease = new Lease(this, place);
             try

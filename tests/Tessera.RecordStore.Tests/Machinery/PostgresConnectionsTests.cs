@@ -91,6 +91,47 @@ public sealed class PostgresConnectionsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Background_work_takes_no_hot_place()
+    {
+        await using var connections = PostgresDialect.Build(_database.Location.ConnectionString, planPerExecution: false);
+        int first;
+        await using (var request = await connections.OpenAsync(default))
+        {
+            first = await BackendAsync(request);
+        }
+
+        await Task.Run(async () =>
+        {
+            using var background = FhirStore.InBackground();
+            await using var writer = await connections.OpenAsync(default);
+            Assert.Equal(0, connections.HotInUse);
+            Assert.NotEqual(first, await BackendAsync(writer));
+
+            // A request meanwhile still finds the first place free.
+            await using var request = await RequestAsync(connections);
+            Assert.Equal(first, await BackendAsync(request));
+            Assert.Equal(1, connections.HotInUse);
+        });
+
+        // The mark ends with the scope, and never reached this flow.
+        await using (var after = await connections.OpenAsync(default))
+        {
+            Assert.Equal(first, await BackendAsync(after));
+        }
+
+        Assert.Equal(0, connections.HotInUse);
+    }
+
+    /// <summary>An open from another flow that is not background work.</summary>
+    private static Task<NpgsqlConnection> RequestAsync(PostgresConnections connections)
+    {
+        using (ExecutionContext.SuppressFlow())
+        {
+            return Task.Run(() => connections.OpenAsync(default));
+        }
+    }
+
+    [Fact]
     public async Task A_hot_connection_that_breaks_gives_its_place_back()
     {
         await using var connections = PostgresDialect.Build(_database.Location.ConnectionString, planPerExecution: false);

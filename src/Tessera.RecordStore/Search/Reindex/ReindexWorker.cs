@@ -38,6 +38,7 @@ public sealed class ReindexWorker
     /// <summary>Runs until cancelled: works through the jobs there are, then waits for more.</summary>
     public async Task RunAsync(CancellationToken ct)
     {
+        using var background = FhirStore.InBackground();
         while (!ct.IsCancellationRequested)
         {
             try
