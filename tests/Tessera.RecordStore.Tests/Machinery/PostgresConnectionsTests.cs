@@ -65,13 +65,9 @@ public sealed class PostgresConnectionsTests : IAsyncLifetime
     public async Task One_request_at_a_time_keeps_to_the_first_backend_while_another_connection_comes_and_goes()
     {
         await using var connections = PostgresDialect.Build(_database.Location.ConnectionString, planPerExecution: false);
-        int first;
-        await using (var opened = await connections.OpenAsync(default))
-        {
-            first = await BackendAsync(opened);
-        }
+        var first = await OneOpenAsync(connections);
 
-        // A background writer's connection now and then, sometimes while a request holds the first: Npgsql's pool
+        // Now and then a second connection while a request holds the first (two requests overlapping): Npgsql's pool
         // would from then on hand out the two in turn.
         var seen = new List<int>();
         for (var i = 0; i < 20; i++)
@@ -80,8 +76,8 @@ public sealed class PostgresConnectionsTests : IAsyncLifetime
             seen.Add(await BackendAsync(request));
             if (i % 5 == 0)
             {
-                await using var writer = await connections.OpenAsync(default);
-                Assert.NotEqual(first, await BackendAsync(writer));
+                await using var overlapping = await connections.OpenAsync(default);
+                Assert.NotEqual(first, await BackendAsync(overlapping));
                 Assert.Equal(2, connections.HotInUse);
             }
         }
@@ -94,11 +90,7 @@ public sealed class PostgresConnectionsTests : IAsyncLifetime
     public async Task Background_work_takes_no_hot_place()
     {
         await using var connections = PostgresDialect.Build(_database.Location.ConnectionString, planPerExecution: false);
-        int first;
-        await using (var request = await connections.OpenAsync(default))
-        {
-            first = await BackendAsync(request);
-        }
+        var first = await OneOpenAsync(connections);
 
         await Task.Run(async () =>
         {
@@ -114,12 +106,15 @@ public sealed class PostgresConnectionsTests : IAsyncLifetime
         });
 
         // The mark ends with the scope, and never reached this flow.
-        await using (var after = await connections.OpenAsync(default))
-        {
-            Assert.Equal(first, await BackendAsync(after));
-        }
-
+        Assert.Equal(first, await OneOpenAsync(connections));
         Assert.Equal(0, connections.HotInUse);
+    }
+
+    /// <summary>The backend of one connection opened and closed again.</summary>
+    private static async Task<int> OneOpenAsync(PostgresConnections connections)
+    {
+        await using var connection = await connections.OpenAsync(default);
+        return await BackendAsync(connection);
     }
 
     /// <summary>An open from another flow that is not background work.</summary>
