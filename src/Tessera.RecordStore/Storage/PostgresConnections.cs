@@ -26,7 +26,6 @@ internal sealed class PostgresConnections : IAsyncDisposable
 
     /// <summary>1 where a place is taken.</summary>
     private readonly int[] _taken;
-    private int _hotInUse;
 
     public PostgresConnections(NpgsqlDataSourceBuilder builder, int hotSize)
     {
@@ -52,7 +51,7 @@ internal sealed class PostgresConnections : IAsyncDisposable
     internal int HotSize => _places.Length;
 
     /// <summary>How many hot connections are open now.</summary>
-    internal int HotInUse => Volatile.Read(ref _hotInUse);
+    internal int HotInUse => _taken.Sum();
 
     public async Task<NpgsqlConnection> OpenAsync(CancellationToken ct)
     {
@@ -83,7 +82,6 @@ internal sealed class PostgresConnections : IAsyncDisposable
         {
             if (Volatile.Read(ref _taken[i]) == 0 && Interlocked.CompareExchange(ref _taken[i], 1, 0) == 0)
             {
-                Interlocked.Increment(ref _hotInUse);
                 return i;
             }
         }
@@ -117,8 +115,6 @@ internal sealed class PostgresConnections : IAsyncDisposable
         {
             if (Interlocked.Exchange(ref _released, 1) == 0)
             {
-                // The count first: it never shows more in use than there are places, even for a moment.
-                Interlocked.Decrement(ref owner._hotInUse);
                 Volatile.Write(ref owner._taken[place], 0);
             }
         }
