@@ -482,7 +482,7 @@ public sealed partial class FhirStore
         }
         else
         {
-            await using var connection = await _dialect.OpenForSearchAsync(ct);
+            await using var connection = await _dialect.OpenForSearchAsync(plansAlike: PinnedPatient.AloneDecides(query, Registry), ct);
             page = await _search.ExecuteAsync(connection, null, query, request.BaseUrl, ct);
         }
 

@@ -39,6 +39,17 @@ internal static partial class PinnedPatient
         return null;
     }
 
+    /// <summary>
+    /// Whether a search's rows are chosen by its patient alone: it is pinned to a patient (<see cref="Of"/>) and has no
+    /// other criterion (sorting, paging, includes and the like choose no rows). Every patient's rows are then found
+    /// the same way, whether they are few or many, so one generic plan of the statement serves every run of it, and
+    /// PostgreSQL need not plan it again for each patient: for Observation?patient= that planning cost more than the
+    /// search itself. A second criterion (a code, a date) can be common for one value and rare for another, and is
+    /// planned for its values (see <see cref="Storage.PostgresDialect"/>).
+    /// </summary>
+    public static bool AloneDecides(SearchQuery query, SearchParameterRegistry registry) =>
+        Of(query, registry) is not null && query.Criteria.Count == (query.CompartmentPatient is null ? 1 : 0);
+
     /// <summary>The Patient id a reference value names: "Patient/123", or "123" where only a Patient can be meant (an absolute URL is left alone).</summary>
     private static string? PatientId(string value, ParamCriterion criterion)
     {

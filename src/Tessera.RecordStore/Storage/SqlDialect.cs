@@ -10,7 +10,13 @@ internal abstract class SqlDialect : IAsyncDisposable
     public abstract Task<DbConnection> OpenAsync(CancellationToken ct);
 
     /// <summary>A connection for searches, whose best plan depends on the values searched for (see <see cref="PostgresDialect"/>).</summary>
-    public virtual Task<DbConnection> OpenForSearchAsync(CancellationToken ct) => OpenAsync(ct);
+    public Task<DbConnection> OpenForSearchAsync(CancellationToken ct) => OpenForSearchAsync(plansAlike: false, ct);
+
+    /// <summary>
+    /// A connection for a search; <paramref name="plansAlike"/> when one plan of it is right for every value it is run
+    /// with (<see cref="Search.PinnedPatient.AloneDecides"/>), so the connection may keep a generic plan of it.
+    /// </summary>
+    public virtual Task<DbConnection> OpenForSearchAsync(bool plansAlike, CancellationToken ct) => OpenAsync(ct);
 
     /// <summary>Begins a write transaction; on SQLite it also takes the process-wide writer gate.</summary>
     public abstract Task<WriteScope> BeginWriteAsync(CancellationToken ct);

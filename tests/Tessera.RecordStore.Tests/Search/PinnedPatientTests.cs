@@ -49,4 +49,36 @@ public sealed class PinnedPatientTests
         query.CompartmentPatient = "p9";
         Assert.Equal("p9", PinnedPatient.Of(query, SearchParameterRegistry.Core));
     }
+
+    [Theory]
+    [InlineData("Observation", "patient=p1", true)]
+    [InlineData("Observation", "subject=Patient/p1&_sort=-date&_count=5", true)]
+    [InlineData("Encounter", "patient=Patient/p1&_include=Encounter:practitioner&_total=accurate", true)]
+    // A second criterion can be common for one value and rare for another: planned for its values.
+    [InlineData("Observation", "patient=p1&code=8867-4", false)]
+    [InlineData("Observation", "patient=p1&date=ge2024-01-01", false)]
+    [InlineData("Observation", "patient=p1&patient=p1", false)]
+    // Not pinned to one patient at all.
+    [InlineData("Observation", "patient=p1,p2", false)]
+    [InlineData("Observation", "code=8867-4", false)]
+    [InlineData("Appointment", "patient=p1", false)]
+    public void Only_a_search_whose_rows_its_patient_alone_chooses_keeps_one_plan_for_every_patient(string type, string parameters, bool expected)
+    {
+        var query = SearchQuery.Parse(type, Parameters(parameters), SearchParameterRegistry.Core, strict: true);
+        Assert.Equal(expected, PinnedPatient.AloneDecides(query, SearchParameterRegistry.Core));
+    }
+
+    [Theory]
+    [InlineData("", true)]
+    [InlineData("_sort=-date&_count=10", true)]
+    [InlineData("code=8867-4", false)]
+    public void A_compartment_search_keeps_one_plan_only_without_criteria_of_its_own(string parameters, bool expected)
+    {
+        var query = SearchQuery.Parse("Observation", Parameters(parameters), SearchParameterRegistry.Core, strict: true);
+        query.CompartmentPatient = "p9";
+        Assert.Equal(expected, PinnedPatient.AloneDecides(query, SearchParameterRegistry.Core));
+    }
+
+    private static KeyValuePair<string, string>[] Parameters(string text) =>
+        [.. text.Split('&', StringSplitOptions.RemoveEmptyEntries).Select(p => p.Split('=', 2)).Select(p => KeyValuePair.Create(p[0], p[1]))];
 }
