@@ -102,7 +102,12 @@ internal sealed class DeferredTests(KnownAnswers known, string patientKey, strin
         // own setting. The four statements are one implicit transaction (no error barriers: a Sync and a
         // transaction each cost PostgreSQL more than the tests do): if one fails, the whole is rolled back, SET
         // included, and the session keeps its own setting all the same.
-        var batch = Db.Batch((NpgsqlConnection)connection, transaction, (KeepPlans, []), (tests.Sql, tests.Parameters), (PlanAsBefore, []), (sql, parameters));
+        // A session that keeps plans already (a search whose rows its patient alone chooses, or a transaction's) needs
+        // neither.
+        var npgsql = (NpgsqlConnection)connection;
+        var batch = PlansEachExecution(npgsql)
+            ? Db.Batch(npgsql, transaction, (KeepPlans, []), (tests.Sql, tests.Parameters), (PlanAsBefore, []), (sql, parameters))
+            : Db.Batch(npgsql, transaction, (tests.Sql, tests.Parameters), (sql, parameters));
         DbDataReader? reader = null;
         QueryRows? rows = null;
         try
@@ -130,6 +135,13 @@ internal sealed class DeferredTests(KnownAnswers known, string patientKey, strin
 
         return rows;
     }
+
+    private static readonly ConcurrentDictionary<string, bool> PlanModes = new(StringComparer.Ordinal);
+
+    /// <summary>Whether the connection's session plans every statement for its values (its options force custom plans).</summary>
+    internal static bool PlansEachExecution(NpgsqlConnection connection) =>
+        PlanModes.GetOrAdd(connection.ConnectionString, static text =>
+            new NpgsqlConnectionStringBuilder(text).Options?.Replace(" ", string.Empty, StringComparison.Ordinal).Contains("plan_cache_mode=force_custom_plan", StringComparison.OrdinalIgnoreCase) == true);
 }
 
 /// <summary>The rows of a query and what to dispose of with them.</summary>

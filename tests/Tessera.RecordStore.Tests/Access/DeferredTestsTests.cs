@@ -115,4 +115,27 @@ public sealed class DeferredTestsTests : IAsyncLifetime
 
         Assert.Equal("force_custom_plan", await PlanModeAsync(connection));
     }
+
+    [Theory]
+    [InlineData(new[] { true, false }, true)]
+    [InlineData(new[] { true, true }, false)]
+    public async Task On_a_session_that_keeps_its_plans_the_tests_go_ahead_as_they_are(bool[] guess, bool rowsRead)
+    {
+        await using var keeping = NpgsqlDataSource.Create(_database.Location.ConnectionString);
+        await using var connection = await keeping.OpenConnectionAsync();
+        Assert.False(DeferredTests.PlansEachExecution(connection));
+        var known = new KnownAnswers();
+        await using (var rows = await DeferredTests.ReadAsync(connection, null, Deferred(known, Tests, guess), Search, [], default))
+        {
+            Assert.Equal(rowsRead, rows is not null);
+            if (rows is not null)
+            {
+                Assert.True(await rows.Reader.ReadAsync());
+                Assert.Equal("row", rows.Reader.GetString(0));
+            }
+        }
+
+        Assert.Equal([true, false], known.Guess("Patient/p1"));
+        Assert.Equal("auto", await PlanModeAsync(connection));
+    }
 }

@@ -1,4 +1,5 @@
 using Npgsql;
+using Tessera.RecordStore.Access;
 using Tessera.RecordStore.Storage;
 using Tessera.Testing;
 
@@ -29,6 +30,7 @@ public sealed class SearchConnectionsTests : IAsyncLifetime
         await using (var search = await dialect.OpenForSearchAsync(default))
         {
             Assert.Equal("force_custom_plan", await PlanModeAsync(search));
+            Assert.True(DeferredTests.PlansEachExecution((NpgsqlConnection)search));
         }
 
         await using (var search = await dialect.OpenForSearchAsync(plansAlike: false, default))
@@ -36,9 +38,11 @@ public sealed class SearchConnectionsTests : IAsyncLifetime
             Assert.Equal("force_custom_plan", await PlanModeAsync(search));
         }
 
+        // A pinned search's patient tests go ahead of it as they are: no SET and RESET around them.
         await using (var alike = await dialect.OpenForSearchAsync(plansAlike: true, default))
         {
             Assert.Equal("auto", await PlanModeAsync(alike));
+            Assert.False(DeferredTests.PlansEachExecution((NpgsqlConnection)alike));
         }
     }
 
