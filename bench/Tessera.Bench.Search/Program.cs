@@ -85,6 +85,7 @@ var searches = new (string Name, Func<(string Id, string Identifier, string Fami
     ("MedicationRequest?patient=&status=active&_include=..:medication", s => $"MedicationRequest?patient={s.Id}&status=active&_include=MedicationRequest:medication"),
     ($"Encounter?date=ge{recentYear}&class=EMER&_include=Encounter:subject", _ => $"Encounter?date=ge{recentYear}&class=EMER&_include=Encounter:subject"),
     ("Patient/$everything (sample patients, first page)", s => $"Patient/{s.Id}/$everything"),
+    ("Observation?patient=&_sort=-date&_count=20", s => $"Observation?patient={s.Id}&_sort=-date&_count=20"),
     ("Observation?patient=&_include=Observation:patient", s => $"Observation?patient={s.Id}&_include=Observation:patient&_count=20"),
     ("Encounter?patient=&_include=Encounter:subject", s => $"Encounter?patient={s.Id}&_include=Encounter:subject&_count=20"),
     ("Patient?_has:Observation:patient:code=&_id=", s => $"Patient?_has:Observation:patient:code={Uri.EscapeDataString(s.ObsCode)}&_id={s.Id}"),
