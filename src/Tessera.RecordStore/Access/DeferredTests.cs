@@ -141,7 +141,7 @@ internal sealed class DeferredTests(KnownAnswers known, string patientKey, strin
     /// <summary>Whether the connection's session plans every statement for its values (its options force custom plans).</summary>
     internal static bool PlansEachExecution(NpgsqlConnection connection) =>
         PlanModes.GetOrAdd(connection.ConnectionString, static text =>
-            new NpgsqlConnectionStringBuilder(text).Options?.Replace(" ", string.Empty, StringComparison.Ordinal).Contains("plan_cache_mode=force_custom_plan", StringComparison.OrdinalIgnoreCase) == true);
+            new NpgsqlConnectionStringBuilder(text).Options?.Replace(" ", string.Empty, StringComparison.Ordinal).Contains(PostgresDialect.PlanPerExecutionSetting, StringComparison.OrdinalIgnoreCase) == true);
 }
 
 /// <summary>The rows of a query and what to dispose of with them.</summary>

@@ -68,6 +68,9 @@ internal sealed class PostgresDialect(string connectionString) : SqlDialect
         await _searchConnections.DisposeAsync();
     }
 
+    /// <summary>The session setting of the search connections: every statement planned for its values.</summary>
+    internal const string PlanPerExecutionSetting = "plan_cache_mode=force_custom_plan";
+
     /// <summary>How many connections of each pool are kept hot (see <see cref="PostgresConnections"/>): one a core, at least two.</summary>
     internal static int HotConnections => Math.Max(2, Environment.ProcessorCount);
 
@@ -83,7 +86,7 @@ internal sealed class PostgresDialect(string connectionString) : SqlDialect
 
         if (planPerExecution && !connectionString.Contains("plan_cache_mode", StringComparison.OrdinalIgnoreCase))
         {
-            Set("-c plan_cache_mode=force_custom_plan");
+            Set("-c " + PlanPerExecutionSetting);
         }
 
         // The store's statements each touch a few hundred rows by index, but once tables hold millions of rows their
