@@ -34,12 +34,6 @@ public sealed class DeferredTestsTests : IAsyncLifetime
 
     private static DeferredTests Deferred(KnownAnswers known, string sql, bool[] guess) => new(known, "Patient/p1", sql, [], guess);
 
-    private static async Task<string> PlanModeAsync(NpgsqlConnection connection)
-    {
-        await using var show = new NpgsqlCommand("SHOW plan_cache_mode", connection);
-        return (string)(await show.ExecuteScalarAsync())!;
-    }
-
     [Fact]
     public async Task Rows_are_read_when_the_tests_answer_as_guessed_and_the_session_keeps_its_setting()
     {
@@ -52,7 +46,7 @@ public sealed class DeferredTestsTests : IAsyncLifetime
             Assert.Equal("row", rows.Reader.GetString(0));
         }
 
-        Assert.Equal("force_custom_plan", await PlanModeAsync(connection));
+        Assert.Equal("force_custom_plan", await PostgresSessions.PlanModeAsync(connection));
         Assert.Equal([true, false], known.Guess("Patient/p1"));
     }
 
@@ -66,7 +60,7 @@ public sealed class DeferredTestsTests : IAsyncLifetime
         Assert.Null(rows);
         Assert.Equal([true, false], known.Guess("Patient/p1"));
         Assert.Equal([true, false], known.Guess("Patient/another"));
-        Assert.Equal("force_custom_plan", await PlanModeAsync(connection));
+        Assert.Equal("force_custom_plan", await PostgresSessions.PlanModeAsync(connection));
     }
 
     [Theory]
@@ -95,7 +89,7 @@ public sealed class DeferredTestsTests : IAsyncLifetime
             }
         }
 
-        Assert.Equal("force_custom_plan", await PlanModeAsync(connection));
+        Assert.Equal("force_custom_plan", await PostgresSessions.PlanModeAsync(connection));
     }
 
     [Fact]
@@ -109,11 +103,11 @@ public sealed class DeferredTestsTests : IAsyncLifetime
                 Assert.NotNull(rows);
             }
 
-            Assert.Equal("force_custom_plan", await PlanModeAsync(connection));
+            Assert.Equal("force_custom_plan", await PostgresSessions.PlanModeAsync(connection));
             await transaction.CommitAsync();
         }
 
-        Assert.Equal("force_custom_plan", await PlanModeAsync(connection));
+        Assert.Equal("force_custom_plan", await PostgresSessions.PlanModeAsync(connection));
     }
 
     [Theory]
@@ -136,6 +130,6 @@ public sealed class DeferredTestsTests : IAsyncLifetime
         }
 
         Assert.Equal([true, false], known.Guess("Patient/p1"));
-        Assert.Equal("auto", await PlanModeAsync(connection));
+        Assert.Equal("auto", await PostgresSessions.PlanModeAsync(connection));
     }
 }

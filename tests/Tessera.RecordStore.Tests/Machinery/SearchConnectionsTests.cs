@@ -17,31 +17,25 @@ public sealed class SearchConnectionsTests : IAsyncLifetime
 
     public async Task DisposeAsync() => await _database.DisposeAsync();
 
-    private static async Task<string> PlanModeAsync(System.Data.Common.DbConnection connection)
-    {
-        await using var show = new NpgsqlCommand("SHOW plan_cache_mode", (NpgsqlConnection)connection);
-        return (string)(await show.ExecuteScalarAsync())!;
-    }
-
     [Fact]
     public async Task Searches_are_planned_for_their_values_unless_their_plans_are_alike()
     {
         await using var dialect = new PostgresDialect(_database.Location.ConnectionString);
         await using (var search = await dialect.OpenForSearchAsync(default))
         {
-            Assert.Equal("force_custom_plan", await PlanModeAsync(search));
+            Assert.Equal("force_custom_plan", await PostgresSessions.PlanModeAsync(search));
             Assert.True(DeferredTests.PlansEachExecution((NpgsqlConnection)search));
         }
 
         await using (var search = await dialect.OpenForSearchAsync(plansAlike: false, default))
         {
-            Assert.Equal("force_custom_plan", await PlanModeAsync(search));
+            Assert.Equal("force_custom_plan", await PostgresSessions.PlanModeAsync(search));
         }
 
         // A pinned search's patient tests go ahead of it as they are: no SET and RESET around them.
         await using (var alike = await dialect.OpenForSearchAsync(plansAlike: true, default))
         {
-            Assert.Equal("auto", await PlanModeAsync(alike));
+            Assert.Equal("auto", await PostgresSessions.PlanModeAsync(alike));
             Assert.False(DeferredTests.PlansEachExecution((NpgsqlConnection)alike));
         }
     }
@@ -52,6 +46,6 @@ public sealed class SearchConnectionsTests : IAsyncLifetime
         var connectionString = new NpgsqlConnectionStringBuilder(_database.Location.ConnectionString) { Options = "-c plan_cache_mode=force_generic_plan" }.ConnectionString;
         await using var dialect = new PostgresDialect(connectionString);
         await using var search = await dialect.OpenForSearchAsync(default);
-        Assert.Equal("force_generic_plan", await PlanModeAsync(search));
+        Assert.Equal("force_generic_plan", await PostgresSessions.PlanModeAsync(search));
     }
 }
