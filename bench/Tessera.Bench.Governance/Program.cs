@@ -105,10 +105,10 @@ try
         Console.WriteLine($"Profiling {profile}: start");
         var watch = Stopwatch.StartNew();
         var allocated = GC.GetTotalAllocatedBytes();
-        var collections = GC.CollectionCount(0);
+        var (collections, gen1, gen2, paused) = (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetTotalPauseDuration());
         var rate = await RunAsync(path, only, visible, clientCounts[0], requests);
         await governance.Audit.FlushAsync();
-        Console.WriteLine($"Profiling {profile}: {rate:F0} req/s, {watch.Elapsed.TotalSeconds:F1} s; {(GC.GetTotalAllocatedBytes() - allocated) / requests:F0} bytes allocated a request (client and server), {GC.CollectionCount(0) - collections} collections");
+        Console.WriteLine($"Profiling {profile}: {rate:F0} req/s, {watch.Elapsed.TotalSeconds:F1} s; {(GC.GetTotalAllocatedBytes() - allocated) / requests:F0} bytes allocated a request (client and server), {GC.CollectionCount(0) - collections} collections ({GC.CollectionCount(1) - gen1} of generation 1, {GC.CollectionCount(2) - gen2} of generation 2), paused {(GC.GetTotalPauseDuration() - paused).TotalMicroseconds / requests:F1} µs a request");
         return;
     }
 

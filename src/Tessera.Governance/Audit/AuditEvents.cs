@@ -82,8 +82,15 @@ internal static class AuditEvents
         string? query = null;
         if (access.Interaction is AccessInteraction.Search or AccessInteraction.History || (access.Interaction == AccessInteraction.Operation && access.Request.Query.Count > 0))
         {
-            var text = string.Join('&', access.Request.Query.Select(q => $"{Uri.EscapeDataString(q.Key)}={Uri.EscapeDataString(q.Value)}"));
-            query = access.Request.Path + (text.Length > 0 ? "?" + text : string.Empty);
+            var text = new StringBuilder(access.Request.Path, 128);
+            var separator = '?';
+            foreach (var (key, value) in access.Request.Query)
+            {
+                text.Append(separator).Append(Uri.EscapeDataString(key)).Append('=').Append(Uri.EscapeDataString(value));
+                separator = '&';
+            }
+
+            query = text.ToString();
         }
 
         // At most 200 entities besides the patients: the resources first, then the query.
@@ -325,7 +332,7 @@ internal static class AuditEvents
             // A searchset still held as stored JSON: the entries say what they are; only their patient is read.
             foreach (var e in response.Body!.Entries.Where(e => e.Id is not null && e.ResourceType != "OperationOutcome"))
             {
-                resources.Add($"{e.ResourceType}/{e.Id}" + (e.Version is { } v ? "/_history/" + v : string.Empty));
+                resources.Add(e.Version is { } v ? $"{e.ResourceType}/{e.Id}/_history/{v}" : $"{e.ResourceType}/{e.Id}");
                 var patient = e.ResourceType == "Patient" ? e.Id : e.Json is { } json ? PatientOfJson(json) : PatientOf(e.Materialise());
                 if (patient is not null)
                 {
@@ -340,7 +347,7 @@ internal static class AuditEvents
         {
             foreach (var r in bundle.Entry.Select(e => e.Resource).OfType<Resource>().Where(r => r is not OperationOutcome))
             {
-                resources.Add($"{r.TypeName}/{r.Id}" + (r.Meta?.VersionId is { } v ? "/_history/" + v : string.Empty));
+                resources.Add(r.Meta?.VersionId is { } v ? $"{r.TypeName}/{r.Id}/_history/{v}" : $"{r.TypeName}/{r.Id}");
                 if (PatientOf(r) is { } p)
                 {
                     patients.Add(p);
@@ -352,7 +359,7 @@ internal static class AuditEvents
 
         if (response.ResourceType is { } type && response.Id is { } id)
         {
-            resources.Add($"{type}/{id}" + (response.Version is { } v ? "/_history/" + v : string.Empty));
+            resources.Add(response.Version is { } v ? $"{type}/{id}/_history/{v}" : $"{type}/{id}");
             var patient = type == "Patient" ? id : response.Resource is { } resource and not OperationOutcome ? PatientOf(resource) : response.Json is { } json ? PatientOfJson(json) : null;
             if (patient is not null)
             {
@@ -404,6 +411,11 @@ internal static class AuditEvents
                 reader.Read();
                 if (rank >= 0 && rank < bestRank && reader.TokenType == JsonTokenType.StartObject && LocalPatient(ref reader) is { } found)
                 {
+                    if (rank == 0)
+                    {
+                        return found; // the element preferred to all others: nothing later can take its place
+                    }
+
                     (best, bestRank) = (found, rank);
                 }
                 else
@@ -444,9 +456,9 @@ internal static class AuditEvents
             if (reader.TokenType == JsonTokenType.PropertyName && reader.CurrentDepth == depth + 1 && reader.ValueTextEquals("reference"))
             {
                 reader.Read();
-                if (reader.TokenType == JsonTokenType.String && References.Local(reader.GetString()!) is { } local && local.StartsWith("Patient/", StringComparison.Ordinal))
+                if (reader.TokenType == JsonTokenType.String)
                 {
-                    patient = local["Patient/".Length..];
+                    patient = PatientId(ref reader);
                 }
             }
             else if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray)
@@ -456,6 +468,20 @@ internal static class AuditEvents
         }
 
         return patient;
+    }
+
+    /// <summary>The Patient id of the reference the reader is on, or null when it names no local Patient.</summary>
+    private static string? PatientId(ref Utf8JsonReader reader)
+    {
+        // "Patient/[id]", as references are mostly written: the id is read straight from the bytes.
+        var prefix = "Patient/"u8;
+        if (!reader.ValueIsEscaped && !reader.HasValueSequence && reader.ValueSpan is var value
+            && value.Length > prefix.Length && value.StartsWith(prefix) && value[prefix.Length..].IndexOfAny("/?#"u8) < 0)
+        {
+            return Encoding.UTF8.GetString(value[prefix.Length..]);
+        }
+
+        return References.Local(reader.GetString()!) is { } local && local.StartsWith("Patient/", StringComparison.Ordinal) ? local["Patient/".Length..] : null;
     }
 
     private static string Subtype(AccessRequest access) => access.Interaction switch

@@ -25,6 +25,12 @@ internal static class AuditRows
     /// reading one event of it (by id, or a patient's among others') stays cheap.</summary>
     public const int MaxEvents = 100;
 
+    /// <summary>
+    /// The most characters of JSON a batch row holds (besides one event that alone is longer): a longer text would be
+    /// a large object to .NET (85,000 bytes and more), whose every allocation counts towards a full collection.
+    /// </summary>
+    public const int MaxBatchChars = 40_000;
+
     /// <summary>How much older than a batch's newest event its oldest may be: searches find a batch row by its newest
     /// time and know its events are no older than this (events waiting longer, e.g. kept while the database was away,
     /// go in a row of their own).</summary>
@@ -107,40 +113,83 @@ internal static class AuditRows
         // each batch's span short and makes places in a row follow time.
         var sorted = shared.OrderBy(e => e.Recorded).ToList();
         var start = 0;
+        var chars = sorted.Count > 0 ? BatchChars(sorted[0]) : 0;
         for (var i = 1; i <= sorted.Count; i++)
         {
-            if (i == sorted.Count || i - start == MaxEvents || sorted[i].Recorded - sorted[start].Recorded > Spread)
+            var next = i < sorted.Count ? BatchChars(sorted[i]) : 0;
+            if (i == sorted.Count || i - start == MaxEvents || sorted[i].Recorded - sorted[start].Recorded > Spread || chars + next > MaxBatchChars)
             {
-                rows.Add(i - start == 1 ? Single(sorted[start]) : Batch(sorted, start, i - start));
-                start = i;
+                rows.Add(i - start == 1 ? Single(sorted[start]) : Batch(sorted, start, i - start, chars));
+                (start, chars) = (i, 0);
             }
+
+            chars += next;
         }
 
         return rows;
     }
 
+    private const string TimeKey = "{\"t\":";
+    private const string ContentKey = ",\"c\":";
+
+    /// <summary>The characters an event takes in a batch row's JSON: its element and the comma before it.</summary>
+    private static int BatchChars(AuditEvents.Entry entry) =>
+        1 + TimeKey.Length + Digits(entry.Recorded) + ContentKey.Length + entry.Content.Length + 1;
+
+    private static int Digits(long value)
+    {
+        Span<char> digits = stackalloc char[20];
+        value.TryFormat(digits, out var written, provider: CultureInfo.InvariantCulture);
+        return written;
+    }
+
     private static Row Single(AuditEvents.Entry entry) => new(entry.Id, entry.Recorded, string.Join(' ', entry.Patients), entry.Content, null);
 
-    private static Row Batch(List<AuditEvents.Entry> sorted, int start, int count)
+    /// <summary>A batch row of <paramref name="count"/> events from <paramref name="start"/>, whose elements take <paramref name="chars"/> characters.</summary>
+    private static Row Batch(List<AuditEvents.Entry> sorted, int start, int count, int chars)
     {
-        var json = new StringBuilder("[");
-        var patients = new StringBuilder();
-        for (var i = start; i < start + count; i++)
+        // The JSON is written once into a pooled buffer and copied once into its string: built up in a StringBuilder
+        // it was copied as the builder grew, and again when it became a string.
+        var buffer = System.Buffers.ArrayPool<char>.Shared.Rent(chars + 1);
+        var patients = new StringBuilder(count * 16);
+        try
         {
-            var entry = sorted[i];
-            if (i > start)
+            var json = buffer.AsSpan();
+            json[0] = '[';
+            var at = 1;
+            for (var i = start; i < start + count; i++)
             {
-                json.Append(',');
-                patients.Append(EventSeparator);
+                var entry = sorted[i];
+                if (i > start)
+                {
+                    json[at++] = ',';
+                    patients.Append(EventSeparator);
+                }
+
+                at += Write(json[at..], TimeKey);
+                entry.Recorded.TryFormat(json[at..], out var written, provider: CultureInfo.InvariantCulture);
+                at += written;
+                at += Write(json[at..], ContentKey);
+                at += Write(json[at..], entry.Content);
+                json[at++] = '}';
+                patients.AppendJoin(' ', entry.Patients);
             }
 
-            json.Append("{\"t\":").Append(entry.Recorded.ToString(CultureInfo.InvariantCulture)).Append(",\"c\":").Append(entry.Content).Append('}');
-            patients.AppendJoin(' ', entry.Patients);
+            json[at++] = ']';
+            var newest = sorted[start + count - 1].Recorded;
+            var id = Guid.CreateVersion7(DateTimeOffset.FromUnixTimeMilliseconds(newest)).ToString();
+            return new Row(id, newest, patients.ToString(), new string(json[..at]), count);
         }
+        finally
+        {
+            System.Buffers.ArrayPool<char>.Shared.Return(buffer);
+        }
+    }
 
-        var newest = sorted[start + count - 1].Recorded;
-        var id = Guid.CreateVersion7(DateTimeOffset.FromUnixTimeMilliseconds(newest)).ToString();
-        return new Row(id, newest, patients.ToString(), json.Append(']').ToString(), count);
+    private static int Write(Span<char> to, string text)
+    {
+        text.CopyTo(to);
+        return text.Length;
     }
 
     /// <summary>

@@ -237,10 +237,57 @@ public sealed class AuditTrail : IAsyncDisposable
         return (n, prev);
     }
 
+    /// <summary>
+    /// A chain row's hash: SHA-256 over the UTF-8 of its position, id, time, patients, JSON and the previous hash, one
+    /// to a line. The text is hashed piece by piece: a batch row's JSON is tens of kilobytes, and joining the pieces
+    /// into one string first copied it twice more.
+    /// </summary>
     internal static string Hash(long n, string id, long recorded, string patients, string json, string prev)
     {
-        var text = string.Join('\n', n.ToString(CultureInfo.InvariantCulture), id, recorded.ToString(CultureInfo.InvariantCulture), patients, json, prev);
-        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(HashChunk * 3);
+        try
+        {
+            Span<char> number = stackalloc char[20];
+            n.TryFormat(number, out var written, provider: CultureInfo.InvariantCulture);
+            AppendLine(sha, buffer, number[..written]);
+            AppendLine(sha, buffer, id);
+            recorded.TryFormat(number, out written, provider: CultureInfo.InvariantCulture);
+            AppendLine(sha, buffer, number[..written]);
+            AppendLine(sha, buffer, patients);
+            AppendLine(sha, buffer, json);
+            AppendUtf8(sha, buffer, prev);
+            return Convert.ToHexStringLower(sha.GetHashAndReset());
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>How many characters are encoded at a time for the hash.</summary>
+    private const int HashChunk = 4096;
+
+    private static void AppendLine(IncrementalHash sha, byte[] buffer, ReadOnlySpan<char> text)
+    {
+        AppendUtf8(sha, buffer, text);
+        sha.AppendData("\n"u8);
+    }
+
+    /// <summary>The UTF-8 of <paramref name="text"/>, as <see cref="Encoding.UTF8"/> encodes the whole (a chunk never ends between a surrogate pair's halves).</summary>
+    private static void AppendUtf8(IncrementalHash sha, byte[] buffer, ReadOnlySpan<char> text)
+    {
+        while (text.Length > 0)
+        {
+            var take = Math.Min(HashChunk, text.Length);
+            if (take < text.Length && char.IsHighSurrogate(text[take - 1]))
+            {
+                take--;
+            }
+
+            sha.AppendData(buffer, 0, Encoding.UTF8.GetBytes(text[..take], buffer));
+            text = text[take..];
+        }
     }
 
     /// <summary>

@@ -48,6 +48,12 @@ public sealed class AuditPatientTests
     [InlineData("""{"resourceType":"X","subject":{"reference":"Group/g"},"patient":{"identifier":{"value":"1"},"reference":"Patient/p\u0031"}}""", "p1")]
     [InlineData("""{"resourceType":"X","subject":[{"reference":"Patient/in-an-array"}]}""", null)]
     [InlineData("""{"resourceType":"X"}""", null)]
+    // A plain "Patient/[id]" is read straight from the bytes; any other form goes through the general reading of references.
+    [InlineData("""{"resourceType":"X","subject":{"reference":"Patient/h1/_history/3"}}""", "h1")]
+    [InlineData("""{"resourceType":"X","subject":{"reference":"Patient\/esc1"}}""", "esc1")]
+    [InlineData("""{"resourceType":"X","subject":{"reference":"Patient/"}}""", null)]
+    [InlineData("""{"resourceType":"X","subject":{"reference":"Patient/q1?x=1"}}""", "q1")]
+    [InlineData("""{"resourceType":"X","subject":{"reference":"Patient/café"}}""", "café")]
     public void The_patient_is_read_from_the_top_level_reference_elements_only(string json, string? expected) =>
         Assert.Equal(expected, AuditEvents.PatientOfJson(json));
 }
