@@ -106,9 +106,11 @@ try
         var watch = Stopwatch.StartNew();
         var allocated = GC.GetTotalAllocatedBytes();
         var (collections, gen1, gen2, paused) = (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetTotalPauseDuration());
+        var used = await Cpu.StartAsync(name, admin);
         var rate = await RunAsync(path, only, visible, clientCounts[0], requests);
         await governance.Audit.FlushAsync();
-        Console.WriteLine($"Profiling {profile}: {rate:F0} req/s, {watch.Elapsed.TotalSeconds:F1} s; {(GC.GetTotalAllocatedBytes() - allocated) / requests:F0} bytes allocated a request (client and server), {GC.CollectionCount(0) - collections} collections ({GC.CollectionCount(1) - gen1} of generation 1, {GC.CollectionCount(2) - gen2} of generation 2), paused {(GC.GetTotalPauseDuration() - paused).TotalMicroseconds / requests:F1} µs a request");
+        var (usedNet, usedPg) = await used.TakeAsync(requests);
+        Console.WriteLine($"Profiling {profile}: {rate:F0} req/s, {watch.Elapsed.TotalSeconds:F1} s; {(GC.GetTotalAllocatedBytes() - allocated) / requests:F0} bytes allocated a request (client and server), {GC.CollectionCount(0) - collections} collections ({GC.CollectionCount(1) - gen1} of generation 1, {GC.CollectionCount(2) - gen2} of generation 2), paused {(GC.GetTotalPauseDuration() - paused).TotalMicroseconds / requests:F1} µs a request; CPU µs a request {usedNet:F0} .NET + {usedPg:F0} PostgreSQL");
         return;
     }
 
@@ -117,6 +119,8 @@ try
     // TESSERA_BENCH_ONLY=read or search runs one of the two scenarios.
     var rounds = Math.Max(1, int.Parse(Environment.GetEnvironmentVariable("TESSERA_BENCH_ROUNDS") ?? "1", CultureInfo.InvariantCulture));
     var scenario = Environment.GetEnvironmentVariable("TESSERA_BENCH_ONLY");
+    // TESSERA_BENCH_BLOCK=n measures off and on in alternate blocks of n requests instead of rounds (no CPU figures).
+    var block = int.Parse(Environment.GetEnvironmentVariable("TESSERA_BENCH_BLOCK") ?? "0", CultureInfo.InvariantCulture);
     foreach (var (label, url) in new (string, Func<string, string>)[] { ("read Patient/[id]", id => $"Patient/{id}"), ("search Observation?patient=[id]", id => $"Observation?patient={id}") })
     {
         if (scenario is { Length: > 0 } && !label.StartsWith(scenario, StringComparison.Ordinal))
@@ -132,6 +136,35 @@ try
             await WarmAsync(Path(false), url, visible, clients, requests);
             await WarmAsync(Path(true), url, visible, clients, requests);
             await governance.Audit.FlushAsync();
+            if (block > 0)
+            {
+                // Off and on in alternate blocks, each path's time summed: the machine's drift, minutes long, falls on both
+                // alike. The governed blocks end with the audit committed, so its background work is theirs.
+                var (offTime, onTime) = (TimeSpan.Zero, TimeSpan.Zero);
+                for (var done = 0; done < requests; done += block)
+                {
+                    var n = Math.Min(block, requests - done);
+                    foreach (var governedPath in done / block % 2 == 0 ? new[] { false, true } : [true, false])
+                    {
+                        var watch = Stopwatch.StartNew();
+                        await RunAsync(Path(governedPath), url, visible, clients, n, done);
+                        if (governedPath)
+                        {
+                            await governance.Audit.FlushAsync();
+                            onTime += watch.Elapsed;
+                        }
+                        else
+                        {
+                            offTime += watch.Elapsed;
+                        }
+                    }
+                }
+
+                var (offRate, onRate) = (requests / offTime.TotalSeconds, requests / onTime.TotalSeconds);
+                Console.WriteLine($"{label,-34} {clients,7} {offRate,10:F0} {onRate,10:F0} {(offRate - onRate) / offRate,9:P1}   (alternate blocks of {block})");
+                continue;
+            }
+
             var cpu = await Cpu.StartAsync(name, admin);
             var runs = new List<(double Off, double On, double OffNet, double OffPg, double OnNet, double OnPg)>();
             async Task<(double Rate, double Net, double Pg)> MeasureAsync(bool governedPath)
@@ -240,7 +273,7 @@ static async System.Threading.Tasks.Task WarmAsync(Request request, Func<string,
     while (watch.Elapsed.TotalSeconds < seconds);
 }
 
-static async Task<double> RunAsync(Request request, Func<string, string> url, string[] ids, int clients, int count)
+static async Task<double> RunAsync(Request request, Func<string, string> url, string[] ids, int clients, int count, int first = 0)
 {
     var next = -1;
     var watch = Stopwatch.StartNew();
@@ -249,7 +282,7 @@ static async Task<double> RunAsync(Request request, Func<string, string> url, st
         int i;
         while ((i = Interlocked.Increment(ref next)) < count)
         {
-            await request(url(ids[(int)((long)i * 7919 % ids.Length)]), ct);
+            await request(url(ids[(int)((long)(first + i) * 7919 % ids.Length)]), ct);
         }
     });
     return count / watch.Elapsed.TotalSeconds;
