@@ -42,7 +42,15 @@ internal sealed class SqliteCheckpointer : IAsyncDisposable
     private readonly Func<CancellationToken, Task<DbConnection>> _open;
     private readonly SemaphoreSlim _writerGate;
     private readonly ILogger _logger;
-    private readonly SemaphoreSlim _written = new(0, 1);
+    /// <summary>
+    /// Wakes the loop after writes. Unbounded on purpose: a write that ends while the loop is between its wait and
+    /// clearing <see cref="_signalled"/> (its wait having timed out) leaves a wake-up the loop has not taken, and the
+    /// next write adds another. A bound of one made that second write throw inside the committed write's dispose, so
+    /// its caller was told a stored write had failed. An extra wake-up costs one more checkpoint round, nothing else.
+    /// </summary>
+    private readonly SemaphoreSlim _written = new(0);
+    private readonly TimeSpan _gather;
+    private readonly TimeSpan _idle;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
     private int _signalled;
@@ -51,8 +59,14 @@ internal sealed class SqliteCheckpointer : IAsyncDisposable
     private int _disposed;
 
     public SqliteCheckpointer(Func<CancellationToken, Task<DbConnection>> open, SemaphoreSlim writerGate, ILogger logger)
+        : this(open, writerGate, logger, Gather, Idle)
     {
-        (_open, _writerGate, _logger) = (open, writerGate, logger);
+    }
+
+    /// <summary>With other timings than the store's (tests drive the loop fast).</summary>
+    internal SqliteCheckpointer(Func<CancellationToken, Task<DbConnection>> open, SemaphoreSlim writerGate, ILogger logger, TimeSpan gather, TimeSpan idle)
+    {
+        (_open, _writerGate, _logger, _gather, _idle) = (open, writerGate, logger, gather, idle);
         _loop = Task.Run(RunAsync);
     }
 
@@ -62,8 +76,8 @@ internal sealed class SqliteCheckpointer : IAsyncDisposable
     /// <summary>Tells the checkpointer that a write has ended; cheap, and never waits.</summary>
     public void Written()
     {
-        // The semaphore is released only when the flag goes from clear to set, and the loop clears the flag only after
-        // it has taken the release, so its count never goes past one.
+        // The semaphore is released only when the flag goes from clear to set, so a burst of writes wakes the loop once
+        // (or twice, see _written), never once per write.
         if (Interlocked.Exchange(ref _signalled, 1) == 0)
         {
             _written.Release();
@@ -117,8 +131,8 @@ internal sealed class SqliteCheckpointer : IAsyncDisposable
         {
             try
             {
-                var written = await _written.WaitAsync(Idle, stop);
-                await Task.Delay(Gather, stop);
+                var written = await _written.WaitAsync(_idle, stop);
+                await Task.Delay(_gather, stop);
                 Volatile.Write(ref _signalled, 0);
                 if (await CheckpointAsync(stop) is null)
                 {

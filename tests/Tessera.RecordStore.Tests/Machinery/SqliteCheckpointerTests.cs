@@ -1,6 +1,8 @@
 using System.Globalization;
 using Hl7.Fhir.Model;
+using Microsoft.Extensions.Logging.Abstractions;
 using Tessera.RecordStore.Interactions;
+using Tessera.RecordStore.Storage;
 using Tessera.Testing;
 
 namespace Tessera.RecordStore.Tests.Machinery;
@@ -96,6 +98,29 @@ public sealed class SqliteCheckpointerTests
         var (log, copied) = await PeekAsync(store);
         Assert.InRange(log, 1, 100);
         Assert.Equal(log, copied);
+    }
+
+    [Fact]
+    public async System.Threading.Tasks.Task Telling_it_of_writes_never_throws_whatever_the_loop_is_doing()
+    {
+        // A write tells the checkpointer it ended from inside its own dispose, after its commit: a throw there tells
+        // the client a stored write failed. The loop here gives up waiting after a millisecond without writes and
+        // then gathers for 20: writes end at every point of its round, in the gathering after a wait that timed out
+        // too, and in the checkpoint that follows.
+        await using var db = await TestDatabase.CreateAsync("sqlite");
+        await using var store = await FhirStore.OpenAsync(db.Location);
+        var checkpointer = new SqliteCheckpointer(store.OpenConnectionAsync, new SemaphoreSlim(1, 1), NullLogger.Instance, TimeSpan.FromMilliseconds(20), TimeSpan.FromMilliseconds(1));
+        await using (checkpointer)
+        {
+            var random = new Random(7);
+            for (var i = 0; i < 300; i++)
+            {
+                checkpointer.Written();
+                await System.Threading.Tasks.Task.Delay(random.Next(4));
+            }
+        }
+
+        Assert.True(checkpointer.Runs > 0, "the loop never checkpointed after a write");
     }
 
     [Fact]
