@@ -16,7 +16,9 @@ internal sealed class KnownAnswers
     private readonly ConcurrentDictionary<string, bool[]> _byPatient = new(StringComparer.Ordinal);
     private volatile bool[]? _latest;
 
-    public bool[]? Guess(string patientKey) => _byPatient.TryGetValue(patientKey, out var answers) ? answers : _latest;
+    /// <summary>The answers last found for the patient (<c>Own</c>), or failing that the latest found for anyone.</summary>
+    public (bool[] Answers, bool Own)? Guess(string patientKey) =>
+        _byPatient.TryGetValue(patientKey, out var answers) ? (answers, true) : _latest is { } latest ? (latest, false) : null;
 
     public void Remember(string patientKey, bool[] answers)
     {
@@ -35,7 +37,7 @@ internal sealed class KnownAnswers
 /// guessed their answers): the query runs them ahead of itself, in the same round trip, and its rows count only if
 /// the answers are the guessed ones (<see cref="ReadAsync"/>); otherwise it is run again, settled on the answers found.
 /// </summary>
-internal sealed class DeferredTests(KnownAnswers known, string patientKey, string sql, (string Name, object? Value)[] parameters, bool[] guess)
+internal sealed class DeferredTests(KnownAnswers known, string patientKey, string sql, (string Name, object? Value)[] parameters, bool[] guess, bool ownGuess)
 {
     private const string KeepPlans = "SET plan_cache_mode = auto";
     private const string PlanAsBefore = "RESET plan_cache_mode";
@@ -51,8 +53,15 @@ internal sealed class DeferredTests(KnownAnswers known, string patientKey, strin
     private async Task<bool> ConfirmAsync(DbDataReader reader, CancellationToken ct, bool moveOn)
     {
         var answers = await ReadAnswersAsync(reader, guess.Length, ct);
-        known.Remember(patientKey, answers);
-        return answers.AsSpan().SequenceEqual(guess) && (!moveOn || await reader.NextResultAsync(ct));
+        var confirmed = answers.AsSpan().SequenceEqual(guess);
+        if (!confirmed || !ownGuess)
+        {
+            // The patient's own answers, confirmed, are left as they are: remembering them again would take the
+            // dictionary's lock on every search for nothing.
+            known.Remember(patientKey, answers);
+        }
+
+        return confirmed && (!moveOn || await reader.NextResultAsync(ct));
     }
 
     internal static async Task<bool[]> ReadAnswersAsync(DbDataReader reader, int count, CancellationToken ct)
@@ -62,7 +71,7 @@ internal sealed class DeferredTests(KnownAnswers known, string patientKey, strin
         {
             for (var i = 0; i < result.Length; i++)
             {
-                result[i] = Convert.ToInt64(reader.GetValue(i), CultureInfo.InvariantCulture) != 0;
+                result[i] = reader.GetInt64(i) != 0;
             }
         }
 

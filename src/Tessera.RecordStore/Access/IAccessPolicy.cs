@@ -225,9 +225,9 @@ public sealed class PatientRows
 
         var sql = Statements.GetValue(conditions, static c => "SELECT " + string.Join(", ", c.Select((condition, i) => $"CASE WHEN {condition} THEN 1 ELSE 0 END AS t{i.ToString(CultureInfo.InvariantCulture)}")));
         var known = Known.GetValue(conditions, static _ => new KnownAnswers());
-        if (_speculate && Deferred is null && known.Guess(PatientKey) is { } guess)
+        if (_speculate && Deferred is null && known.Guess(PatientKey) is ({ } guess, var ownGuess))
         {
-            Deferred = new DeferredTests(known, PatientKey, sql, [.. parameters], guess);
+            Deferred = new DeferredTests(known, PatientKey, sql, [.. parameters], guess, ownGuess);
             return [.. guess];
         }
 

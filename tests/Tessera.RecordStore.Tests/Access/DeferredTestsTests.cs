@@ -32,7 +32,7 @@ public sealed class DeferredTestsTests : IAsyncLifetime
         await _database.DisposeAsync();
     }
 
-    private static DeferredTests Deferred(KnownAnswers known, string sql, bool[] guess) => new(known, "Patient/p1", sql, [], guess);
+    private static DeferredTests Deferred(KnownAnswers known, string sql, bool[] guess, bool ownGuess = false) => new(known, "Patient/p1", sql, [], guess, ownGuess);
 
     [Fact]
     public async Task Rows_are_read_when_the_tests_answer_as_guessed_and_the_session_keeps_its_setting()
@@ -47,7 +47,47 @@ public sealed class DeferredTestsTests : IAsyncLifetime
         }
 
         Assert.Equal("force_custom_plan", await PostgresSessions.PlanModeAsync(connection));
-        Assert.Equal([true, false], known.Guess("Patient/p1"));
+        AssertGuess(known, "Patient/p1", [true, false], own: true);
+    }
+
+    [Fact]
+    public async Task A_patients_own_answers_confirmed_stay_as_remembered_and_wrong_ones_are_replaced()
+    {
+        await using var connection = await _source.OpenConnectionAsync();
+        var known = new KnownAnswers();
+        known.Remember("Patient/p1", [true, false]);
+        var remembered = known.Guess("Patient/p1")!.Value.Answers;
+
+        await using (var rows = await DeferredTests.ReadAsync(connection, null, Deferred(known, Tests, remembered, ownGuess: true), Search, [], default))
+        {
+            Assert.NotNull(rows);
+        }
+
+        Assert.Same(remembered, known.Guess("Patient/p1")!.Value.Answers);
+
+        known.Remember("Patient/p1", [false, false]);
+        var wrong = known.Guess("Patient/p1")!.Value.Answers;
+        Assert.Null(await DeferredTests.ReadAsync(connection, null, Deferred(known, Tests, wrong, ownGuess: true), Search, [], default));
+        AssertGuess(known, "Patient/p1", [true, false], own: true);
+    }
+
+    [Fact]
+    public void A_patient_never_tested_is_guessed_from_the_latest_answers_found_for_anyone()
+    {
+        var known = new KnownAnswers();
+        Assert.Null(known.Guess("Patient/p1"));
+        known.Remember("Patient/p1", [true, false]);
+        known.Remember("Patient/p2", [false, true]);
+        AssertGuess(known, "Patient/p1", [true, false], own: true);
+        AssertGuess(known, "Patient/p3", [false, true], own: false);
+    }
+
+    private static void AssertGuess(KnownAnswers known, string patientKey, bool[] answers, bool own)
+    {
+        var guess = known.Guess(patientKey);
+        Assert.NotNull(guess);
+        Assert.Equal(answers, guess.Value.Answers);
+        Assert.Equal(own, guess.Value.Own);
     }
 
     [Fact]
@@ -58,8 +98,8 @@ public sealed class DeferredTestsTests : IAsyncLifetime
         var rows = await DeferredTests.ReadAsync(connection, null, Deferred(known, Tests, [true, true]), Search, [], default);
 
         Assert.Null(rows);
-        Assert.Equal([true, false], known.Guess("Patient/p1"));
-        Assert.Equal([true, false], known.Guess("Patient/another"));
+        AssertGuess(known, "Patient/p1", [true, false], own: true);
+        AssertGuess(known, "Patient/another", [true, false], own: false);
         Assert.Equal("force_custom_plan", await PostgresSessions.PlanModeAsync(connection));
     }
 
@@ -129,7 +169,7 @@ public sealed class DeferredTestsTests : IAsyncLifetime
             }
         }
 
-        Assert.Equal([true, false], known.Guess("Patient/p1"));
+        AssertGuess(known, "Patient/p1", [true, false], own: true);
         Assert.Equal("auto", await PostgresSessions.PlanModeAsync(connection));
     }
 }
