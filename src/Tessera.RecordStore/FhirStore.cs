@@ -71,7 +71,7 @@ public sealed partial class FhirStore : IAsyncDisposable
         SqlDialect dialect = location.Kind switch
         {
             DatabaseKind.Sqlite => new SqliteDialect(location.ConnectionString, logger),
-            _ => new PostgresDialect(location.ConnectionString),
+            _ => new PostgresDialect(location.ConnectionString, logger),
         };
         try
         {

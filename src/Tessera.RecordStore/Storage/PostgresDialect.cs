@@ -2,11 +2,12 @@ using System.Data;
 using System.Data.Common;
 using System.Security.Cryptography;
 using System.Text;
+using Microsoft.Extensions.Logging;
 using Npgsql;
 
 namespace Tessera.RecordStore.Storage;
 
-internal sealed class PostgresDialect(string connectionString) : SqlDialect
+internal sealed class PostgresDialect(string connectionString, ILogger? logger = null) : SqlDialect
 {
     private readonly PostgresConnections _connections = Build(connectionString, planPerExecution: false);
 
@@ -36,7 +37,7 @@ internal sealed class PostgresDialect(string connectionString) : SqlDialect
     {
         var connection = await _connections.OpenAsync(ct);
         var transaction = await connection.BeginTransactionAsync(IsolationLevel.ReadCommitted, ct);
-        return new WriteScope(connection, transaction, null);
+        return new WriteScope(connection, transaction, null, logger);
     }
 
     public override Task LockKeyAsync(DbConnection connection, DbTransaction transaction, string key, CancellationToken ct) =>

@@ -1,4 +1,6 @@
 using System.Data.Common;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Tessera.RecordStore.Storage;
 
@@ -50,7 +52,7 @@ internal abstract class SqlDialect : IAsyncDisposable
 }
 
 /// <summary>An open connection and transaction for writes; disposing rolls back unless committed.</summary>
-internal sealed class WriteScope(DbConnection connection, DbTransaction transaction, IDisposable? gate) : IAsyncDisposable
+internal sealed class WriteScope(DbConnection connection, DbTransaction transaction, IDisposable? gate, ILogger? logger = null) : IAsyncDisposable
 {
     private readonly List<BeforeCommitGroup> _beforeCommit = [];
     private bool _done;
@@ -158,7 +160,30 @@ internal sealed class WriteScope(DbConnection connection, DbTransaction transact
         public override Task RunAsync(CancellationToken ct) => run(Items, ct);
     }
 
+    /// <summary>
+    /// Rolls back unless committed, and lets the connection go. Once the transaction has committed, nothing that fails
+    /// here reaches the caller: the write is stored, and a client told otherwise would send it again (a second
+    /// resource, a second message). It is logged as an error instead.
+    /// </summary>
     public async ValueTask DisposeAsync()
+    {
+        if (!_done)
+        {
+            await ReleaseAsync();
+            return;
+        }
+
+        try
+        {
+            await ReleaseAsync();
+        }
+        catch (Exception e)
+        {
+            (logger ?? NullLogger.Instance).LogError(e, "A write committed, but letting its connection go failed; the write stands");
+        }
+    }
+
+    private async ValueTask ReleaseAsync()
     {
         try
         {

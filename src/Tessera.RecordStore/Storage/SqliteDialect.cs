@@ -10,6 +10,7 @@ internal sealed class SqliteDialect : SqlDialect
 
     // SQLite has one writer per file; an in-process gate queues writers fairly instead of spinning on SQLITE_BUSY.
     private readonly SemaphoreSlim _writerGate = new(1, 1);
+    private readonly ILogger _logger;
 
     /// <summary>The connections SQLite has opened that are set up already (pooled ones come back with their settings).</summary>
     private readonly System.Runtime.CompilerServices.ConditionalWeakTable<SQLitePCL.sqlite3, object> _configured = [];
@@ -17,6 +18,7 @@ internal sealed class SqliteDialect : SqlDialect
     public SqliteDialect(string connectionString, ILogger logger)
     {
         _connectionString = connectionString;
+        _logger = logger;
         Checkpointer = new SqliteCheckpointer(OpenAsync, _writerGate, logger);
     }
 
@@ -64,7 +66,7 @@ internal sealed class SqliteDialect : SqlDialect
         {
             var connection = await OpenAsync(ct);
             var transaction = ((SqliteConnection)connection).BeginTransaction(deferred: false);
-            return new WriteScope(connection, transaction, release);
+            return new WriteScope(connection, transaction, release, _logger);
         }
         catch
         {
