@@ -167,17 +167,11 @@ internal sealed class WriteScope(DbConnection connection, DbTransaction transact
     /// </summary>
     public async ValueTask DisposeAsync()
     {
-        if (!_done)
-        {
-            await ReleaseAsync();
-            return;
-        }
-
         try
         {
             await ReleaseAsync();
         }
-        catch (Exception e)
+        catch (Exception e) when (_done)
         {
             (logger ?? NullLogger.Instance).LogError(e, "A write committed, but letting its connection go failed; the write stands");
         }
