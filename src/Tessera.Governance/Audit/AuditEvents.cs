@@ -107,7 +107,7 @@ internal static class AuditEvents
             Purpose = purpose,
             Subtype = Subtype(access),
             Operation = access.Operation is null ? null : "$" + access.Operation,
-            Action = Action(access.Interaction).ToString(),
+            Action = Action(access.Interaction),
             Status = outcome.Status,
             Reason = outcome.Succeeded ? null : decision.Permitted ? Describe(response.Outcome) : decision.Reason,
             Resources = resources,
@@ -324,16 +324,20 @@ internal static class AuditEvents
         Role = new Coding("http://terminology.hl7.org/CodeSystem/object-role", "4", "Domain Resource"),
     };
 
-    /// <summary>The resources a response returned (or wrote), with their versions, and their patients.</summary>
+    /// <summary>
+    /// The resources a response returned (or wrote), with their versions, and their patients: for a version read from
+    /// the store, the patient whose compartment it is in (the one the access policy judged it by), stored with it;
+    /// otherwise, and for a resource in no patient's compartment, the patient its usual reference elements name.
+    /// </summary>
     private static void CollectReturned(FhirResponse response, List<string> resources, SortedSet<string> patients)
     {
         if (response.HasRawBody)
         {
-            // A searchset still held as stored JSON: the entries say what they are; only their patient is read.
+            // A searchset still held as stored JSON: the entries say what they are and whose they are.
             foreach (var e in response.Body!.Entries.Where(e => e.Id is not null && e.ResourceType != "OperationOutcome"))
             {
                 resources.Add(e.Version is { } v ? $"{e.ResourceType}/{e.Id}/_history/{v}" : $"{e.ResourceType}/{e.Id}");
-                var patient = e.ResourceType == "Patient" ? e.Id : e.Json is { } json ? PatientOfJson(json) : PatientOf(e.Materialise());
+                var patient = e.ResourceType == "Patient" ? e.Id : e.PatientKey ?? (e.Json is { } json ? PatientOfJson(json) : PatientOf(e.Materialise()));
                 if (patient is not null)
                 {
                     patients.Add(patient);
@@ -360,7 +364,7 @@ internal static class AuditEvents
         if (response.ResourceType is { } type && response.Id is { } id)
         {
             resources.Add(response.Version is { } v ? $"{type}/{id}/_history/{v}" : $"{type}/{id}");
-            var patient = type == "Patient" ? id : response.Resource is { } resource and not OperationOutcome ? PatientOf(resource) : response.Json is { } json ? PatientOfJson(json) : null;
+            var patient = type == "Patient" ? id : response.PatientKey ?? (response.Resource is { } resource and not OperationOutcome ? PatientOf(resource) : response.Json is { } json ? PatientOfJson(json) : null);
             if (patient is not null)
             {
                 patients.Add(patient);
@@ -500,12 +504,13 @@ internal static class AuditEvents
         _ => "operation",
     };
 
-    private static AuditEvent.AuditEventAction Action(AccessInteraction interaction) => interaction switch
+    /// <summary>The AuditEvent.action code (C, R, U, D or E) of an interaction, as the compact record stores it.</summary>
+    private static string Action(AccessInteraction interaction) => interaction switch
     {
-        AccessInteraction.Create => AuditEvent.AuditEventAction.C,
-        AccessInteraction.Update or AccessInteraction.Patch => AuditEvent.AuditEventAction.U,
-        AccessInteraction.Delete => AuditEvent.AuditEventAction.D,
-        AccessInteraction.Read or AccessInteraction.VRead or AccessInteraction.Search or AccessInteraction.History => AuditEvent.AuditEventAction.R,
-        _ => AuditEvent.AuditEventAction.E,
+        AccessInteraction.Create => nameof(AuditEvent.AuditEventAction.C),
+        AccessInteraction.Update or AccessInteraction.Patch => nameof(AuditEvent.AuditEventAction.U),
+        AccessInteraction.Delete => nameof(AuditEvent.AuditEventAction.D),
+        AccessInteraction.Read or AccessInteraction.VRead or AccessInteraction.Search or AccessInteraction.History => nameof(AuditEvent.AuditEventAction.R),
+        _ => nameof(AuditEvent.AuditEventAction.E),
     };
 }

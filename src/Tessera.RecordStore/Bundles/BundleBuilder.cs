@@ -67,11 +67,11 @@ internal static class BundleBuilder
         var fullUrl = $"{baseUrl}/{version.ResourceType}/{version.Id}";
         if (query.Summary is null && query.Elements is null)
         {
-            return new SearchBodyEntry(fullUrl, version.ResourceType, version.Id, version.Version, mode, version.Json!, null);
+            return new SearchBodyEntry(fullUrl, version.ResourceType, version.Id, version.Version, mode, version.Json!, null, version.PatientKey);
         }
 
         var resource = Summaries.Apply(FhirSerialization.ParseStored(version.Json!), query.Summary, query.Elements);
-        return new SearchBodyEntry(fullUrl, version.ResourceType, version.Id, version.Version, mode, null, resource);
+        return new SearchBodyEntry(fullUrl, version.ResourceType, version.Id, version.Version, mode, null, resource, version.PatientKey);
     }
 
     private static string Url(string baseUrl, string path, List<KeyValuePair<string, string>> applied, string? cursor)

@@ -97,8 +97,9 @@ public sealed class SearchBodyEntry
 {
     private Resource? _resource;
 
-    internal SearchBodyEntry(string? fullUrl, string resourceType, string? id, long? version, Bundle.SearchEntryMode mode, string? json, Resource? resource)
+    internal SearchBodyEntry(string? fullUrl, string resourceType, string? id, long? version, Bundle.SearchEntryMode mode, string? json, Resource? resource, string? patientKey = null)
     {
+        PatientKey = patientKey;
         FullUrl = fullUrl;
         ResourceType = resourceType;
         Id = id;
@@ -116,6 +117,9 @@ public sealed class SearchBodyEntry
 
     /// <summary>The version returned, when the entry is a stored resource.</summary>
     public long? Version { get; }
+
+    /// <summary>The patient whose compartment the stored version is in (null for one in none, and for a built resource).</summary>
+    public string? PatientKey { get; }
 
     public Bundle.SearchEntryMode Mode { get; }
 

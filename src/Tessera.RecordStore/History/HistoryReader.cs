@@ -100,7 +100,7 @@ internal static class HistoryReader
             parameters.AddRange(accessParameters);
         }
 
-        var sql = "SELECT v.resource_type, v.id, v.version, v.last_updated, v.deleted, v.method, v.json, v.seq FROM resource_version v"
+        var sql = $"SELECT {ResourceRepository.VersionColumns} FROM resource_version v"
             + (where.Count > 0 ? " WHERE " + string.Join(" AND ", where) : string.Empty)
             + $" ORDER BY v.seq DESC LIMIT {query.Count + 1}";
         var versions = new List<StoredVersion>();

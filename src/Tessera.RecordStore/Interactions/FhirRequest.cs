@@ -102,6 +102,12 @@ public sealed record FhirResponse
 
     public long? Version { get; init; }
 
+    /// <summary>
+    /// The patient whose compartment the returned version is in, as stored with it, when the resource was read from
+    /// the store (null otherwise, and for a resource in no patient's compartment).
+    /// </summary>
+    public string? PatientKey { get; init; }
+
     public DateTimeOffset? LastModified { get; init; }
 
     public OperationOutcome? Outcome { get; init; }

@@ -234,6 +234,7 @@ public sealed partial class FhirStore
         ResourceType = stored.ResourceType,
         Id = stored.Id,
         Version = stored.Version,
+        PatientKey = stored.PatientKey,
         LastModified = stored.LastUpdated,
     };
 

@@ -6,8 +6,12 @@ using Tessera.RecordStore.Storage;
 
 namespace Tessera.RecordStore.Resources;
 
-/// <summary>A stored version of a resource; <see cref="Json"/> is null for a deletion.</summary>
-internal sealed record StoredVersion(string ResourceType, string Id, long Version, DateTimeOffset LastUpdated, bool Deleted, string Method, string? Json, long Seq = 0);
+/// <summary>
+/// A stored version of a resource; <see cref="Json"/> is null for a deletion. <see cref="PatientKey"/> is the patient
+/// whose compartment the version is in, as written with it (null outside every patient's compartment, and for a
+/// version not read from the store).
+/// </summary>
+internal sealed record StoredVersion(string ResourceType, string Id, long Version, DateTimeOffset LastUpdated, bool Deleted, string Method, string? Json, long Seq = 0, string? PatientKey = null);
 
 /// <summary>The current-version row of a resource, read (and on PostgreSQL locked) before writing the next.</summary>
 internal sealed record CurrentRow(long Version, bool Deleted, string? PatientKey);
@@ -20,7 +24,10 @@ internal sealed class ResourceRepository(SqlDialect dialect)
 {
     public SqlDialect Dialect => dialect;
 
-    internal const string VersionColumns = "v.resource_type, v.id, v.version, v.last_updated, v.deleted, v.method, v.json, v.seq";
+    internal const string VersionColumns = "v.resource_type, v.id, v.version, v.last_updated, v.deleted, v.method, v.json, v.seq, v.patient_key";
+
+    /// <summary>How many columns <see cref="VersionColumns"/> has: whatever a statement selects after them starts here.</summary>
+    internal const int VersionColumnCount = 9;
 
     public async Task<StoredVersion?> ReadCurrentAsync(DbConnection connection, DbTransaction? transaction, string type, string id, CancellationToken ct) =>
         (await ReadCurrentAsync(connection, transaction, type, id, null, ct)).Stored;
@@ -95,14 +102,14 @@ internal sealed class ResourceRepository(SqlDialect dialect)
             return (null, false);
         }
 
-        var visible = reader.GetInt32(8) != 0;
-        return reader.GetInt32(9) != 0 || (!visible && !assumed.RefusalIsFinal) ? null : (ReadVersion(reader), visible);
+        var visible = reader.GetInt32(VersionColumnCount) != 0;
+        return reader.GetInt32(VersionColumnCount + 1) != 0 || (!visible && !assumed.RefusalIsFinal) ? null : (ReadVersion(reader), visible);
     }
 
     private static async Task<(StoredVersion?, bool)> ReadVisibleAsync(DbCommand cmd, AccessFilter? filter, CancellationToken ct)
     {
         await using var reader = await cmd.ExecuteReaderAsync(ct);
-        return await reader.ReadAsync(ct) ? (ReadVersion(reader), filter is null || reader.GetInt32(8) != 0) : (null, false);
+        return await reader.ReadAsync(ct) ? (ReadVersion(reader), filter is null || reader.GetInt32(VersionColumnCount) != 0) : (null, false);
     }
 
     public async Task<List<StoredVersion>> ReadManyCurrentAsync(DbConnection connection, DbTransaction? transaction, IReadOnlyList<(string Type, string Id)> keys, CancellationToken ct)
@@ -269,5 +276,6 @@ internal sealed class ResourceRepository(SqlDialect dialect)
         reader.GetInt32(first + 4) != 0,
         reader.GetString(first + 5),
         reader.IsDBNull(first + 6) ? null : reader.GetString(first + 6),
-        reader.GetInt64(first + 7));
+        reader.GetInt64(first + 7),
+        reader.IsDBNull(first + 8) ? null : reader.GetString(first + 8));
 }

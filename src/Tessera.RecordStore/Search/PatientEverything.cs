@@ -218,7 +218,7 @@ internal static class PatientEverything
                 rows.Add(ResourceRepository.ReadVersion(reader));
                 if (counted)
                 {
-                    total = Convert.ToInt32(reader.GetValue(8), CultureInfo.InvariantCulture);
+                    total = Convert.ToInt32(reader.GetValue(ResourceRepository.VersionColumnCount), CultureInfo.InvariantCulture);
                 }
             }
         }

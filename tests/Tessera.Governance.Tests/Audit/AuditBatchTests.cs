@@ -73,6 +73,74 @@ public sealed class AuditBatchTests
 
     [Theory]
     [MemberData(nameof(GovernedStores.Backends), MemberType = typeof(GovernedStores))]
+    public async System.Threading.Tasks.Task An_event_names_the_patient_whose_compartment_a_returned_resource_is_in(string backend)
+    {
+        var (db, store, governance) = await AuditTrailTests.OpenAsync(backend, Gathering());
+        await using (db)
+        await using (store)
+        await using (governance)
+        {
+            // An appointment names its patient only as a participant: no subject or patient element says whose it is,
+            // but it is in that patient's compartment, and the policy judged it as theirs.
+            var appointment = new Appointment
+            {
+                Id = "appt-pa",
+                Status = Appointment.AppointmentStatus.Booked,
+                Participant = [new Appointment.ParticipantComponent { Actor = new ResourceReference("Patient/pa"), Status = ParticipationStatus.Accepted }],
+            };
+            Assert.Equal(201, (await store.ExecuteAsync(new FhirRequest { Method = "PUT", Path = "Appointment/appt-pa", Resource = appointment })).Status);
+            await ReadAsync(store, Callers.Gp, "Appointment/appt-pa");
+            await ReadAsync(store, Callers.Gp, "Appointment/appt-pa/_history/1");
+            var searched = await store.ExecuteAsync(GovernedStores.Request(Callers.Gp, "GET", "Appointment?_id=appt-pa"));
+            Assert.Single(((Bundle)searched.Resource!).Entry);
+            await governance.Audit.FlushAsync();
+
+            var (_, events) = await SearchAsync(store, Callers.IgLead, "AuditEvent?patient=pa&_count=100");
+            var returned = events.Where(e => e.Entity.Any(x => x.What?.Reference == "Appointment/appt-pa/_history/1")).ToList();
+            Assert.Equal(["read", "search-type", "vread"], returned.Select(e => e.Subtype[0].Code).Order());
+            Assert.All(returned, e => Assert.True(Concerns(e, "pa"), e.Id));
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(GovernedStores.Backends), MemberType = typeof(GovernedStores))]
+    public async System.Threading.Tasks.Task PostgreSQL_keeps_a_batch_row_whole_in_its_page_when_it_fits(string backend)
+    {
+        var (db, store, governance) = await AuditTrailTests.OpenAsync(backend, Gathering());
+        await using (db)
+        await using (store)
+        await using (governance)
+        {
+            if (backend != "postgres")
+            {
+                return;
+            }
+
+            Assert.Equal(1L, await ScalarAsync(store, "SELECT COUNT(*) FROM pg_class WHERE relname = 'gov_audit_event' AND 'toast_tuple_target=8160' = ANY (reloptions)"));
+
+            // Reads of sixty people with random ids make a batch row whose JSON, compressed, is still over 2 kB (where
+            // PostgreSQL would otherwise move it to TOAST) and under 8 kB: it stays in the row.
+            var people = Enumerable.Range(0, 60).Select(_ => Guid.NewGuid().ToString()).ToList();
+            foreach (var id in people)
+            {
+                await PutPatientAsync(store, id);
+            }
+
+            foreach (var id in people)
+            {
+                await ReadAsync(store, Callers.Gp, $"Patient/{id}");
+            }
+
+            await governance.Audit.FlushAsync();
+            Assert.True(await ScalarAsync(store, "SELECT COUNT(*) FROM gov_audit_event WHERE pg_column_size(json) > 2500") > 0);
+            Assert.Equal(0L, await ScalarAsync(store, "SELECT pg_relation_size(reltoastrelid) / 8192 FROM pg_class WHERE relname = 'gov_audit_event'"));
+            var verification = await governance.VerifyAuditAsync();
+            Assert.True(verification.Intact, string.Join("; ", verification.Problems.Select(p => p.Message)));
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(GovernedStores.Backends), MemberType = typeof(GovernedStores))]
     public async System.Threading.Tasks.Task Each_event_of_a_batch_is_an_audit_event_of_its_own_to_every_reader(string backend)
     {
         var (db, store, governance) = await AuditTrailTests.OpenAsync(backend, Gathering());
