@@ -205,12 +205,18 @@ public sealed class AuditTrail : IAsyncDisposable
         if (tx.Kind == DatabaseKind.Postgres)
         {
             // One statement: the rows and their chain rows (the hash covers no database-assigned value, so it is
-            // known before the insert); their patients are indexed in place (see AuditSubjects).
+            // known before the insert); their patients are indexed in place (see AuditSubjects). The rows go straight
+            // from the arrays into the table, in the arrays' order (a function scan feeding an insert), and the chain
+            // rows find their row by id. Passing the rows through a common table expression sorted by position, as
+            // this did before, made PostgreSQL copy and sort every row's JSON twice more: it was about 40 % of the
+            // statement's time for a batch of a hundred searches' events.
             await tx.ExecuteAsync(
                 """
-                WITH u AS (SELECT * FROM unnest(CAST(@id AS text[]), CAST(@rec AS bigint[]), CAST(@pk AS text[]), CAST(@json AS text[]), CAST(@ev AS integer[]), CAST(@n AS bigint[]), CAST(@prev AS text[]), CAST(@hash AS text[])) WITH ORDINALITY AS u(id, rec, pk, json, ev, n, prev, hash, ord)),
-                     e AS (INSERT INTO gov_audit_event (id, recorded, patient_keys, json, events) SELECT u.id, u.rec, u.pk, u.json, u.ev FROM u ORDER BY u.ord RETURNING seq, id)
-                INSERT INTO gov_audit_chain (n, seq, prev_hash, hash) SELECT u.n, e.seq, u.prev, u.hash FROM e JOIN u ON u.id = e.id
+                WITH e AS (INSERT INTO gov_audit_event (id, recorded, patient_keys, json, events)
+                           SELECT * FROM unnest(CAST(@id AS text[]), CAST(@rec AS bigint[]), CAST(@pk AS text[]), CAST(@json AS text[]), CAST(@ev AS integer[]))
+                           RETURNING seq, id)
+                INSERT INTO gov_audit_chain (n, seq, prev_hash, hash)
+                SELECT c.n, e.seq, c.prev, c.hash FROM e JOIN unnest(CAST(@id AS text[]), CAST(@n AS bigint[]), CAST(@prev AS text[]), CAST(@hash AS text[])) AS c(id, n, prev, hash) ON c.id = e.id
                 """,
                 ct,
                 ("@id", rows.Select(r => r.Row.Id).ToArray()), ("@rec", rows.Select(r => r.Row.Recorded).ToArray()), ("@pk", rows.Select(r => r.Row.Patients).ToArray()), ("@json", rows.Select(r => r.Row.Json).ToArray()),

@@ -172,6 +172,9 @@ public sealed class AuditBatchTests
             Assert.Equal(18, rows.Where(r => r.Events is not null).Sum(r => r.Events));
             Assert.InRange(rows.Count(r => r.Events is not null), 3, 6);
 
+            // Rows are stored in the order they are chained: no later link covers an earlier row.
+            Assert.Equal(0L, await ScalarAsync(store, "SELECT COUNT(*) FROM gov_audit_chain a JOIN gov_audit_chain b ON a.n < b.n AND a.seq > b.seq"));
+
             // By patient: only the events that concern them, though they share rows with others'.
             var (pbTotal, pb) = await SearchAsync(store, Callers.IgLead, "AuditEvent?patient=pb&_count=100");
             Assert.Equal(6, pb.Count(IsRead));
