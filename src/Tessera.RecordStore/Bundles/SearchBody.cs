@@ -118,7 +118,7 @@ public sealed class SearchBodyEntry
     /// <summary>The version returned, when the entry is a stored resource.</summary>
     public long? Version { get; }
 
-    /// <summary>The patient whose compartment the stored version is in (null for one in none, and for a built resource).</summary>
+    /// <summary>The patient whose compartment the stored version is in, as stored with it (null for one in none, and for an outcome).</summary>
     public string? PatientKey { get; }
 
     public Bundle.SearchEntryMode Mode { get; }
