@@ -11,9 +11,70 @@ using Hl7.Fhir.Serialization;
 // Reads need ids: a read-only run creates its sample patients first, untimed.
 // /fhir needs a token: register a system client first (tessera clients add --id bench --secret-stdin --scopes "system/*.cruds")
 // and pass it as BENCH_CLIENT_ID and BENCH_CLIENT_SECRET; the benchmark takes a client-credentials token from /auth/token.
+const string Usage = """
+    Usage: Tessera.Bench.Store [base-url] [scale] [scenarios] [client counts]
+      base-url       the FHIR base of a running Tessera (default http://127.0.0.1:8080/fhir)
+      scale          a positive multiplier of the request counts (default 1: 2,000 creates, 5,000 reads, 60 bundles)
+      scenarios      a comma-separated list of create, observation, read, bundle (default create,read,bundle)
+      client counts  a comma-separated list of concurrent clients (default 1,16)
+    Token: BENCH_CLIENT_ID and BENCH_CLIENT_SECRET of a system client with system/*.cruds
+    (tessera clients add --id bench --secret-stdin --scopes "system/*.cruds"), or an access token as TESSERA_TOKEN.
+    BENCH_WARM_SECONDS: the untimed warm-up of each scenario (default 20).
+    """;
+string[] scenarios = ["create", "observation", "read", "bundle"];
+if (args.Length > 0 && args[0] is "-h" or "--help" or "-?")
+{
+    Console.WriteLine(Usage);
+    return 0;
+}
+
+if (args.Length > 4)
+{
+    return Fail($"expected at most four arguments, got {args.Length}.");
+}
+
 var baseUrl = (args.Length > 0 ? args[0] : "http://127.0.0.1:8080/fhir").TrimEnd('/');
-var scale = args.Length > 1 ? double.Parse(args[1], CultureInfo.InvariantCulture) : 1.0;
+if (!Uri.TryCreate(baseUrl, UriKind.Absolute, out var baseUri) || baseUri.Scheme is not ("http" or "https"))
+{
+    return Fail($"'{baseUrl}' is not an http or https URL: give the FHIR base of a running server, e.g. http://127.0.0.1:8080/fhir.");
+}
+
+if (!double.TryParse(args.Length > 1 ? args[1] : "1", NumberStyles.Float, CultureInfo.InvariantCulture, out var scale) || !(scale > 0) || double.IsInfinity(scale))
+{
+    return Fail($"the scale '{args[1]}' is not a positive number (e.g. 0.5 or 2).");
+}
+
+var only = args.Length > 2 ? args[2].Split(',', StringSplitOptions.TrimEntries) : ["create", "read", "bundle"];
+if (only.FirstOrDefault(o => !scenarios.Contains(o)) is { } unknown)
+{
+    return Fail($"unknown scenario '{unknown}': choose from {string.Join(", ", scenarios)}.");
+}
+
+var clientCounts = new List<int>();
+foreach (var text in (args.Length > 3 ? args[3] : "1,16").Split(',', StringSplitOptions.TrimEntries))
+{
+    if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var count) || count < 1)
+    {
+        return Fail($"the client count '{text}' is not a positive whole number (e.g. 1,16).");
+    }
+
+    clientCounts.Add(count);
+}
+
 using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64 }) { Timeout = TimeSpan.FromMinutes(5) };
+try
+{
+    using var metadata = await http.GetAsync($"{baseUrl}/metadata");
+    if (!metadata.IsSuccessStatusCode)
+    {
+        return Fail($"{baseUrl}/metadata answered {(int)metadata.StatusCode}: is {baseUrl} the FHIR base of a Tessera server?", usage: false);
+    }
+}
+catch (HttpRequestException e)
+{
+    return Fail($"cannot reach {baseUrl} ({e.Message}): start a server first, e.g. tessera serve --no-demo --db <database> --urls {baseUri.GetLeftPart(UriPartial.Authority)}.", usage: false);
+}
+
 // /fhir needs an access token (docs/security.md): a system client's token with system/*.cruds.
 if (Environment.GetEnvironmentVariable("TESSERA_TOKEN") is { Length: > 0 } token)
 {
@@ -21,7 +82,7 @@ if (Environment.GetEnvironmentVariable("TESSERA_TOKEN") is { Length: > 0 } token
 }
 else if (Environment.GetEnvironmentVariable("BENCH_CLIENT_ID") is { Length: > 0 } clientId)
 {
-    var origin = new Uri(baseUrl).GetLeftPart(UriPartial.Authority);
+    var origin = baseUri.GetLeftPart(UriPartial.Authority);
     using var tokenResponse = await http.PostAsync($"{origin}/auth/token", new FormUrlEncodedContent(new Dictionary<string, string>
     {
         ["grant_type"] = "client_credentials",
@@ -29,17 +90,29 @@ else if (Environment.GetEnvironmentVariable("BENCH_CLIENT_ID") is { Length: > 0 
         ["client_secret"] = Environment.GetEnvironmentVariable("BENCH_CLIENT_SECRET") ?? string.Empty,
         ["scope"] = "system/*.cruds",
     }));
-    var accessToken = System.Text.Json.JsonDocument.Parse(await tokenResponse.EnsureSuccessStatusCode().Content.ReadAsStringAsync()).RootElement.GetProperty("access_token").GetString();
+    var answer = await tokenResponse.Content.ReadAsStringAsync();
+    if (!tokenResponse.IsSuccessStatusCode)
+    {
+        return Fail($"{origin}/auth/token refused client '{clientId}' ({(int)tokenResponse.StatusCode}: {answer}): check BENCH_CLIENT_SECRET, and that the client was registered with --scopes \"system/*.cruds\".", usage: false);
+    }
+
+    var accessToken = System.Text.Json.JsonDocument.Parse(answer).RootElement.GetProperty("access_token").GetString();
     http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", accessToken);
+}
+else
+{
+    return Fail("no access token: set BENCH_CLIENT_ID and BENCH_CLIENT_SECRET (or TESSERA_TOKEN).");
 }
 
 var serializer = new FhirJsonSerializer();
 
 var createdIds = new List<string>();
-var only = args.Length > 2 ? args[2].Split(',') : ["create", "read", "bundle"];
-var clientCounts = args.Length > 3 ? args[3].Split(',').Select(c => int.Parse(c, CultureInfo.InvariantCulture)).ToArray() : [1, 16];
 
-var warmSeconds = double.Parse(Environment.GetEnvironmentVariable("BENCH_WARM_SECONDS") ?? "20", CultureInfo.InvariantCulture);
+if (!double.TryParse(Environment.GetEnvironmentVariable("BENCH_WARM_SECONDS") ?? "20", NumberStyles.Float, CultureInfo.InvariantCulture, out var warmSeconds) || !(warmSeconds >= 0) || double.IsInfinity(warmSeconds))
+{
+    return Fail("BENCH_WARM_SECONDS is not a number of seconds (0 or more).");
+}
+
 Console.WriteLine($"Tessera store benchmark against {baseUrl}; {Environment.ProcessorCount} cores; {DateTime.UtcNow:yyyy-MM-dd HH:mm}Z; each scenario warmed {warmSeconds:F0} s untimed (BENCH_WARM_SECONDS)");
 Console.WriteLine($"{"scenario",-22} {"clients",7} {"requests",9} {"req/s",9} {"res/s",9} {"p50 ms",8} {"p95 ms",8}");
 
@@ -119,6 +192,19 @@ foreach (var clients in only.Contains("bundle") ? clientCounts : [])
         using var response = await http.PostAsync(baseUrl, Json(body));
         response.EnsureSuccessStatusCode();
     });
+}
+
+return 0;
+
+int Fail(string message, bool usage = true)
+{
+    Console.Error.WriteLine($"Tessera.Bench.Store: {message}");
+    if (usage)
+    {
+        Console.Error.WriteLine(Usage);
+    }
+
+    return usage ? 2 : 1;
 }
 
 async System.Threading.Tasks.Task RunAsync(string name, int clients, int requests, int resourcesPerRequest, Func<int, System.Threading.Tasks.Task> one)
