@@ -26,6 +26,7 @@ public sealed class SqliteCheckpointerTests
     {
         await using var db = await TestDatabase.CreateAsync("sqlite");
         await using var store = await FhirStore.OpenAsync(db.Location);
+        await using var held = await HoldOpenAsync(store);
         var checkpointer = store.Checkpointer!;
         for (var i = 0; i < 20; i++)
         {
@@ -70,6 +71,7 @@ public sealed class SqliteCheckpointerTests
     {
         await using var db = await TestDatabase.CreateAsync("sqlite");
         await using var store = await FhirStore.OpenAsync(db.Location);
+        await using var held = await HoldOpenAsync(store);
         var before = store.Checkpointer!.Runs;
 
         // Three transactions of 100 Patients each: hundreds of pages of log.
@@ -138,6 +140,14 @@ public sealed class SqliteCheckpointerTests
         cmd.CommandText = sql;
         return await cmd.ExecuteScalarAsync();
     }
+
+    /// <summary>
+    /// A connection kept open for the test. Microsoft.Data.Sqlite closes idle pooled connections from a timer of its
+    /// own, and when the last connection to a file closes, SQLite copies the whole log and empties it: landing between
+    /// a write and a look at the log (rarely, at a random moment), that made the log read as empty. With a connection
+    /// held, the log is only ever what the writes and the checkpointer left.
+    /// </summary>
+    private static Task<System.Data.Common.DbConnection> HoldOpenAsync(FhirStore store) => store.OpenConnectionAsync();
 
     /// <summary>The log's length and how much of it is copied, as a passive checkpoint reports them after copying what it can.</summary>
     private static async Task<(long Log, long Copied)> PeekAsync(FhirStore store)
