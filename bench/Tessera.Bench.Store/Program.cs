@@ -6,11 +6,10 @@ using Hl7.Fhir.Model;
 using Hl7.Fhir.Serialization;
 
 // Load benchmark of the FHIR API over HTTP against a running Tessera (tessera serve), on loopback.
-// Usage: dotnet run -c Release --project bench/Tessera.Bench.Store -- [base-url] [scale] [create,observation,read,bundle] [client counts, e.g. 1,16]
 // Measures single creates (Patient, and with "observation" Observation), reads by id and 100-resource transaction bundles with 1 and 16 clients.
-// Reads need ids: a read-only run creates its sample patients first, untimed.
-// /fhir needs a token: register a system client first (tessera clients add --id bench --secret-stdin --scopes "system/*.cruds")
-// and pass it as BENCH_CLIENT_ID and BENCH_CLIENT_SECRET; the benchmark takes a client-credentials token from /auth/token.
+// Reads need ids: a read-only run creates its sample patients first, untimed. The arguments and the token it needs are in
+// Usage below (dotnet run -c Release --project bench/Tessera.Bench.Store -- --help); with a client id and secret it takes
+// a client-credentials token from /auth/token.
 const string Usage = """
     Usage: Tessera.Bench.Store [base-url] [scale] [scenarios] [client counts]
       base-url       the FHIR base of a running Tessera (default http://127.0.0.1:8080/fhir)
