@@ -293,7 +293,9 @@ static async Task<double> RunAsync(Request request, Func<string, string> url, st
 {
     var next = -1;
     var watch = Stopwatch.StartNew();
-    await Parallel.ForAsync(0, clients, async (_, ct) =>
+    // Without options Parallel.ForAsync runs at most as many bodies at once as the machine has cores: the clients are
+    // all concurrent only when the degree says so.
+    await Parallel.ForAsync(0, clients, new ParallelOptions { MaxDegreeOfParallelism = clients }, async (_, ct) =>
     {
         int i;
         while ((i = Interlocked.Increment(ref next)) < count)
