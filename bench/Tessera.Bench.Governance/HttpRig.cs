@@ -41,6 +41,9 @@ internal sealed partial class HttpRig : IAsyncDisposable
     /// <summary>The GP's client of the host without policy and audit.</summary>
     public HttpClient Ungoverned { get; }
 
+    /// <summary>The audit trail of the governed host (its own store's, not the in-process store's).</summary>
+    public Tessera.Governance.Audit.AuditTrail GovernedAudit => _governed.Services.GetRequiredService<TesseraWebApp.StoreHolder>().Governance!.Audit;
+
     public static async Task<HttpRig> StartAsync(string connectionString, FhirStore internalStore)
     {
         var governed = await StartHostAsync(connectionString, ungoverned: false);
