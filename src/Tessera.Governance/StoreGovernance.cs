@@ -41,6 +41,14 @@ public sealed class GovernanceOptions
     /// <summary>How many read events may wait to be committed before reads wait for the trail.</summary>
     public int AuditQueueLimit { get; set; } = 10_000;
 
+    /// <summary>
+    /// Whether, on PostgreSQL, the answers of a caller's tests of a patient (care relationship, consent rules,
+    /// break-glass) are kept between that caller's searches of the patient, for as long as the database signals no
+    /// change to the patient's relationships, consents or links and none of them expires (docs/governance.md,
+    /// "Kept answers"). On by default; off, every search of a patient tests the patient in the database.
+    /// </summary>
+    public bool KeepTestAnswers { get; set; } = true;
+
     /// <summary>The clock (tests move it to expire grants).</summary>
     public TimeProvider Clock { get; set; } = TimeProvider.System;
 }
@@ -54,6 +62,8 @@ public sealed class StoreGovernance : IAsyncDisposable
     private readonly FhirStore _store;
     private readonly RecordExporter _exporter;
 
+    private ChangeListener? _listener;
+
     private StoreGovernance(FhirStore store, AuditTrail audit)
     {
         _store = store;
@@ -61,13 +71,21 @@ public sealed class StoreGovernance : IAsyncDisposable
         _exporter = new RecordExporter(store, audit);
     }
 
+    /// <summary>What this process has heard of changes to the governance index (for tests).</summary>
+    internal GovernanceChanges Changes { get; private init; } = new();
+
+    /// <summary>The test answers kept between searches, when they are (for tests).</summary>
+    internal PatientAnswers? Answers { get; private set; }
+
     /// <summary>The audit trail (e.g. for the authorization server to record sign-ins).</summary>
     public AuditTrail Audit { get; }
 
     internal static async Task<StoreGovernance> AttachAsync(FhirStore store, GovernanceOptions options, ILoggerFactory? loggers, CancellationToken ct)
     {
         await store.MigratePartAsync("governance", GovernanceSchema.Steps, ct);
-        var index = new RelationshipIndex();
+        var logs = loggers ?? NullLoggerFactory.Instance;
+        var changes = new GovernanceChanges();
+        var index = new RelationshipIndex(changes);
         await using (var connection = await store.OpenConnectionAsync(ct))
         await using (var cmd = connection.CreateCommand())
         {
@@ -80,11 +98,13 @@ public sealed class StoreGovernance : IAsyncDisposable
             }
         }
 
-        var audit = new AuditTrail(store, options, (loggers ?? NullLoggerFactory.Instance).CreateLogger<AuditTrail>());
-        var governance = new StoreGovernance(store, audit);
+        var audit = new AuditTrail(store, options, logs.CreateLogger<AuditTrail>());
+        var governance = new StoreGovernance(store, audit) { Changes = changes };
+        governance._listener = options.KeepTestAnswers ? ChangeListener.Start(store, changes, logs.CreateLogger<ChangeListener>()) : null;
         store.AddWriteObserver(index);
-        store.UseAccessPolicy(new GovernancePolicy(audit, new AuditQuery(store, audit)));
-        store.Operations.Register(new BreakGlassOperation(audit, options));
+        governance.Answers = options.KeepTestAnswers ? new PatientAnswers(changes) : null;
+        store.UseAccessPolicy(new GovernancePolicy(audit, new AuditQuery(store, audit), governance.Answers));
+        store.Operations.Register(new BreakGlassOperation(audit, options, changes));
         store.Operations.Register(new ExportRecordOperation(governance._exporter, audit));
         return governance;
     }
@@ -115,7 +135,15 @@ public sealed class StoreGovernance : IAsyncDisposable
         return Audit.RecordAsync(entry, ct);
     }
 
-    public ValueTask DisposeAsync() => Audit.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        if (_listener is not null)
+        {
+            await _listener.DisposeAsync();
+        }
+
+        await Audit.DisposeAsync();
+    }
 }
 
 public static class GovernanceExtensions

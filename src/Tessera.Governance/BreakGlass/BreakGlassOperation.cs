@@ -15,7 +15,7 @@ namespace Tessera.Governance.BreakGlass;
 /// included), audits it with purpose of use BTG, and notifies the person's GP and the information governance
 /// lead with a Communication tagged <c>urn:tessera:governance|break-glass</c> — all in one transaction.
 /// </summary>
-internal sealed class BreakGlassOperation(AuditTrail audit, GovernanceOptions options) : FhirOperation
+internal sealed class BreakGlassOperation(AuditTrail audit, GovernanceOptions options, Policy.GovernanceChanges? changes = null) : FhirOperation
 {
     public const string OperationName = "break-glass";
 
@@ -103,6 +103,7 @@ internal sealed class BreakGlassOperation(AuditTrail audit, GovernanceOptions op
         var entry = AuditEvents.ForGovernanceEvent("break-glass", "Break-glass access", caller, principal, invocation.Request.ClientAddress, patient, "BTG", $"Reason: {reason}; until {expires:o}", now);
         var communicationId = await store.WriteAsync(async tx =>
         {
+            changes?.WrittenBy(tx);
             await tx.ExecuteAsync(
                 "INSERT INTO gov_relationship (patient_key, party, basis, source_type, source_id, expires) VALUES (@p, @party, 'break-glass', 'BreakGlass', @id, @exp)",
                 ct, ("@p", patient), ("@party", "user:" + caller.Subject), ("@id", grant), ("@exp", expires.ToUnixTimeMilliseconds()));

@@ -247,6 +247,9 @@ internal sealed record PredicateForm(string Template, IReadOnlyList<PatientTest>
 /// </summary>
 internal sealed record TimedFilter(PredicateForm Form, IReadOnlyList<(string Name, object? Value)> Fixed, bool Timed, Func<string, PredicateForm>? OfType)
 {
+    /// <summary>Where the answers of the filter's tests of a patient are kept between searches (null: they are not).</summary>
+    public PatientAnswers? Answers { get; init; }
+
     /// <summary>The typed forms, each built on first use and kept: one delegate for every request of the caller.</summary>
     private readonly Func<string, PredicateForm>? _forType = OfType is null ? null : Memoised(OfType);
 
@@ -259,7 +262,7 @@ internal sealed record TimedFilter(PredicateForm Form, IReadOnlyList<(string Nam
         {
             ForType = forType is null ? null : type => forType(type).Full,
             Assuming = type => (type is not null && forType is not null ? forType(type) : Form).Assumption,
-            ForPatient = (rows, ct) => SettleAsync(rows, parameters, ct),
+            ForPatient = (rows, ct) => SettleAsync(rows, parameters, now, ct),
         };
     }
 
@@ -267,12 +270,30 @@ internal sealed record TimedFilter(PredicateForm Form, IReadOnlyList<(string Nam
     /// The filter for the rows of one patient: the tests of the patient answered in one statement, and the predicate
     /// with their answers in their places (same parameters).
     /// </summary>
-    private async Task<AccessFilter> SettleAsync(PatientRows rows, IReadOnlyList<(string Name, object? Value)> parameters, CancellationToken ct)
+    private async Task<AccessFilter> SettleAsync(PatientRows rows, IReadOnlyList<(string Name, object? Value)> parameters, long now, CancellationToken ct)
     {
         var form = rows.ResourceType is { } type && _forType is { } forType ? forType(type) : Form;
         if (form.Tests.Count == 0)
         {
             return new AccessFilter(form.Full, parameters);
+        }
+
+        if (Answers is { Usable: true } kept && !rows.InTransaction)
+        {
+            // Answers kept from an earlier search of the patient, while nothing of theirs has changed and nothing has
+            // expired; otherwise the tests are run now, with until when their answers hold, and kept.
+            if (kept.TryGet(this, rows.ResourceType, rows.PatientKey, now, out var known))
+            {
+                return new AccessFilter(form.Settled(known), parameters);
+            }
+
+            var stamp = kept.Changes.Take(rows.PatientKey);
+            IReadOnlyList<(string Name, object? Value)> bound = Timed
+                ? [.. parameters, (AccessSql.PatientParameter, rows.PatientKey)]
+                : [.. parameters, (AccessSql.NowParameter, now), (AccessSql.PatientParameter, rows.PatientKey)];
+            var (found, until) = await rows.AnswerAsync(form.OnKeys, PatientAnswers.Horizon, bound, ct);
+            kept.Remember(this, rows.ResourceType, rows.PatientKey, found, stamp, until ?? long.MaxValue);
+            return new AccessFilter(form.Settled(found), parameters);
         }
 
         var answers = await rows.TestAsync(form.OnKeys, [.. parameters, (AccessSql.PatientParameter, rows.PatientKey)], ct);

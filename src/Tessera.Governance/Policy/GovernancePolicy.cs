@@ -13,7 +13,7 @@ namespace Tessera.Governance.Policy;
 /// person's consent and their role's categories; citizens their own record; carers the record of a person who
 /// allowed it; the IG lead the audit and consents; system clients what their scopes name. Every decision is audited.
 /// </summary>
-internal sealed class GovernancePolicy(AuditTrail audit, AuditQuery auditQuery) : IAccessPolicy
+internal sealed class GovernancePolicy(AuditTrail audit, AuditQuery auditQuery, PatientAnswers? answers = null) : IAccessPolicy
 {
     /// <summary>Types the information governance lead reads besides directory resources.</summary>
     private static readonly string[] IgLeadTypes = ["Patient", "Consent", "Communication", "Provenance"];
@@ -71,7 +71,7 @@ internal sealed class GovernancePolicy(AuditTrail audit, AuditQuery auditQuery) 
         }
 
         var caller = Caller.From(principal);
-        view = new CallerView(caller, caller is null ? null : BuildRowFilter(caller));
+        view = new CallerView(caller, caller is null ? null : BuildRowFilter(caller) is { } filter ? filter with { Answers = answers } : null);
         if (_callers.Count >= MaxCallers)
         {
             _callers.Clear();

@@ -18,7 +18,7 @@ namespace Tessera.Governance.Relationships;
 /// with their source rows (deleted by the same source), and are worked out again whenever a person's links change.
 /// </para>
 /// </summary>
-internal sealed class RelationshipIndex : IResourceBatchWriteObserver
+internal sealed class RelationshipIndex(Policy.GovernanceChanges? changes = null) : IResourceBatchWriteObserver
 {
     /// <summary>Resource types this index reads; every other write passes straight through.</summary>
     public static readonly string[] Sources = ["Patient", "Encounter", "EpisodeOfCare", "ServiceRequest", "CareTeam", "Consent", "RelatedPerson"];
@@ -47,6 +47,7 @@ internal sealed class RelationshipIndex : IResourceBatchWriteObserver
             return;
         }
 
+        changes?.WrittenBy(transaction);
         await transaction.ExecuteAsync("DELETE FROM gov_relationship WHERE source_type = @t AND source_id = @id", ct, ("@t", resourceType), ("@id", id));
         if (resourceType == "Consent")
         {
@@ -156,6 +157,8 @@ internal sealed class RelationshipIndex : IResourceBatchWriteObserver
                 labels.AddRange(Labels(w.Resource).Select(l => (w.ResourceType, w.Id, l.Version, l.Label)));
                 continue;
             }
+
+            changes?.WrittenBy(transaction);
 
             if (!w.IsNew || w.Resource is null || (w.Resource is Patient patient && IsMaster(patient)))
             {

@@ -127,6 +127,62 @@ internal static class GovernanceSchema
     /// </summary>
     private const string AuditRowsInline = "ALTER TABLE gov_audit_event SET (toast_tuple_target = 8160);";
 
+    /// <summary>
+    /// Step 9 (PostgreSQL): every committed change to the index's tables signals the patient keys it touched on the
+    /// channel <see cref="ChangeListener.Channel"/> (space-separated; "*" when they are too many for one signal), so
+    /// that each Tessera process can drop the test answers it keeps for those patients (<see cref="Policy.PatientAnswers"/>).
+    /// The triggers run once per statement, over the rows it changed; PostgreSQL delivers the signal when, and only
+    /// if, the transaction commits. A change to a person's links signals every record of that person.
+    /// </summary>
+    private const string ChangeSignals = """
+        CREATE FUNCTION gov_signal(keys text) RETURNS void LANGUAGE sql AS $$
+            SELECT pg_notify('tessera_gov', CASE WHEN length(keys) > 7000 THEN '*' ELSE keys END) WHERE keys IS NOT NULL;
+        $$;
+        CREATE FUNCTION gov_signal_rows() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP = 'INSERT' THEN
+                PERFORM gov_signal((SELECT string_agg(DISTINCT patient_key, ' ') FROM gov_new));
+            ELSIF TG_OP = 'DELETE' THEN
+                PERFORM gov_signal((SELECT string_agg(DISTINCT patient_key, ' ') FROM gov_old));
+            ELSE
+                PERFORM gov_signal((SELECT string_agg(DISTINCT k, ' ') FROM (SELECT patient_key AS k FROM gov_old UNION SELECT patient_key FROM gov_new) u));
+            END IF;
+            RETURN NULL;
+        END
+        $$;
+        CREATE FUNCTION gov_signal_links() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP = 'INSERT' THEN
+                PERFORM gov_signal((SELECT string_agg(DISTINCT k, ' ') FROM (SELECT patient_key AS k FROM gov_new UNION SELECT l.patient_key FROM gov_person_link l WHERE l.person_key IN (SELECT person_key FROM gov_new)) u));
+            ELSIF TG_OP = 'DELETE' THEN
+                PERFORM gov_signal((SELECT string_agg(DISTINCT k, ' ') FROM (SELECT patient_key AS k FROM gov_old UNION SELECT l.patient_key FROM gov_person_link l WHERE l.person_key IN (SELECT person_key FROM gov_old)) u));
+            ELSE
+                PERFORM gov_signal((SELECT string_agg(DISTINCT k, ' ') FROM (SELECT patient_key AS k FROM gov_old UNION SELECT patient_key FROM gov_new
+                    UNION SELECT l.patient_key FROM gov_person_link l WHERE l.person_key IN (SELECT person_key FROM gov_old UNION SELECT person_key FROM gov_new)) u));
+            END IF;
+            RETURN NULL;
+        END
+        $$;
+        CREATE FUNCTION gov_signal_all() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            PERFORM gov_signal('*');
+            RETURN NULL;
+        END
+        $$;
+        CREATE TRIGGER gov_relationship_inserted AFTER INSERT ON gov_relationship REFERENCING NEW TABLE AS gov_new FOR EACH STATEMENT EXECUTE FUNCTION gov_signal_rows();
+        CREATE TRIGGER gov_relationship_updated AFTER UPDATE ON gov_relationship REFERENCING OLD TABLE AS gov_old NEW TABLE AS gov_new FOR EACH STATEMENT EXECUTE FUNCTION gov_signal_rows();
+        CREATE TRIGGER gov_relationship_deleted AFTER DELETE ON gov_relationship REFERENCING OLD TABLE AS gov_old FOR EACH STATEMENT EXECUTE FUNCTION gov_signal_rows();
+        CREATE TRIGGER gov_relationship_truncated AFTER TRUNCATE ON gov_relationship FOR EACH STATEMENT EXECUTE FUNCTION gov_signal_all();
+        CREATE TRIGGER gov_consent_rule_inserted AFTER INSERT ON gov_consent_rule REFERENCING NEW TABLE AS gov_new FOR EACH STATEMENT EXECUTE FUNCTION gov_signal_rows();
+        CREATE TRIGGER gov_consent_rule_updated AFTER UPDATE ON gov_consent_rule REFERENCING OLD TABLE AS gov_old NEW TABLE AS gov_new FOR EACH STATEMENT EXECUTE FUNCTION gov_signal_rows();
+        CREATE TRIGGER gov_consent_rule_deleted AFTER DELETE ON gov_consent_rule REFERENCING OLD TABLE AS gov_old FOR EACH STATEMENT EXECUTE FUNCTION gov_signal_rows();
+        CREATE TRIGGER gov_consent_rule_truncated AFTER TRUNCATE ON gov_consent_rule FOR EACH STATEMENT EXECUTE FUNCTION gov_signal_all();
+        CREATE TRIGGER gov_person_link_inserted AFTER INSERT ON gov_person_link REFERENCING NEW TABLE AS gov_new FOR EACH STATEMENT EXECUTE FUNCTION gov_signal_links();
+        CREATE TRIGGER gov_person_link_updated AFTER UPDATE ON gov_person_link REFERENCING OLD TABLE AS gov_old NEW TABLE AS gov_new FOR EACH STATEMENT EXECUTE FUNCTION gov_signal_links();
+        CREATE TRIGGER gov_person_link_deleted AFTER DELETE ON gov_person_link REFERENCING OLD TABLE AS gov_old FOR EACH STATEMENT EXECUTE FUNCTION gov_signal_links();
+        CREATE TRIGGER gov_person_link_truncated AFTER TRUNCATE ON gov_person_link FOR EACH STATEMENT EXECUTE FUNCTION gov_signal_all();
+        """;
+
     public static readonly IReadOnlyList<PartMigration> Steps =
     [
         new(Tables("INTEGER"), Tables("bigint")),
@@ -139,5 +195,6 @@ internal static class GovernanceSchema
         new(BatchRows, BatchRows),
         new("SELECT 1;", AuditCompression),
         new("SELECT 1;", AuditRowsInline),
+        new("SELECT 1;", ChangeSignals),
     ];
 }

@@ -209,6 +209,9 @@ public sealed class PatientRows
 
     public string PatientKey { get; }
 
+    /// <summary>Whether the query runs in a write transaction (what it reads may not be committed yet).</summary>
+    public bool InTransaction => _transaction is not null;
+
     /// <summary>The rows' type, when the query fixes it.</summary>
     public string? ResourceType { get; }
 
@@ -238,6 +241,37 @@ public sealed class PatientRows
         known.Remember(PatientKey, result);
         return result;
     }
+
+    /// <summary>
+    /// As <see cref="TestAsync"/>, always run now (never deferred), with the value of <paramref name="value"/> (a scalar
+    /// SQL expression over the same parameters giving a whole number or null) read in the same statement: e.g. until when
+    /// the answers hold.
+    /// </summary>
+    public async Task<(bool[] Answers, long? Value)> AnswerAsync(IReadOnlyList<string> conditions, string value, IReadOnlyList<(string Name, object? Value)> parameters, CancellationToken ct)
+    {
+        var sql = Valued.GetValue(conditions, static _ => new ConcurrentDictionary<string, string>(StringComparer.Ordinal))
+            .GetOrAdd(value, v => "SELECT " + string.Concat(conditions.Select((condition, i) => $"CASE WHEN {condition} THEN 1 ELSE 0 END AS t{i.ToString(CultureInfo.InvariantCulture)}, ")) + $"({v}) AS v");
+        await using var own = _planned is null ? null : await _planned(ct);
+        await using var cmd = Storage.Db.Command(own ?? _connection, _transaction, sql, [.. parameters]);
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        if (!await reader.ReadAsync(ct))
+        {
+            return (new bool[conditions.Count], null);
+        }
+
+        var answers = new bool[conditions.Count];
+        for (var i = 0; i < answers.Length; i++)
+        {
+            answers[i] = reader.GetInt64(i) != 0;
+        }
+
+        var found = await reader.IsDBNullAsync(answers.Length, ct) ? (long?)null : Convert.ToInt64(reader.GetValue(answers.Length), CultureInfo.InvariantCulture);
+        Known.GetValue(conditions, static _ => new KnownAnswers()).Remember(PatientKey, answers);
+        return (answers, found);
+    }
+
+    /// <summary>The statements of <see cref="AnswerAsync"/>, per list of conditions and value.</summary>
+    private static readonly ConditionalWeakTable<IReadOnlyList<string>, ConcurrentDictionary<string, string>> Valued = [];
 
     /// <summary>The tests a policy asked for and <see cref="TestAsync"/> deferred, to be sent ahead of the query; null when none were.</summary>
     internal DeferredTests? Deferred { get; private set; }

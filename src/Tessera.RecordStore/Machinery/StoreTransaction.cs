@@ -45,6 +45,12 @@ public sealed class StoreTransaction
         Scope.BeforeCommit(key, item, (items, ct) => run(this, items, ct));
 
     /// <summary>
+    /// Runs <paramref name="action"/> once the transaction has ended (committed or rolled back), before the interaction
+    /// answers; once per <paramref name="key"/>. E.g. to drop what a part remembered of rows the transaction changed.
+    /// </summary>
+    public void AfterEnd(string key, Action action) => Scope.AfterEnd(key, action);
+
+    /// <summary>
     /// Runs a statement and returns the rows it changed. In work queued with <see cref="BeforeCommit"/> on PostgreSQL the
     /// statement is sent with the transaction's held-back writes, in the round trip before the commit, and -1 is
     /// returned (the count is not known yet).

@@ -175,6 +175,32 @@ internal sealed class WriteScope(DbConnection connection, DbTransaction transact
         {
             (logger ?? NullLogger.Instance).LogError(e, "A write committed, but letting its connection go failed; the write stands");
         }
+        finally
+        {
+            foreach (var (_, action) in _afterEnd)
+            {
+                action();
+            }
+        }
+    }
+
+    private readonly List<(string Key, Action Action)> _afterEnd = [];
+
+    /// <summary>
+    /// Runs <paramref name="action"/> once this transaction has ended, committed or rolled back, before the interaction
+    /// that wrote in it answers; one action per <paramref name="key"/>, however often it is asked for. It must not throw.
+    /// </summary>
+    public void AfterEnd(string key, Action action)
+    {
+        foreach (var (existing, _) in _afterEnd)
+        {
+            if (existing == key)
+            {
+                return;
+            }
+        }
+
+        _afterEnd.Add((key, action));
     }
 
     private async ValueTask ReleaseAsync()

@@ -17,16 +17,16 @@ namespace Tessera.Governance.Tests.Policy;
 /// </summary>
 public sealed class PinnedSearchTests
 {
-    private const string Registered = "pin-registered";
-    private const string Stranger = "pin-stranger";
+    internal const string Registered = "pin-registered";
+    internal const string Stranger = "pin-stranger";
 
-    private static async System.Threading.Tasks.Task PutAsync(FhirStore store, Resource resource)
+    internal static async System.Threading.Tasks.Task PutAsync(FhirStore store, Resource resource)
     {
         var response = await store.ExecuteAsync(new FhirRequest { Method = "PUT", Path = $"{resource.TypeName}/{resource.Id}", Resource = resource });
         Assert.True(response.Status is 200 or 201, $"{resource.TypeName}/{resource.Id}: {response.Status}");
     }
 
-    private static Patient Person(string id, bool registered) => new()
+    internal static Patient Person(string id, bool registered) => new()
     {
         Id = id,
         Meta = new Meta { Source = Callers.OrgB },
@@ -34,7 +34,7 @@ public sealed class PinnedSearchTests
     };
 
     /// <summary>Two Observations of <paramref name="patient"/>: one recorded by the GP's organisation, one by another.</summary>
-    private static async System.Threading.Tasks.Task RecordAsync(FhirStore store, string patient)
+    internal static async System.Threading.Tasks.Task RecordAsync(FhirStore store, string patient)
     {
         foreach (var (suffix, source) in new[] { ("own", Callers.OrgA), ("other", Callers.OrgB) })
         {
@@ -49,7 +49,7 @@ public sealed class PinnedSearchTests
         }
     }
 
-    private static Consent OptOut(string patient) => new()
+    internal static Consent OptOut(string patient) => new()
     {
         Id = patient + "-optout",
         Status = Consent.ConsentState.Active,
@@ -61,7 +61,7 @@ public sealed class PinnedSearchTests
     };
 
     /// <summary>The ids the GP's search finds, read as a page, as a count and as an entry of a batch and a transaction.</summary>
-    private static async Task<string[]> FoundAsync(FhirStore store, string patient)
+    internal static async Task<string[]> FoundAsync(FhirStore store, string patient)
     {
         var url = $"Observation?patient={patient}";
         var page = await store.ExecuteAsync(GovernedStores.Request(Callers.Gp, "GET", url));

@@ -1,0 +1,113 @@
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using Tessera.Governance.Policy;
+using Tessera.RecordStore;
+using Tessera.RecordStore.Storage;
+
+namespace Tessera.Governance.Storage;
+
+/// <summary>
+/// Listens, on a connection of its own, for the signals PostgreSQL sends when the governance index changes (see
+/// <see cref="GovernanceSchema"/>, step 9), and applies them to <see cref="GovernanceChanges"/>. Answers are trusted
+/// only while it listens: a lost connection stops that at once, and it connects again (after 1 s, doubling to 30 s).
+/// An idle connection is checked every few seconds, so that one silently gone is noticed.
+/// </summary>
+internal sealed class ChangeListener : IAsyncDisposable
+{
+    public const string Channel = "tessera_gov";
+
+    private static readonly TimeSpan CheckEvery = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan LongestWait = TimeSpan.FromSeconds(30);
+
+    private readonly FhirStore _store;
+    private readonly GovernanceChanges _changes;
+    private readonly ILogger _logger;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _loop;
+
+    private ChangeListener(FhirStore store, GovernanceChanges changes, ILogger logger)
+    {
+        _store = store;
+        _changes = changes;
+        _logger = logger;
+        _loop = Task.Run(() => RunAsync(_stop.Token));
+    }
+
+    /// <summary>Starts listening (PostgreSQL only; null on SQLite, where answers are not kept).</summary>
+    public static ChangeListener? Start(FhirStore store, GovernanceChanges changes, ILogger logger) =>
+        store.Kind == DatabaseKind.Postgres ? new ChangeListener(store, changes, logger) : null;
+
+    private async Task RunAsync(CancellationToken ct)
+    {
+        var wait = TimeSpan.FromSeconds(1);
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                await using var connection = (NpgsqlConnection)await _store.OpenConnectionAsync(ct);
+                connection.Notification += (_, e) => _changes.Apply(e.Payload);
+                await using (var listen = new NpgsqlCommand($"LISTEN {Channel}", connection))
+                {
+                    await listen.ExecuteNonQueryAsync(ct);
+                }
+
+                _changes.Watch(true);
+                _logger.LogInformation("Listening for changes to the governance index on channel {Channel}", Channel);
+                wait = TimeSpan.FromSeconds(1);
+                while (true)
+                {
+                    if (!await connection.WaitAsync(CheckEvery, ct))
+                    {
+                        await using var check = new NpgsqlCommand("SELECT 1", connection) { CommandTimeout = (int)CheckEvery.TotalSeconds };
+                        await check.ExecuteScalarAsync(ct);
+                    }
+                }
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception e)
+            {
+                _logger.LogWarning(e, "Lost the connection that hears changes to the governance index; searches test every patient in the database until it is back (next try in {Seconds} s)", wait.TotalSeconds);
+            }
+            finally
+            {
+                _changes.Watch(false);
+            }
+
+            try
+            {
+                await Task.Delay(wait, ct);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+
+            wait = TimeSpan.FromTicks(Math.Min(wait.Ticks * 2, LongestWait.Ticks));
+        }
+    }
+
+    private int _disposed;
+
+    /// <summary>Stops listening; safe to call more than once (the host and the store's owner may both dispose of governance).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        await _stop.CancelAsync();
+        try
+        {
+            await _loop;
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        _stop.Dispose();
+    }
+}
