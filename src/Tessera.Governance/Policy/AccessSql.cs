@@ -222,6 +222,15 @@ internal sealed record PredicateForm(string Template, IReadOnlyList<PatientTest>
             RefusalIsFinal: !Tests.Any(t => t.Grant))
         : null;
 
+    /// <summary>
+    /// The list of tests as an identity: forms whose tests are the same text (a caller's forms for different types)
+    /// share it, so that answers found for one serve the others (<see cref="PatientAnswers"/>).
+    /// </summary>
+    public object TestsId { get; } = TestLists.GetOrAdd(string.Join('\n', Tests.Select(t => t.OnKey)), static _ => new object());
+
+    /// <summary>One identity per distinct list of tests (written with parameter names, not values: a handful per region).</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, object> TestLists = new(StringComparer.Ordinal);
+
     public bool Uses(string text) => Template.Contains(text, StringComparison.Ordinal) || Tests.Any(t => t.OnRow.Contains(text, StringComparison.Ordinal) || t.OnKey.Contains(text, StringComparison.Ordinal));
 
     /// <summary>The predicate for the rows of a patient of whom the tests answered <paramref name="answers"/>.</summary>
@@ -263,6 +272,7 @@ internal sealed record TimedFilter(PredicateForm Form, IReadOnlyList<(string Nam
             ForType = forType is null ? null : type => forType(type).Full,
             Assuming = type => (type is not null && forType is not null ? forType(type) : Form).Assumption,
             ForPatient = (rows, ct) => SettleAsync(rows, parameters, now, ct),
+            KeptForPatient = Answers is null ? null : (rows, ct) => KeptAsync(rows, parameters, now, ct),
         };
     }
 
@@ -272,33 +282,57 @@ internal sealed record TimedFilter(PredicateForm Form, IReadOnlyList<(string Nam
     /// </summary>
     private async Task<AccessFilter> SettleAsync(PatientRows rows, IReadOnlyList<(string Name, object? Value)> parameters, long now, CancellationToken ct)
     {
-        var form = rows.ResourceType is { } type && _forType is { } forType ? forType(type) : Form;
+        var form = FormFor(rows.ResourceType);
         if (form.Tests.Count == 0)
         {
             return new AccessFilter(form.Full, parameters);
         }
 
-        if (Answers is { Usable: true } kept && !rows.InTransaction)
+        if (await KeptAsync(rows, parameters, now, ct) is { } kept)
         {
-            // Answers kept from an earlier search of the patient, while nothing of theirs has changed and nothing has
-            // expired; otherwise the tests are run now, with until when their answers hold, and kept.
-            if (kept.TryGet(this, rows.ResourceType, rows.PatientKey, now, out var known))
-            {
-                return new AccessFilter(form.Settled(known), parameters);
-            }
-
-            var stamp = kept.Changes.Take(rows.PatientKey);
-            IReadOnlyList<(string Name, object? Value)> bound = Timed
-                ? [.. parameters, (AccessSql.PatientParameter, rows.PatientKey)]
-                : [.. parameters, (AccessSql.NowParameter, now), (AccessSql.PatientParameter, rows.PatientKey)];
-            var (found, until) = await rows.AnswerAsync(form.OnKeys, PatientAnswers.Horizon, bound, ct);
-            kept.Remember(this, rows.ResourceType, rows.PatientKey, found, stamp, until ?? long.MaxValue);
-            return new AccessFilter(form.Settled(found), parameters);
+            return kept;
         }
 
         var answers = await rows.TestAsync(form.OnKeys, [.. parameters, (AccessSql.PatientParameter, rows.PatientKey)], ct);
         return new AccessFilter(form.Settled(answers), parameters);
     }
+
+    private PredicateForm FormFor(string? type) => type is not null && _forType is { } forType ? forType(type) : Form;
+
+    /// <summary>
+    /// The filter for the rows of one patient settled on answers kept from an earlier request of this caller, while
+    /// nothing of the patient's has changed and nothing has expired; otherwise on the tests run now, with until when
+    /// their answers hold, which are then kept. Null when answers are not kept (see <see cref="PatientAnswers"/>) or
+    /// the query runs in a write transaction (what it reads may not be committed).
+    /// </summary>
+    private async Task<AccessFilter?> KeptAsync(PatientRows rows, IReadOnlyList<(string Name, object? Value)> parameters, long now, CancellationToken ct)
+    {
+        var form = FormFor(rows.ResourceType);
+        if (Answers is not { Usable: true } kept || rows.InTransaction)
+        {
+            return null;
+        }
+
+        if (form.Tests.Count == 0)
+        {
+            return Settled(form.Full, parameters);
+        }
+
+        if (!kept.TryGet(this, form.TestsId, rows.PatientKey, now, out var answers))
+        {
+            var stamp = kept.Changes.Take(rows.PatientKey);
+            IReadOnlyList<(string Name, object? Value)> bound = Timed
+                ? [.. parameters, (AccessSql.PatientParameter, rows.PatientKey)]
+                : [.. parameters, (AccessSql.NowParameter, now), (AccessSql.PatientParameter, rows.PatientKey)];
+            (answers, var until) = await rows.AnswerAsync(form.OnKeys, PatientAnswers.Horizon, bound, ct);
+            kept.Remember(this, form.TestsId, rows.PatientKey, answers, stamp, until ?? long.MaxValue);
+        }
+
+        return Settled(form.Settled(answers), parameters);
+    }
+
+    private static AccessFilter Settled(string predicate, IReadOnlyList<(string Name, object? Value)> parameters) =>
+        new(predicate, parameters) { Verdict = predicate == SqlLogic.True ? true : predicate == SqlLogic.False ? false : null };
 
     private static Func<string, PredicateForm> Memoised(Func<string, PredicateForm> build)
     {

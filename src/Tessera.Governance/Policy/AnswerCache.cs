@@ -121,9 +121,9 @@ internal sealed class PatientAnswers(GovernanceChanges changes)
     /// <summary>Whether answers can be kept at all now (changes are heard).</summary>
     public bool Usable => changes.Watching;
 
-    public bool TryGet(object filter, string? type, string patientKey, long now, out bool[] answers)
+    public bool TryGet(object filter, object tests, string patientKey, long now, out bool[] answers)
     {
-        if (_entries.TryGetValue(new Key(filter, type, patientKey), out var entry) && now < entry.Until && changes.Holds(entry.Stamp, patientKey))
+        if (_entries.TryGetValue(new Key(filter, tests, patientKey), out var entry) && now < entry.Until && changes.Holds(entry.Stamp, patientKey))
         {
             Interlocked.Increment(ref _used);
             answers = entry.Answers;
@@ -135,29 +135,29 @@ internal sealed class PatientAnswers(GovernanceChanges changes)
     }
 
     /// <summary>Keeps answers read after <paramref name="stamp"/> was taken, to hold until <paramref name="until"/> (milliseconds since the epoch).</summary>
-    public void Remember(object filter, string? type, string patientKey, bool[] answers, GovernanceChanges.Stamp stamp, long until)
+    public void Remember(object filter, object tests, string patientKey, bool[] answers, GovernanceChanges.Stamp stamp, long until)
     {
         if (_entries.Count >= MaxEntries)
         {
             _entries.Clear();
         }
 
-        _entries[new Key(filter, type, patientKey)] = new Entry(answers, stamp, until);
+        _entries[new Key(filter, tests, patientKey)] = new Entry(answers, stamp, until);
     }
 
     private sealed record Entry(bool[] Answers, GovernanceChanges.Stamp Stamp, long Until);
 
-    /// <summary>A caller's filter (by identity: each caller's is its own object), the rows' type and the patient.</summary>
-    private readonly struct Key(object filter, string? type, string patient) : IEquatable<Key>
+    /// <summary>A caller's filter and a list of its tests (both by identity: see <see cref="PredicateForm.TestsId"/>) and the patient.</summary>
+    private readonly struct Key(object filter, object tests, string patient) : IEquatable<Key>
     {
         private readonly object _filter = filter;
-        private readonly string? _type = type;
+        private readonly object _tests = tests;
         private readonly string _patient = patient;
 
-        public bool Equals(Key other) => ReferenceEquals(_filter, other._filter) && _type == other._type && _patient == other._patient;
+        public bool Equals(Key other) => ReferenceEquals(_filter, other._filter) && ReferenceEquals(_tests, other._tests) && _patient == other._patient;
 
         public override bool Equals(object? obj) => obj is Key other && Equals(other);
 
-        public override int GetHashCode() => HashCode.Combine(RuntimeHelpers.GetHashCode(_filter), _type, _patient);
+        public override int GetHashCode() => HashCode.Combine(RuntimeHelpers.GetHashCode(_filter), RuntimeHelpers.GetHashCode(_tests), _patient);
     }
 }

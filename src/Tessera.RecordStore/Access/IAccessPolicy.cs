@@ -93,6 +93,20 @@ public sealed record AccessFilter(string Predicate, IReadOnlyList<(string Name, 
     public Func<PatientRows, CancellationToken, Task<AccessFilter>>? ForPatient { get; init; }
 
     /// <summary>
+    /// As <see cref="ForPatient"/>, settled on answers the policy holds as current (kept from earlier, or read now and
+    /// kept), never on a guess to be confirmed later: a read of the patient's own Patient row may then skip the filter
+    /// altogether when the settled filter has a <see cref="Verdict"/>. Null, or a null answer: the policy keeps no
+    /// answers (the read uses the filter as it is).
+    /// </summary>
+    public Func<PatientRows, CancellationToken, Task<AccessFilter?>>? KeptForPatient { get; init; }
+
+    /// <summary>
+    /// Whether the filter lets every row through (true) or none (false), whatever the row; null when it depends on the
+    /// row. Set by a policy on a filter it settled for one patient.
+    /// </summary>
+    public bool? Verdict { get; init; }
+
+    /// <summary>
     /// For a read of one row of the given type (null: any type): the filter split so that the tests which seldom
     /// decide anything stay out of the common statement (see <see cref="FilterAssumption"/>). It must hand out the same
     /// instance for the same type. Null, or a null answer: no split; the read uses <see cref="For"/>.

@@ -35,6 +35,17 @@ internal sealed class ResourceRepository(SqlDialect dialect)
     /// <summary>The current version and, in the same query, whether <paramref name="filter"/> lets its row through (always, without one).</summary>
     public async Task<(StoredVersion? Stored, bool Visible)> ReadCurrentAsync(DbConnection connection, DbTransaction? transaction, string type, string id, AccessFilter? filter, CancellationToken ct)
     {
+        if (transaction is null && type == "Patient" && filter?.KeptForPatient is { } kept && await kept(new PatientRows(connection, null, id, type), ct) is { } settled)
+        {
+            // A Patient's row is its own patient's (its patient key is its id): the filter settled for that patient
+            // on current answers, and when that decides every row outright the read is the plain one.
+            filter = settled;
+            if (settled.Verdict is { } verdict)
+            {
+                return ((await ReadCurrentAsync(connection, null, type, id, null, ct)).Stored, verdict);
+            }
+        }
+
         if (filter?.AssumedFor("r", type) is { } assumed)
         {
             var read = await ReadAssumingAsync(connection, transaction, ReadCurrentAssumed.GetValue(assumed, static a => $"SELECT {VersionColumns}, {Judged(a)}{ReadCurrentFrom}"), [("t", type), ("id", id)], assumed, filter, ct);

@@ -73,23 +73,34 @@ public sealed class KeptAnswersTests
         var used = answers.Used;
         Assert.Equal(both(Registered), await FoundAsync(here, Registered));
         Assert.True(answers.Used > used, "the second search used the answers kept from the first");
+        used = answers.Used;
+        Assert.Equal(200, await ReadAsync(here, Registered));
+        Assert.True(answers.Used > used, "a read of the Patient used the answers its searches found");
         Assert.Empty(await FoundAsync(here, Stranger));
+        Assert.Equal(403, await ReadAsync(here, Stranger));
 
         // An opt-out recorded by the other process: only what the GP's organisation recorded, once signalled.
         await ChangeAsync(there, governance, () => PutAsync(there, OptOut(Registered)));
         Assert.Equal([$"{Registered}-own"], await FoundAsync(here, Registered));
+        Assert.Equal(403, await ReadAsync(here, Registered)); // the Patient was recorded by the other organisation
 
         // A registration there opens the record here; its end closes it again.
         await ChangeAsync(there, governance, () => PutAsync(there, Person(Stranger, registered: true)));
+        Assert.Equal(200, await ReadAsync(here, Stranger));
         Assert.Equal(both(Stranger), await FoundAsync(here, Stranger));
         await ChangeAsync(there, governance, () => PutAsync(there, Person(Stranger, registered: false)));
+        Assert.Equal(403, await ReadAsync(here, Stranger));
         Assert.Empty(await FoundAsync(here, Stranger));
 
         // The opt-out withdrawn there: the whole record again.
         await ChangeAsync(there, governance, async () =>
             Assert.True((await there.ExecuteAsync(new FhirRequest { Method = "DELETE", Path = $"Consent/{Registered}-optout" })).Status is 200 or 204));
+        Assert.Equal(200, await ReadAsync(here, Registered));
         Assert.Equal(both(Registered), await FoundAsync(here, Registered));
     }
+
+    private static async Task<int> ReadAsync(FhirStore store, string patient) =>
+        (await store.ExecuteAsync(GovernedStores.Request(Callers.Gp, "GET", $"Patient/{patient}"))).Status;
 
     [Fact]
     public async System.Threading.Tasks.Task Kept_answers_end_when_a_break_glass_grant_expires()
