@@ -272,7 +272,7 @@ internal sealed record TimedFilter(PredicateForm Form, IReadOnlyList<(string Nam
             ForType = forType is null ? null : type => forType(type).Full,
             Assuming = type => (type is not null && forType is not null ? forType(type) : Form).Assumption,
             ForPatient = (rows, ct) => SettleAsync(rows, parameters, now, ct),
-            KeptForPatient = Answers is null ? null : (rows, ct) => KeptAsync(rows, parameters, now, ct),
+            KeptForPatient = Answers is null ? null : (rows, ct) => KeptForReadAsync(rows, parameters, now, ct),
         };
     }
 
@@ -288,9 +288,9 @@ internal sealed record TimedFilter(PredicateForm Form, IReadOnlyList<(string Nam
             return new AccessFilter(form.Full, parameters);
         }
 
-        if (await KeptAsync(rows, parameters, now, ct) is { } kept)
+        if (Answers is { Usable: true } kept && !rows.InTransaction)
         {
-            return kept;
+            return await KeptAsync(kept, form, rows, parameters, now, forRead: false, ct) ?? throw new InvalidOperationException("A search's tests are run or deferred, never only sent along.");
         }
 
         var answers = await rows.TestAsync(form.OnKeys, [.. parameters, (AccessSql.PatientParameter, rows.PatientKey)], ct);
@@ -300,35 +300,46 @@ internal sealed record TimedFilter(PredicateForm Form, IReadOnlyList<(string Nam
     private PredicateForm FormFor(string? type) => type is not null && _forType is { } forType ? forType(type) : Form;
 
     /// <summary>
-    /// The filter for the rows of one patient settled on answers kept from an earlier request of this caller, while
-    /// nothing of the patient's has changed and nothing has expired; otherwise on the tests run now, with until when
-    /// their answers hold, which are then kept. Null when answers are not kept (see <see cref="PatientAnswers"/>) or
-    /// the query runs in a write transaction (what it reads may not be committed).
+    /// For a read of one patient's row: the filter settled on the answers kept for the patient, when they are (with its
+    /// <see cref="AccessFilter.Verdict"/> when it decides every row outright). Otherwise null, and the tests go with the
+    /// read to be answered and kept for the next request.
     /// </summary>
-    private async Task<AccessFilter?> KeptAsync(PatientRows rows, IReadOnlyList<(string Name, object? Value)> parameters, long now, CancellationToken ct)
-    {
-        var form = FormFor(rows.ResourceType);
-        if (Answers is not { Usable: true } kept || rows.InTransaction)
-        {
-            return null;
-        }
+    private Task<AccessFilter?> KeptForReadAsync(PatientRows rows, IReadOnlyList<(string Name, object? Value)> parameters, long now, CancellationToken ct) =>
+        Answers is { Usable: true } kept && !rows.InTransaction ? KeptAsync(kept, FormFor(rows.ResourceType), rows, parameters, now, forRead: true, ct) : Task.FromResult<AccessFilter?>(null);
 
+    /// <summary>
+    /// The filter for the rows of one patient settled on answers kept from an earlier request of this caller, while
+    /// nothing of the patient's has changed and nothing has expired (see <see cref="PatientAnswers"/>). Otherwise the
+    /// tests are run, or sent with the query, together with until when their answers hold, and their answers are kept
+    /// as the database gives them: a search is settled as without kept answers (possibly on a guess that the query
+    /// confirms), and a read (<paramref name="forRead"/>) is not settled at all (null).
+    /// </summary>
+    private async Task<AccessFilter?> KeptAsync(PatientAnswers kept, PredicateForm form, PatientRows rows, IReadOnlyList<(string Name, object? Value)> parameters, long now, bool forRead, CancellationToken ct)
+    {
         if (form.Tests.Count == 0)
         {
             return Settled(form.Full, parameters);
         }
 
-        if (!kept.TryGet(this, form.TestsId, rows.PatientKey, now, out var answers))
+        var patient = rows.PatientKey;
+        if (kept.TryGet(this, form.TestsId, patient, now, out var answers))
         {
-            var stamp = kept.Changes.Take(rows.PatientKey);
-            IReadOnlyList<(string Name, object? Value)> bound = Timed
-                ? [.. parameters, (AccessSql.PatientParameter, rows.PatientKey)]
-                : [.. parameters, (AccessSql.NowParameter, now), (AccessSql.PatientParameter, rows.PatientKey)];
-            (answers, var until) = await rows.AnswerAsync(form.OnKeys, PatientAnswers.Horizon, bound, ct);
-            kept.Remember(this, form.TestsId, rows.PatientKey, answers, stamp, until ?? long.MaxValue);
+            return Settled(form.Settled(answers), parameters);
         }
 
-        return Settled(form.Settled(answers), parameters);
+        var stamp = kept.Changes.Take(patient);
+        var value = new TestValue(PatientAnswers.Horizon, (found, until) => kept.Remember(this, form.TestsId, patient, found, stamp, until ?? long.MaxValue));
+        IReadOnlyList<(string Name, object? Value)> bound = Timed
+            ? [.. parameters, (AccessSql.PatientParameter, patient)]
+            : [.. parameters, (AccessSql.NowParameter, now), (AccessSql.PatientParameter, patient)];
+        if (forRead)
+        {
+            rows.TestAlongside(form.OnKeys, bound, value);
+            return null;
+        }
+
+        // Possibly a guess, which the search confirms: no verdict is drawn from it.
+        return new AccessFilter(form.Settled(await rows.TestAsync(form.OnKeys, bound, ct, value)), parameters);
     }
 
     private static AccessFilter Settled(string predicate, IReadOnlyList<(string Name, object? Value)> parameters) =>

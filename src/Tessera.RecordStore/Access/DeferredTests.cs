@@ -37,7 +37,11 @@ internal sealed class KnownAnswers
 /// guessed their answers): the query runs them ahead of itself, in the same round trip, and its rows count only if
 /// the answers are the guessed ones (<see cref="ReadAsync"/>); otherwise it is run again, settled on the answers found.
 /// </summary>
-internal sealed class DeferredTests(KnownAnswers known, string patientKey, string sql, (string Name, object? Value)[] parameters, bool[] guess, bool ownGuess)
+/// <remarks>
+/// Without a guess the tests only travel with the query to be answered (<see cref="PatientRows.TestAlongside"/>): the
+/// rows stand whatever they answer. <paramref name="answered"/> is told the answers (and the value read with them) either way.
+/// </remarks>
+internal sealed class DeferredTests(KnownAnswers known, string patientKey, string sql, (string Name, object? Value)[] parameters, int count, bool[]? guess, bool ownGuess, Action<bool[], long?>? answered)
 {
     private const string KeepPlans = "SET plan_cache_mode = auto";
     private const string PlanAsBefore = "RESET plan_cache_mode";
@@ -52,8 +56,8 @@ internal sealed class DeferredTests(KnownAnswers known, string patientKey, strin
     /// </summary>
     private async Task<bool> ConfirmAsync(DbDataReader reader, CancellationToken ct, bool moveOn)
     {
-        var answers = await ReadAnswersAsync(reader, guess.Length, ct);
-        var confirmed = answers.AsSpan().SequenceEqual(guess);
+        var answers = await ReadAnswersAsync(reader, count, answered, ct);
+        var confirmed = guess is null || answers.AsSpan().SequenceEqual(guess);
         if (!confirmed || !ownGuess)
         {
             // The patient's own answers, confirmed, are left as they are: remembering them again would take the
@@ -64,17 +68,24 @@ internal sealed class DeferredTests(KnownAnswers known, string patientKey, strin
         return confirmed && (!moveOn || await reader.NextResultAsync(ct));
     }
 
-    internal static async Task<bool[]> ReadAnswersAsync(DbDataReader reader, int count, CancellationToken ct)
+    /// <summary>
+    /// The answers of the tests' row, and, to <paramref name="answered"/> when given, the answers and the value in the
+    /// column after them.
+    /// </summary>
+    internal static async Task<bool[]> ReadAnswersAsync(DbDataReader reader, int count, Action<bool[], long?>? answered, CancellationToken ct)
     {
         var result = new bool[count];
-        if (await reader.ReadAsync(ct))
+        if (!await reader.ReadAsync(ct))
         {
-            for (var i = 0; i < result.Length; i++)
-            {
-                result[i] = reader.GetInt64(i) != 0;
-            }
+            return result;
         }
 
+        for (var i = 0; i < result.Length; i++)
+        {
+            result[i] = reader.GetInt64(i) != 0;
+        }
+
+        answered?.Invoke(result, await reader.IsDBNullAsync(count, ct) ? null : Convert.ToInt64(reader.GetValue(count), CultureInfo.InvariantCulture));
         return result;
     }
 

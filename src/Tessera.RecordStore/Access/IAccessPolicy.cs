@@ -191,6 +191,12 @@ public interface IResourceWriteObserver
 }
 
 /// <summary>
+/// A value read with a patient's tests (a scalar SQL expression over the same parameters, giving a whole number or
+/// null), and what to do with the answers and the value once they are read.
+/// </summary>
+public sealed record TestValue(string Sql, Action<bool[], long?> Answered);
+
+/// <summary>
 /// The rows of one patient that a query is about to filter (a search pinned to that patient), and the query's own
 /// connection and transaction, so that what a policy reads of the patient is read where the query runs.
 /// </summary>
@@ -231,60 +237,53 @@ public sealed class PatientRows
 
     /// <summary>
     /// Evaluates boolean SQL conditions, written over parameters named "@name", in one statement: true or false for
-    /// each. Parameters the conditions do not use are not bound (<see cref="Storage.Db.Command"/>).
+    /// each. Parameters the conditions do not use are not bound (<see cref="Storage.Db.Command"/>). With
+    /// <paramref name="value"/>, the statement also reads a value, and its answers and that value are handed to
+    /// <see cref="TestValue.Answered"/> once read from the database (when the tests are deferred, as the query reads them).
     /// </summary>
-    public async Task<bool[]> TestAsync(IReadOnlyList<string> conditions, IReadOnlyList<(string Name, object? Value)> parameters, CancellationToken ct)
+    public async Task<bool[]> TestAsync(IReadOnlyList<string> conditions, IReadOnlyList<(string Name, object? Value)> parameters, CancellationToken ct, TestValue? value = null)
     {
         if (conditions.Count == 0)
         {
             return [];
         }
 
-        var sql = Statements.GetValue(conditions, static c => "SELECT " + string.Join(", ", c.Select((condition, i) => $"CASE WHEN {condition} THEN 1 ELSE 0 END AS t{i.ToString(CultureInfo.InvariantCulture)}")));
+        var sql = Statement(conditions, value);
         var known = Known.GetValue(conditions, static _ => new KnownAnswers());
         if (_speculate && Deferred is null && known.Guess(PatientKey) is ({ } guess, var ownGuess))
         {
-            Deferred = new DeferredTests(known, PatientKey, sql, [.. parameters], guess, ownGuess);
+            Deferred = new DeferredTests(known, PatientKey, sql, [.. parameters], conditions.Count, guess, ownGuess, value?.Answered);
             return [.. guess];
         }
 
         await using var own = _planned is null ? null : await _planned(ct);
         await using var cmd = Storage.Db.Command(own ?? _connection, _transaction, sql, [.. parameters]);
         await using var reader = await cmd.ExecuteReaderAsync(ct);
-        var result = await DeferredTests.ReadAnswersAsync(reader, conditions.Count, ct);
+        var result = await DeferredTests.ReadAnswersAsync(reader, conditions.Count, value?.Answered, ct);
         known.Remember(PatientKey, result);
         return result;
     }
 
     /// <summary>
-    /// As <see cref="TestAsync"/>, always run now (never deferred), with the value of <paramref name="value"/> (a scalar
-    /// SQL expression over the same parameters giving a whole number or null) read in the same statement: e.g. until when
-    /// the answers hold.
+    /// Sends the tests, with <paramref name="value"/>, ahead of the query that follows in the same round trip (on
+    /// PostgreSQL), only to learn their answers: nothing is settled on them, and the query's rows stand whatever they are.
     /// </summary>
-    public async Task<(bool[] Answers, long? Value)> AnswerAsync(IReadOnlyList<string> conditions, string value, IReadOnlyList<(string Name, object? Value)> parameters, CancellationToken ct)
+    public void TestAlongside(IReadOnlyList<string> conditions, IReadOnlyList<(string Name, object? Value)> parameters, TestValue value)
     {
-        var sql = Valued.GetValue(conditions, static _ => new ConcurrentDictionary<string, string>(StringComparer.Ordinal))
-            .GetOrAdd(value, v => "SELECT " + string.Concat(conditions.Select((condition, i) => $"CASE WHEN {condition} THEN 1 ELSE 0 END AS t{i.ToString(CultureInfo.InvariantCulture)}, ")) + $"({v}) AS v");
-        await using var own = _planned is null ? null : await _planned(ct);
-        await using var cmd = Storage.Db.Command(own ?? _connection, _transaction, sql, [.. parameters]);
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        if (!await reader.ReadAsync(ct))
+        if (conditions.Count > 0 && Deferred is null && _connection is Npgsql.NpgsqlConnection)
         {
-            return (new bool[conditions.Count], null);
+            Deferred = new DeferredTests(Known.GetValue(conditions, static _ => new KnownAnswers()), PatientKey, Statement(conditions, value), [.. parameters], conditions.Count, null, false, value.Answered);
         }
-
-        var answers = new bool[conditions.Count];
-        for (var i = 0; i < answers.Length; i++)
-        {
-            answers[i] = reader.GetInt64(i) != 0;
-        }
-
-        var found = await reader.IsDBNullAsync(answers.Length, ct) ? (long?)null : Convert.ToInt64(reader.GetValue(answers.Length), CultureInfo.InvariantCulture);
-        Known.GetValue(conditions, static _ => new KnownAnswers()).Remember(PatientKey, answers);
-        return (answers, found);
     }
 
-    /// <summary>The statements of <see cref="AnswerAsync"/>, per list of conditions and value.</summary>
+    /// <summary>The statement answering a list of conditions (and a value), written once per list and value.</summary>
+    private static string Statement(IReadOnlyList<string> conditions, TestValue? value)
+    {
+        var tests = Statements.GetValue(conditions, static c => "SELECT " + string.Join(", ", c.Select((condition, i) => $"CASE WHEN {condition} THEN 1 ELSE 0 END AS t{i.ToString(CultureInfo.InvariantCulture)}")));
+        return value is null ? tests : Valued.GetValue(conditions, static _ => new ConcurrentDictionary<string, string>(StringComparer.Ordinal)).GetOrAdd(value.Sql, static (v, t) => $"{t}, ({v}) AS v", tests);
+    }
+
+    /// <summary>The statements of tests with a value, per list of conditions and value.</summary>
     private static readonly ConditionalWeakTable<IReadOnlyList<string>, ConcurrentDictionary<string, string>> Valued = [];
 
     /// <summary>The tests a policy asked for and <see cref="TestAsync"/> deferred, to be sent ahead of the query; null when none were.</summary>

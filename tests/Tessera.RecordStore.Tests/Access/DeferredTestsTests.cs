@@ -32,7 +32,7 @@ public sealed class DeferredTestsTests : IAsyncLifetime
         await _database.DisposeAsync();
     }
 
-    private static DeferredTests Deferred(KnownAnswers known, string sql, bool[] guess, bool ownGuess = false) => new(known, "Patient/p1", sql, [], guess, ownGuess);
+    private static DeferredTests Deferred(KnownAnswers known, string sql, bool[] guess, bool ownGuess = false) => new(known, "Patient/p1", sql, [], guess.Length, guess, ownGuess, null);
 
     [Fact]
     public async Task Rows_are_read_when_the_tests_answer_as_guessed_and_the_session_keeps_its_setting()
@@ -69,6 +69,35 @@ public sealed class DeferredTestsTests : IAsyncLifetime
         var wrong = known.Guess("Patient/p1")!.Value.Answers;
         Assert.Null(await DeferredTests.ReadAsync(connection, null, Deferred(known, Tests, wrong, ownGuess: true), Search, [], default));
         AssertGuess(known, "Patient/p1", [true, false], own: true);
+    }
+
+    [Fact]
+    public async Task Tests_sent_along_without_a_guess_report_their_answers_and_value_and_never_refuse_the_rows()
+    {
+        await using var connection = await _source.OpenConnectionAsync();
+        var known = new KnownAnswers();
+        (bool[] Answers, long? Value)? told = null;
+        var along = new DeferredTests(known, "Patient/p1", "SELECT 1, 0, 42", [], 2, null, false, (answers, value) => told = (answers, value));
+        await using (var rows = await DeferredTests.ReadAsync(connection, null, along, Search, [], default))
+        {
+            Assert.NotNull(rows);
+            Assert.True(await rows.Reader.ReadAsync());
+            Assert.Equal("row", rows.Reader.GetString(0));
+        }
+
+        Assert.Equal([true, false], told!.Value.Answers);
+        Assert.Equal(42, told.Value.Value);
+        AssertGuess(known, "Patient/p1", [true, false], own: true);
+
+        var none = new DeferredTests(known, "Patient/p2", "SELECT 0, 1, NULL", [], 2, null, false, (answers, value) => told = (answers, value));
+        await using (var rows = await DeferredTests.ReadAsync(connection, null, none, Search, [], default))
+        {
+            Assert.NotNull(rows);
+        }
+
+        Assert.Equal([false, true], told.Value.Answers);
+        Assert.Null(told.Value.Value);
+        Assert.Equal("force_custom_plan", await PostgresSessions.PlanModeAsync(connection));
     }
 
     [Fact]
