@@ -112,6 +112,7 @@ internal sealed class PatientAnswers(GovernanceChanges changes)
     private readonly ConcurrentDictionary<Key, Entry> _entries = new();
 
     private long _used;
+    private long _added;
 
     public GovernanceChanges Changes => changes;
 
@@ -137,9 +138,11 @@ internal sealed class PatientAnswers(GovernanceChanges changes)
     /// <summary>Keeps answers read after <paramref name="stamp"/> was taken, to hold until <paramref name="until"/> (milliseconds since the epoch).</summary>
     public void Remember(object filter, object tests, string patientKey, bool[] answers, GovernanceChanges.Stamp stamp, long until)
     {
-        if (_entries.Count >= MaxEntries)
+        // Counted as they are added (replacements too): ConcurrentDictionary.Count takes every one of its locks.
+        if (Interlocked.Increment(ref _added) > MaxEntries)
         {
             _entries.Clear();
+            Interlocked.Exchange(ref _added, 0);
         }
 
         _entries[new Key(filter, tests, patientKey)] = new Entry(answers, stamp, until);

@@ -15,6 +15,7 @@ internal sealed class KnownAnswers
     private const int MaxPatients = 10_000;
     private readonly ConcurrentDictionary<string, bool[]> _byPatient = new(StringComparer.Ordinal);
     private volatile bool[]? _latest;
+    private long _added;
 
     /// <summary>The answers last found for the patient (<c>Own</c>), or failing that the latest found for anyone.</summary>
     public (bool[] Answers, bool Own)? Guess(string patientKey) =>
@@ -22,9 +23,11 @@ internal sealed class KnownAnswers
 
     public void Remember(string patientKey, bool[] answers)
     {
-        if (_byPatient.Count >= MaxPatients)
+        // Counted as they are added (replacements too): ConcurrentDictionary.Count takes every one of its locks.
+        if (Interlocked.Increment(ref _added) > MaxPatients)
         {
             _byPatient.Clear();
+            Interlocked.Exchange(ref _added, 0);
         }
 
         _byPatient[patientKey] = answers;

@@ -35,28 +35,43 @@ internal sealed class ResourceRepository(SqlDialect dialect)
     /// <summary>The current version and, in the same query, whether <paramref name="filter"/> lets its row through (always, without one).</summary>
     public async Task<(StoredVersion? Stored, bool Visible)> ReadCurrentAsync(DbConnection connection, DbTransaction? transaction, string type, string id, AccessFilter? filter, CancellationToken ct)
     {
-        DeferredTests? alongside = null;
         if (transaction is null && type == "Patient" && filter?.KeptForPatient is { } kept)
         {
             // A Patient's row is its own patient's (its patient key is its id): the filter settled for that patient on
             // the answers the policy keeps, and when that decides every row outright the read is the plain one. When
-            // it keeps none, the patient's tests go with the read, for the next request.
+            // it keeps none, the patient's tests go ahead of the plain read in the same round trip, and their answers,
+            // kept as they arrive, settle the filter.
             var rows = new PatientRows(connection, null, id, type);
-            if (await kept(rows, ct) is { } settled)
+            var settled = await kept(rows, ct);
+            StoredVersion? plain = null;
+            if (settled is null && rows.Deferred is { } tests)
+            {
+                await using (var read = await DeferredTests.ReadAsync(connection, null, tests, $"SELECT {VersionColumns}{ReadCurrentFrom}", [("t", type), ("id", id)], ct))
+                {
+                    plain = read is not null && await read.Reader.ReadAsync(ct) ? ReadVersion(read.Reader) : null;
+                }
+
+                if (plain is null)
+                {
+                    return (null, false);
+                }
+
+                settled = await kept(new PatientRows(connection, null, id, type), ct);
+            }
+
+            if (settled is not null)
             {
                 filter = settled;
                 if (settled.Verdict is { } verdict)
                 {
-                    return ((await ReadCurrentAsync(connection, null, type, id, null, ct)).Stored, verdict);
+                    return (plain ?? (await ReadCurrentAsync(connection, null, type, id, null, ct)).Stored, verdict);
                 }
             }
-
-            alongside = rows.Deferred;
         }
 
         if (filter?.AssumedFor("r", type) is { } assumed)
         {
-            var read = await ReadAssumingAsync(connection, transaction, ReadCurrentAssumed.GetValue(assumed, static a => $"SELECT {VersionColumns}, {Judged(a)}{ReadCurrentFrom}"), [("t", type), ("id", id)], assumed, filter, ct, alongside);
+            var read = await ReadAssumingAsync(connection, transaction, ReadCurrentAssumed.GetValue(assumed, static a => $"SELECT {VersionColumns}, {Judged(a)}{ReadCurrentFrom}"), [("t", type), ("id", id)], assumed, filter, ct);
             if (read is { } answer)
             {
                 return answer;
@@ -112,12 +127,10 @@ internal sealed class ResourceRepository(SqlDialect dialect)
     /// the assumption cannot settle it (the guard holds, or the row is refused and a refusal is not final), and the
     /// caller reads it again under the whole filter. There is no row either way when none exists.
     /// </summary>
-    private static async Task<(StoredVersion?, bool)?> ReadAssumingAsync(DbConnection connection, DbTransaction? transaction, string sql, (string, object?)[] key, FilterAssumption assumed, AccessFilter filter, CancellationToken ct, DeferredTests? alongside = null)
+    private static async Task<(StoredVersion?, bool)?> ReadAssumingAsync(DbConnection connection, DbTransaction? transaction, string sql, (string, object?)[] key, FilterAssumption assumed, AccessFilter filter, CancellationToken ct)
     {
-        // Tests sent along (PatientRows.TestAlongside) are only answered: they never refuse the rows.
-        await using var rows = await DeferredTests.ReadAsync(connection, transaction, alongside, sql, [.. key, .. filter.Parameters], ct)
-            ?? throw new InvalidOperationException("Tests sent along with a read refused its row.");
-        var reader = rows.Reader;
+        await using var cmd = Db.Command(connection, transaction, sql, [.. key, .. filter.Parameters]);
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
         if (!await reader.ReadAsync(ct))
         {
             return (null, false);
