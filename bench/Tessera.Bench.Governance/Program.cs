@@ -33,7 +33,8 @@ var location = new DatabaseLocation(DatabaseKind.Postgres, new NpgsqlConnectionS
 try
 {
     await using var governed = await FhirStore.OpenAsync(location);
-    await using var governance = await governed.AddGovernanceAsync();
+    // Governance__KeepTestAnswers=false measures without kept answers, in process as through the API (whose host reads its options from the environment).
+    await using var governance = await governed.AddGovernanceAsync(new GovernanceOptions { KeepTestAnswers = Environment.GetEnvironmentVariable("Governance__KeepTestAnswers") is not { } keep || !bool.TryParse(keep, out var kept) || kept });
     await using var open = await FhirStore.OpenAsync(location);
 
     var load = Stopwatch.StartNew();

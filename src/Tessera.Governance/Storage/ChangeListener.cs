@@ -54,13 +54,20 @@ internal sealed class ChangeListener : IAsyncDisposable
                 _changes.Watch(true);
                 _logger.LogInformation("Listening for changes to the governance index on channel {Channel}", Channel);
                 wait = TimeSpan.FromSeconds(1);
-                while (true)
+                try
                 {
-                    if (!await connection.WaitAsync(CheckEvery, ct))
+                    while (true)
                     {
-                        await using var check = new NpgsqlCommand("SELECT 1", connection) { CommandTimeout = (int)CheckEvery.TotalSeconds };
-                        await check.ExecuteScalarAsync(ct);
+                        if (!await connection.WaitAsync(CheckEvery, ct))
+                        {
+                            await using var check = new NpgsqlCommand("SELECT 1", connection) { CommandTimeout = (int)CheckEvery.TotalSeconds };
+                            await check.ExecuteScalarAsync(ct);
+                        }
                     }
+                }
+                finally
+                {
+                    await StopListeningAsync(connection);
                 }
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -86,6 +93,28 @@ internal sealed class ChangeListener : IAsyncDisposable
             }
 
             wait = TimeSpan.FromTicks(Math.Min(wait.Ticks * 2, LongestWait.Ticks));
+        }
+    }
+
+    /// <summary>
+    /// Leaves the channel before a connection still open goes back to the pool (which does not reset sessions), so that
+    /// no query connection receives the signals afterwards.
+    /// </summary>
+    private static async Task StopListeningAsync(NpgsqlConnection connection)
+    {
+        if (connection.FullState != System.Data.ConnectionState.Open)
+        {
+            return;
+        }
+
+        try
+        {
+            await using var unlisten = new NpgsqlCommand("UNLISTEN *", connection) { CommandTimeout = 5 };
+            await unlisten.ExecuteNonQueryAsync(CancellationToken.None);
+        }
+        catch (Exception e) when (e is NpgsqlException or InvalidOperationException)
+        {
+            // The connection went with the error that ended listening: it is not returned to the pool.
         }
     }
 
