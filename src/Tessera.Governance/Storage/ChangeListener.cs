@@ -10,7 +10,8 @@ namespace Tessera.Governance.Storage;
 /// Listens, on a connection of its own, for the signals PostgreSQL sends when the governance index changes (see
 /// <see cref="GovernanceSchema"/>, step 9), and applies them to <see cref="GovernanceChanges"/>. Answers are trusted
 /// only while it listens: a lost connection stops that at once, and it connects again (after 1 s, doubling to 30 s).
-/// An idle connection is checked every few seconds, so that one silently gone is noticed.
+/// Before it is trusted, and whenever it has heard nothing for 5 s, the connection must hear a signal of its own sent
+/// from another connection, so that one silently gone deaf is noticed.
 /// </summary>
 internal sealed class ChangeListener : IAsyncDisposable
 {
@@ -45,23 +46,24 @@ internal sealed class ChangeListener : IAsyncDisposable
             try
             {
                 await using var connection = (NpgsqlConnection)await _store.OpenConnectionAsync(ct);
-                connection.Notification += (_, e) => _changes.Apply(e.Payload);
-                await using (var listen = new NpgsqlCommand($"LISTEN {Channel}", connection))
-                {
-                    await listen.ExecuteNonQueryAsync(ct);
-                }
-
-                _changes.Watch(true);
-                _logger.LogInformation("Listening for changes to the governance index on channel {Channel}", Channel);
-                wait = TimeSpan.FromSeconds(1);
+                connection.Notification += (_, e) => Heard(e.Payload);
                 try
                 {
+                    await using (var listen = new NpgsqlCommand($"LISTEN {Channel}", connection))
+                    {
+                        await listen.ExecuteNonQueryAsync(ct);
+                    }
+
+                    // Trusted only once a signal sent from another connection has been heard on this one.
+                    await ProveAsync(connection, ct);
+                    _changes.Watch(true);
+                    _logger.LogInformation("Listening for changes to the governance index on channel {Channel}", Channel);
+                    wait = TimeSpan.FromSeconds(1);
                     while (true)
                     {
                         if (!await connection.WaitAsync(CheckEvery, ct))
                         {
-                            await using var check = new NpgsqlCommand("SELECT 1", connection) { CommandTimeout = (int)CheckEvery.TotalSeconds };
-                            await check.ExecuteScalarAsync(ct);
+                            await ProveAsync(connection, ct);
                         }
                     }
                 }
@@ -93,6 +95,55 @@ internal sealed class ChangeListener : IAsyncDisposable
             }
 
             wait = TimeSpan.FromTicks(Math.Min(wait.Ticks * 2, LongestWait.Ticks));
+        }
+    }
+
+    /// <summary>Signals of this listener's own, sent to prove that the channel delivers (never a patient key: ids have no ':').</summary>
+    private const string ProbePrefix = "tessera-probe:";
+
+    private volatile string? _probe;
+
+    private void Heard(string payload)
+    {
+        if (payload.StartsWith(ProbePrefix, StringComparison.Ordinal))
+        {
+            if (payload == _probe)
+            {
+                _probe = null;
+            }
+
+            return;
+        }
+
+        _changes.Apply(payload);
+    }
+
+    /// <summary>
+    /// Sends a signal on another connection of the pool and waits for it here: a connection that seems alive but no
+    /// longer hears the channel (a server restarted behind a proxy, a pooler in transaction mode) fails the check and
+    /// is replaced, and answers are not trusted meanwhile.
+    /// </summary>
+    private async Task ProveAsync(NpgsqlConnection connection, CancellationToken ct)
+    {
+        var probe = ProbePrefix + Guid.NewGuid().ToString("N");
+        _probe = probe;
+        await using (var other = (NpgsqlConnection)await _store.OpenConnectionAsync(ct))
+        await using (var send = new NpgsqlCommand($"SELECT pg_notify('{Channel}', @probe)", other))
+        {
+            send.Parameters.AddWithValue("probe", probe);
+            await send.ExecuteNonQueryAsync(ct);
+        }
+
+        var deadline = DateTime.UtcNow + CheckEvery;
+        while (_probe == probe)
+        {
+            var left = deadline - DateTime.UtcNow;
+            if (left <= TimeSpan.Zero)
+            {
+                throw new TimeoutException($"A signal sent on channel {Channel} was not heard within {CheckEvery.TotalSeconds} s.");
+            }
+
+            await connection.WaitAsync(left, ct);
         }
     }
 
