@@ -62,20 +62,23 @@ public sealed class StoreGovernance : IAsyncDisposable
     private readonly FhirStore _store;
     private readonly RecordExporter _exporter;
 
-    private ChangeListener? _listener;
+    private readonly ChangeListener? _listener;
 
-    private StoreGovernance(FhirStore store, AuditTrail audit)
+    private StoreGovernance(FhirStore store, AuditTrail audit, GovernanceChanges changes, PatientAnswers? answers, ChangeListener? listener)
     {
         _store = store;
         Audit = audit;
+        Changes = changes;
+        Answers = answers;
+        _listener = listener;
         _exporter = new RecordExporter(store, audit);
     }
 
     /// <summary>What this process has heard of changes to the governance index (for tests).</summary>
-    internal GovernanceChanges Changes { get; private init; } = new();
+    internal GovernanceChanges Changes { get; }
 
     /// <summary>The test answers kept between searches, when they are (for tests).</summary>
-    internal PatientAnswers? Answers { get; private set; }
+    internal PatientAnswers? Answers { get; }
 
     /// <summary>The audit trail (e.g. for the authorization server to record sign-ins).</summary>
     public AuditTrail Audit { get; }
@@ -99,10 +102,10 @@ public sealed class StoreGovernance : IAsyncDisposable
         }
 
         var audit = new AuditTrail(store, options, logs.CreateLogger<AuditTrail>());
-        var governance = new StoreGovernance(store, audit) { Changes = changes };
-        governance._listener = options.KeepTestAnswers ? ChangeListener.Start(store, changes, logs.CreateLogger<ChangeListener>()) : null;
+        var governance = options.KeepTestAnswers
+            ? new StoreGovernance(store, audit, changes, new PatientAnswers(changes), ChangeListener.Start(store, changes, logs.CreateLogger<ChangeListener>()))
+            : new StoreGovernance(store, audit, changes, null, null);
         store.AddWriteObserver(index);
-        governance.Answers = options.KeepTestAnswers ? new PatientAnswers(changes) : null;
         store.UseAccessPolicy(new GovernancePolicy(audit, new AuditQuery(store, audit), governance.Answers));
         store.Operations.Register(new BreakGlassOperation(audit, options, changes));
         store.Operations.Register(new ExportRecordOperation(governance._exporter, audit));
