@@ -301,8 +301,8 @@ internal sealed record TimedFilter(PredicateForm Form, IReadOnlyList<(string Nam
 
     /// <summary>
     /// For a read of one patient's row: the filter settled on the answers kept for the patient, when they are (with its
-    /// <see cref="AccessFilter.Verdict"/> when it decides every row outright). Otherwise null, and the tests go with the
-    /// read to be answered and kept for the next request.
+    /// <see cref="AccessFilter.Verdict"/> when it decides every row outright). Otherwise null, and the tests go ahead of
+    /// the read (<see cref="PatientRows.TestAlongside"/>), whose answers are kept as they arrive; the read then asks again.
     /// </summary>
     private Task<AccessFilter?> KeptForReadAsync(PatientRows rows, IReadOnlyList<(string Name, object? Value)> parameters, long now, CancellationToken ct) =>
         Answers is { Usable: true } kept && !rows.InTransaction ? KeptAsync(kept, FormFor(rows.ResourceType), rows, parameters, now, forRead: true, ct) : Task.FromResult<AccessFilter?>(null);

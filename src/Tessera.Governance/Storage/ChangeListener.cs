@@ -78,7 +78,7 @@ internal sealed class ChangeListener : IAsyncDisposable
             }
             catch (Exception e)
             {
-                _logger.LogWarning(e, "Lost the connection that hears changes to the governance index; searches test every patient in the database until it is back (next try in {Seconds} s)", wait.TotalSeconds);
+                _logger.LogWarning(e, "Lost the connection that hears changes to the governance index; requests test their patient in the database until it is back (next try in {Seconds} s)", wait.TotalSeconds);
             }
             finally
             {

@@ -266,7 +266,8 @@ public sealed class PatientRows
 
     /// <summary>
     /// Sends the tests, with <paramref name="value"/>, ahead of the query that follows in the same round trip (on
-    /// PostgreSQL), only to learn their answers: nothing is settled on them, and the query's rows stand whatever they are.
+    /// PostgreSQL), only to learn their answers (<see cref="TestValue.Answered"/>): the query is not filtered on them,
+    /// and its rows stand whatever they answer.
     /// </summary>
     public void TestAlongside(IReadOnlyList<string> conditions, IReadOnlyList<(string Name, object? Value)> parameters, TestValue value)
     {
