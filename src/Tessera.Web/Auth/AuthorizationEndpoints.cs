@@ -14,6 +14,7 @@ using Microsoft.IdentityModel.Tokens;
 using OpenIddict.Abstractions;
 using OpenIddict.Server.AspNetCore;
 using Tessera.Governance.Audit;
+using Tessera.Identity.NhsNumbers;
 using Tessera.RecordStore;
 using Tessera.RecordStore.Interactions;
 using Tessera.Web.Hosting;
@@ -139,14 +140,34 @@ internal static class AuthorizationEndpoints
             return Html(SignInPages.PatientPicker(returnUrl, AntiforgeryField(context), null, [], null));
         }
 
-        var digits = new string(q.Where(char.IsDigit).ToArray());
-        var query = digits.Length == 10 ? $"Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|{digits}&_count=20" : $"Patient?name={Uri.EscapeDataString(q.Trim())}&_count=20";
+        if (PickerQuery(q) is not { } query)
+        {
+            return Html(SignInPages.PatientPicker(returnUrl, AntiforgeryField(context), q, [], "That is not a valid NHS number. Check the 10 digits, or search by name."), 400);
+        }
+
         // The search runs as the signed-in person with user/Patient.rs, so the access policy decides what they see.
         var request = FhirRequest.FromUrl("GET", query) with { Principal = PickerPrincipal(user) };
         var response = await store.ExecuteAsync(request, context.RequestAborted);
         var patients = response.Resource is Bundle bundle ? bundle.Entry.Select(e => e.Resource).OfType<Patient>().ToList() : [];
         var error = response.Status >= 400 ? response.Outcome?.Issue.FirstOrDefault()?.Diagnostics ?? "The search failed." : null;
         return Html(SignInPages.PatientPicker(returnUrl, AntiforgeryField(context), q, patients, error));
+    }
+
+    /// <summary>
+    /// The search the picker runs for what was typed: an NHS number when it is digits only (spaces and hyphens allowed,
+    /// as people write it), else every word as a name (all must match, so "ann smith" finds Ann Smith). Null when it
+    /// is digits only but not a valid NHS number.
+    /// </summary>
+    internal static string? PickerQuery(string q)
+    {
+        var text = q.Trim();
+        if (text.All(c => char.IsAsciiDigit(c) || c is ' ' or '-'))
+        {
+            return NhsNumber.TryNormalise(text, out var number) ? $"Patient?identifier={NhsNumber.System}|{number}&_count=20" : null;
+        }
+
+        var words = text.Split([' ', ','], StringSplitOptions.RemoveEmptyEntries);
+        return "Patient?" + string.Concat(words.Select(w => "name=" + Uri.EscapeDataString(w) + "&")) + "_count=20";
     }
 
     private static ClaimsPrincipal PickerPrincipal(UserAccount user)

@@ -77,7 +77,9 @@ internal sealed partial class SignInFlow : IDisposable
     public async Task<string> PostFormAsync(string pageUrl, Dictionary<string, string> fields)
     {
         var page = await _browser.GetStringAsync(pageUrl);
-        var token = WebUtility.HtmlDecode(AntiforgeryToken().Match(page).Groups[1].Value);
+        var match = AntiforgeryToken().Match(page);
+        Assert.True(match.Success, $"{pageUrl} has no form to post: {page}");
+        var token = WebUtility.HtmlDecode(match.Groups[1].Value);
         var returnUrl = WebUtility.HtmlDecode(Regex.Match(page, "name=\"returnUrl\" value=\"([^\"]*)\"").Groups[1].Value);
         fields["__RequestVerificationToken"] = token;
         fields["returnUrl"] = returnUrl;

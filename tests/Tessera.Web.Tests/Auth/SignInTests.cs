@@ -149,6 +149,58 @@ public class SignInTests(FhirHosts hosts) : IClassFixture<FhirHosts>
 
     [Theory]
     [MemberData(nameof(FhirHosts.Backends), MemberType = typeof(FhirHosts))]
+    public async Task The_picker_finds_a_patient_by_nhs_number_or_by_every_word_of_a_name(string backend)
+    {
+        var host = hosts.Host(backend);
+        var (_, other, role) = await SeedAsync(host.Client);
+        var key = other["other-".Length..];
+
+        // A surname holding ten digits is still a name, not an NHS number.
+        var digits = string.Concat(Enumerable.Range(0, 10).Select(_ => (char)('0' + RandomNumberGenerator.GetInt32(10))));
+        var nhs = RandomNhsNumber();
+        var patient = $"ann-{key}";
+        using (var put = await host.Client.PutAsync($"/fhir/Patient/{patient}", new StringContent($$$"""{"resourceType":"Patient","id":"{{{patient}}}","identifier":[{"system":"https://fhir.nhs.uk/Id/nhs-number","value":"{{{nhs}}}"}],"name":[{"family":"Smith{{{digits}}}","given":["Ann"]}],"generalPractitioner":[{"reference":"Organization/org-{{{key}}}"}]}""", Encoding.UTF8, "application/fhir+json")))
+        {
+            Assert.True(put.IsSuccessStatusCode, await put.Content.ReadAsStringAsync());
+        }
+
+        var app = Unique("app");
+        var user = Unique("gp");
+        await host.AddClientAsync(app, "app-secret-1234567", AppScopes, ClientRegistry.AuthorizationCode, SignInFlow.RedirectUri);
+        await SignInFlow.AddUserAsync(host, new NewUser(user, "gp", PractitionerRole: role), Password);
+        using var flow = new SignInFlow(host);
+
+        foreach (var typed in new[] { $"ann smith{digits}", $"Smith{digits}, Ann", $"{nhs[..3]} {nhs[3..6]} {nhs[6..]}", $"{nhs[..3]}-{nhs[3..6]}-{nhs[6..]}" })
+        {
+            var picked = await flow.AuthorizeAsync(flow.AuthorizeUrl(app, "openid launch/patient patient/*.rs"), user, Password, pickPatient: patient, pickQuery: typed);
+            var (status, body) = await flow.RedeemAsync(app, SignInFlow.QueryValue(picked, "code"), secret: "app-secret-1234567");
+            Assert.True(status == HttpStatusCode.OK, $"{typed}: {body}");
+            Assert.Equal(patient, body.GetProperty("patient").GetString());
+        }
+
+        // Both words must match; a wrong check digit is named as such rather than searched for.
+        using var page = await flow.GetAsync($"/auth/patient?returnUrl=%2Fauth%2Fauthorize&q={Uri.EscapeDataString($"bob smith{digits}")}");
+        Assert.Contains("No patients match", await page.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        var wrong = nhs[..9] + (char)('0' + ((nhs[9] - '0' + 1) % 10));
+        using var invalid = await flow.GetAsync($"/auth/patient?returnUrl=%2Fauth%2Fauthorize&q={wrong}");
+        Assert.Equal(HttpStatusCode.BadRequest, invalid.StatusCode);
+        Assert.Contains("not a valid NHS number", await invalid.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    private static string RandomNhsNumber()
+    {
+        while (true)
+        {
+            var nine = string.Concat(Enumerable.Range(0, 9).Select(_ => (char)('0' + RandomNumberGenerator.GetInt32(10))));
+            if (Tessera.Identity.NhsNumbers.NhsNumber.CheckDigit(nine) is { } check)
+            {
+                return nine + check;
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(FhirHosts.Backends), MemberType = typeof(FhirHosts))]
     public async Task Scopes_beyond_the_clients_and_bad_passwords_are_refused(string backend)
     {
         var host = hosts.Host(backend);
