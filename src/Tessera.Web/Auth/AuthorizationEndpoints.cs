@@ -155,20 +155,26 @@ internal static class AuthorizationEndpoints
 
     /// <summary>
     /// The search the picker runs for what was typed: an NHS number when it is digits only (spaces and hyphens allowed,
-    /// as people write it), else every word as a name (all must match, so "ann smith" finds Ann Smith). Null when it
-    /// is digits only but not a valid NHS number.
+    /// as people write it); else every word must match, a date (12/03/1950, 1950-03-12) as the date of birth and any
+    /// other word as part of a name, so "ann smith" and "smith 12/03/1950" find Ann Smith. Null when it is digits only
+    /// but not a valid NHS number.
     /// </summary>
     internal static string? PickerQuery(string q)
     {
         var text = q.Trim();
-        if (text.All(c => char.IsAsciiDigit(c) || c is ' ' or '-'))
+        var words = text.Split([' ', ','], StringSplitOptions.RemoveEmptyEntries);
+        if (words.Length > 0 && !words.All(w => BirthDate(w) is not null) && text.All(c => char.IsAsciiDigit(c) || c is ' ' or '-'))
         {
             return NhsNumber.TryNormalise(text, out var number) ? $"Patient?identifier={NhsNumber.System}|{number}&_count=20" : null;
         }
 
-        var words = text.Split([' ', ','], StringSplitOptions.RemoveEmptyEntries);
-        return "Patient?" + string.Concat(words.Select(w => "name=" + Uri.EscapeDataString(w) + "&")) + "_count=20";
+        return "Patient?" + string.Concat(words.Select(w => BirthDate(w) is { } born ? $"birthdate={born:yyyy-MM-dd}&" : "name=" + Uri.EscapeDataString(w) + "&")) + "_count=20";
     }
+
+    private static readonly string[] DateFormats = ["d/M/yyyy", "d-M-yyyy", "d.M.yyyy", "yyyy-M-d"];
+
+    private static DateOnly? BirthDate(string word) =>
+        DateOnly.TryParseExact(word, DateFormats, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out var date) ? date : null;
 
     private static ClaimsPrincipal PickerPrincipal(UserAccount user)
     {

@@ -72,8 +72,9 @@ internal static class SignInPages
             <p class="hint">The app opens the shared record of the patient you choose.</p>
             <form method="get" action="/auth/patient">
               <input type="hidden" name="returnUrl" value="{Enc(returnUrl)}">
-              <label for="q">Name or NHS number</label>
-              <input type="search" id="q" name="q" value="{Enc(query ?? string.Empty)}">
+              <label for="q">Name, date of birth or NHS number</label>
+              <p class="hint" id="q-hint">For example: ann smith, smith 12/03/1950, 943 476 5919</p>
+              <input type="search" id="q" name="q" aria-describedby="q-hint" value="{Enc(query ?? string.Empty)}">
               <button type="submit">Search</button>
             </form>
             {results}
