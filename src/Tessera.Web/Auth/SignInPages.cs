@@ -49,7 +49,7 @@ internal static class SignInPages
         {
             if (patients.Count == 0)
             {
-                results.Append("<p>No patients match. Check the spelling or search by NHS number.</p>");
+                results.Append("<p>No patients match. Check the spelling, or search by NHS number. Only the patients whose record you may see are listed.</p>");
             }
             else
             {
