@@ -135,7 +135,7 @@ internal static class AuthorizationEndpoints
             return Results.Redirect("/auth/signin?returnUrl=" + Uri.EscapeDataString(returnUrl));
         }
 
-        if (string.IsNullOrWhiteSpace(q))
+        if (string.IsNullOrWhiteSpace(q?.Replace(',', ' ')))
         {
             return Html(SignInPages.PatientPicker(returnUrl, AntiforgeryField(context), null, [], null));
         }

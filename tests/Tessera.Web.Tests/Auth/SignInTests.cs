@@ -185,6 +185,15 @@ public class SignInTests(FhirHosts hosts) : IClassFixture<FhirHosts>
             Assert.Contains("No patients match", await page.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         }
 
+        // Nothing to search for lists nobody (it is not a search for everyone).
+        using (var blank = await flow.GetAsync("/auth/patient?returnUrl=%2Fauth%2Fauthorize&q=%20%2C%20"))
+        {
+            var html = await blank.Content.ReadAsStringAsync();
+            Assert.Equal(HttpStatusCode.OK, blank.StatusCode);
+            Assert.DoesNotContain("name=\"patient\"", html, StringComparison.Ordinal);
+            Assert.DoesNotContain("No patients match", html, StringComparison.Ordinal);
+        }
+
         var wrong = nhs[..9] + (char)('0' + ((nhs[9] - '0' + 1) % 10));
         using var invalid = await flow.GetAsync($"/auth/patient?returnUrl=%2Fauth%2Fauthorize&q={wrong}");
         Assert.Equal(HttpStatusCode.BadRequest, invalid.StatusCode);
