@@ -49,6 +49,20 @@ public sealed class PinnedSearchTests
         }
     }
 
+    /// <summary>The two organisations, a patient registered at the GP's (<see cref="Registered"/>) and one who is not (<see cref="Stranger"/>), each with both Observations.</summary>
+    internal static async System.Threading.Tasks.Task SeedAsync(FhirStore store)
+    {
+        await PutAsync(store, new Organization { Id = "org-a" });
+        await PutAsync(store, new Organization { Id = "org-b" });
+        await PutAsync(store, Person(Registered, registered: true));
+        await PutAsync(store, Person(Stranger, registered: false));
+        await RecordAsync(store, Registered);
+        await RecordAsync(store, Stranger);
+    }
+
+    /// <summary>The ids of both of a patient's Observations (<see cref="RecordAsync"/>), in the order <see cref="FoundAsync"/> gives them.</summary>
+    internal static string[] Both(string patient) => [$"{patient}-other", $"{patient}-own"];
+
     internal static Consent OptOut(string patient) => new()
     {
         Id = patient + "-optout",
@@ -92,23 +106,17 @@ public sealed class PinnedSearchTests
         await using var db = await TestDatabase.CreateAsync(backend);
         await using var store = await FhirStore.OpenAsync(db.Location);
         await using var governance = await store.AddGovernanceAsync(new GovernanceOptions { IgLeadRecipient = "Practitioner/p-ig" });
-        await PutAsync(store, new Organization { Id = "org-a" });
-        await PutAsync(store, new Organization { Id = "org-b" });
-        await PutAsync(store, Person(Registered, registered: true));
-        await PutAsync(store, Person(Stranger, registered: false));
-        await RecordAsync(store, Registered);
-        await RecordAsync(store, Stranger);
-        string[] both(string patient) => [$"{patient}-other", $"{patient}-own"];
+        await SeedAsync(store);
 
         // Each search repeated: the second finds its answers known for the patient.
         for (var i = 0; i < 2; i++)
         {
-            Assert.Equal(both(Registered), await FoundAsync(store, Registered));
+            Assert.Equal(Both(Registered), await FoundAsync(store, Registered));
         }
 
         // The latest answers (registered) are the guess for a patient not asked about before, and are wrong here.
         Assert.Empty(await FoundAsync(store, Stranger));
-        Assert.Equal(both(Registered), await FoundAsync(store, Registered));
+        Assert.Equal(Both(Registered), await FoundAsync(store, Registered));
 
         // An opt-out: only what the GP's own organisation recorded, from the very next search.
         await PutAsync(store, OptOut(Registered));
@@ -116,11 +124,11 @@ public sealed class PinnedSearchTests
 
         // Registered at the GP's practice: the whole record, though the answers known for them said no relationship.
         await PutAsync(store, Person(Stranger, registered: true));
-        Assert.Equal(both(Stranger), await FoundAsync(store, Stranger));
+        Assert.Equal(Both(Stranger), await FoundAsync(store, Stranger));
 
         // The opt-out withdrawn, the registration ended: each shows at once.
         Assert.True((await store.ExecuteAsync(new FhirRequest { Method = "DELETE", Path = $"Consent/{Registered}-optout" })).Status is 200 or 204);
-        Assert.Equal(both(Registered), await FoundAsync(store, Registered));
+        Assert.Equal(Both(Registered), await FoundAsync(store, Registered));
         await PutAsync(store, Person(Stranger, registered: false));
         Assert.Empty(await FoundAsync(store, Stranger));
     }
