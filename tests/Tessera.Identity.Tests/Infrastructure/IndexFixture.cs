@@ -103,7 +103,7 @@ internal static class People
     {
         lock (Random)
         {
-            return SyntheticPeople.NewNhsNumber(Random);
+            return TestNhsNumbers.New(Random);
         }
     }
 

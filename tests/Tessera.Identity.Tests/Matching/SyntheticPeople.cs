@@ -1,5 +1,5 @@
 using Tessera.Identity.Matching;
-using Tessera.Identity.NhsNumbers;
+using Tessera.Testing;
 
 namespace Tessera.Identity.Tests.Matching;
 
@@ -13,18 +13,6 @@ internal static class SyntheticPeople
 
     public sealed record Person(PersonRecord Record, int Entity);
 
-    public static string NewNhsNumber(Random random)
-    {
-        while (true)
-        {
-            var nine = string.Concat(Enumerable.Range(0, 9).Select(_ => (char)('0' + random.Next(10))));
-            if (NhsNumber.CheckDigit(nine) is { } check)
-            {
-                return nine + check;
-            }
-        }
-    }
-
     public static List<Person> Generate(int people, double duplicateRate, int seed, bool withNhsNumbers = true)
     {
         var random = new Random(seed);
@@ -33,7 +21,7 @@ internal static class SyntheticPeople
         {
             var original = new PersonRecord("gp", $"p{e}")
             {
-                NhsNumber = withNhsNumbers && random.NextDouble() < 0.7 ? NewNhsNumber(random) : null,
+                NhsNumber = withNhsNumbers && random.NextDouble() < 0.7 ? TestNhsNumbers.New(random) : null,
                 GivenNames = Given[random.Next(Given.Length)],
                 FamilyName = Family[random.Next(Family.Length)],
                 BirthDate = new DateOnly(1930, 1, 1).AddDays(random.Next(365 * 90)),

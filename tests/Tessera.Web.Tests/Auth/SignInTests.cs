@@ -8,6 +8,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
+using Tessera.Testing;
 using Tessera.Web.Auth;
 using Tessera.Web.Tests.Infrastructure;
 
@@ -157,7 +158,7 @@ public class SignInTests(FhirHosts hosts) : IClassFixture<FhirHosts>
 
         // A surname holding ten digits is still a name, not an NHS number.
         var digits = string.Concat(Enumerable.Range(0, 10).Select(_ => (char)('0' + RandomNumberGenerator.GetInt32(10))));
-        var nhs = RandomNhsNumber();
+        var nhs = TestNhsNumbers.New(Random.Shared);
         var patient = $"ann-{key}";
         using (var put = await host.Client.PutAsync($"/fhir/Patient/{patient}", new StringContent($$$"""{"resourceType":"Patient","id":"{{{patient}}}","identifier":[{"system":"https://fhir.nhs.uk/Id/nhs-number","value":"{{{nhs}}}"}],"name":[{"family":"Smith{{{digits}}}","given":["Ann"]}],"birthDate":"1950-03-12","generalPractitioner":[{"reference":"Organization/org-{{{key}}}"}]}""", Encoding.UTF8, "application/fhir+json")))
         {
@@ -198,18 +199,6 @@ public class SignInTests(FhirHosts hosts) : IClassFixture<FhirHosts>
         using var invalid = await flow.GetAsync($"/auth/patient?returnUrl=%2Fauth%2Fauthorize&q={wrong}");
         Assert.Equal(HttpStatusCode.BadRequest, invalid.StatusCode);
         Assert.Contains("not a valid NHS number", await invalid.Content.ReadAsStringAsync(), StringComparison.Ordinal);
-    }
-
-    private static string RandomNhsNumber()
-    {
-        while (true)
-        {
-            var nine = string.Concat(Enumerable.Range(0, 9).Select(_ => (char)('0' + RandomNumberGenerator.GetInt32(10))));
-            if (Tessera.Identity.NhsNumbers.NhsNumber.CheckDigit(nine) is { } check)
-            {
-                return nine + check;
-            }
-        }
     }
 
     [Theory]
