@@ -135,12 +135,14 @@ internal static class AuthorizationEndpoints
             return Results.Redirect("/auth/signin?returnUrl=" + Uri.EscapeDataString(returnUrl));
         }
 
-        if (string.IsNullOrWhiteSpace(q?.Replace(',', ' ')))
+        var text = q?.Trim() ?? string.Empty;
+        var words = text.Split(PickerSeparators, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (words.Length == 0)
         {
             return Html(SignInPages.PatientPicker(returnUrl, AntiforgeryField(context), null, [], null));
         }
 
-        if (PickerQuery(q) is not { } query)
+        if (PickerQuery(text, words) is not { } query)
         {
             return Html(SignInPages.PatientPicker(returnUrl, AntiforgeryField(context), q, [], "That is not a valid NHS number. Check the 10 digits, or search by name."), 400);
         }
@@ -153,22 +155,24 @@ internal static class AuthorizationEndpoints
         return Html(SignInPages.PatientPicker(returnUrl, AntiforgeryField(context), q, patients, error));
     }
 
+    /// <summary>What separates the words typed in the picker.</summary>
+    private static readonly char[] PickerSeparators = [' ', ','];
+
     /// <summary>
-    /// The search the picker runs for what was typed: an NHS number when it is digits only (spaces and hyphens allowed,
-    /// as people write it); else every word must match, a date (12/03/1950, 1950-03-12) as the date of birth and any
-    /// other word as part of a name, so "ann smith" and "smith 12/03/1950" find Ann Smith. Null when it is digits only
-    /// but not a valid NHS number.
+    /// The search the picker runs for what was typed (<paramref name="text"/>, split into <paramref name="words"/>): an
+    /// NHS number when it is digits only (spaces and hyphens allowed, as people write it); else every word must match, a
+    /// date (12/03/1950, 1950-03-12) as the date of birth and any other word as part of a name, so "ann smith" and
+    /// "smith 12/03/1950" find Ann Smith. Null when it is digits only but not a valid NHS number.
     /// </summary>
-    internal static string? PickerQuery(string q)
+    internal static string? PickerQuery(string text, string[] words)
     {
-        var text = q.Trim();
-        var words = text.Split([' ', ','], StringSplitOptions.RemoveEmptyEntries);
-        if (words.Length > 0 && !words.All(w => BirthDate(w) is not null) && text.All(c => char.IsAsciiDigit(c) || c is ' ' or '-'))
+        var born = Array.ConvertAll(words, BirthDate);
+        if (born.Any(d => d is null) && text.All(c => char.IsAsciiDigit(c) || c is ' ' or '-'))
         {
             return NhsNumber.TryNormalise(text, out var number) ? $"Patient?identifier={NhsNumber.System}|{number}&_count=20" : null;
         }
 
-        return "Patient?" + string.Concat(words.Select(w => BirthDate(w) is { } born ? $"birthdate={born:yyyy-MM-dd}&" : "name=" + Uri.EscapeDataString(w) + "&")) + "_count=20";
+        return "Patient?" + string.Concat(words.Select((w, i) => born[i] is { } date ? $"birthdate={date:yyyy-MM-dd}&" : "name=" + Uri.EscapeDataString(w) + "&")) + "_count=20";
     }
 
     private static readonly string[] DateFormats = ["d/M/yyyy", "d-M-yyyy", "d.M.yyyy", "yyyy-M-d"];
