@@ -45,7 +45,8 @@ internal static class SignInPages
     public static string PatientPicker(string returnUrl, string antiforgeryField, string? query, IReadOnlyList<Patient> patients, string? error)
     {
         var results = new StringBuilder();
-        if (query is not null)
+        // A search that could not run (error) found nothing to list, and is not said to have matched no one.
+        if (query is not null && error is null)
         {
             if (patients.Count == 0)
             {

@@ -198,7 +198,9 @@ public class SignInTests(FhirHosts hosts) : IClassFixture<FhirHosts>
         var wrong = nhs[..9] + (char)('0' + ((nhs[9] - '0' + 1) % 10));
         using var invalid = await flow.GetAsync($"/auth/patient?returnUrl=%2Fauth%2Fauthorize&q={wrong}");
         Assert.Equal(HttpStatusCode.BadRequest, invalid.StatusCode);
-        Assert.Contains("not a valid NHS number", await invalid.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        var invalidHtml = await invalid.Content.ReadAsStringAsync();
+        Assert.Contains("not a valid NHS number", invalidHtml, StringComparison.Ordinal);
+        Assert.DoesNotContain("No patients match", invalidHtml, StringComparison.Ordinal);
     }
 
     [Theory]
